@@ -1,0 +1,31 @@
+"""Analyzers turn cross-resource questions into per-resource facts that rules read."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner.inventory import Inventory
+from scanner.model import Resource
+
+
+@dataclass
+class AnalyzerResult:
+    """Facts by inventory index, and resources the analyzer synthesised (e.g. namespaces)."""
+
+    facts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+
+
+class Analyzer(abc.ABC):
+    """Derives facts once per scan; an exception here makes dependent rules ``error``."""
+
+    #: Fact names this analyzer provides; rules list them under ``requires``.
+    provides: tuple[str, ...] = ()
+    name: str = "analyzer"
+
+    @abc.abstractmethod
+    def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
+        """Compute facts for the inventory."""

@@ -1,0 +1,101 @@
+"""The CEL runtime: one environment, compiled programs, errors as values.
+
+Backed by ``cel-expr-python`` (the CEL-C++ runtime); it measured about six
+times faster than ``common-expression-language`` on our rules (see bench/).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+#: Variables every rule expression may read.
+VARIABLES = ("object", "params", "namespace", "facts", "podSpec", "containers", "resource")
+
+
+class CelCompileError(ValueError):
+    """An expression that does not compile; the message carries CEL's column marker."""
+
+
+class CelEvalError(RuntimeError):
+    """An expression that failed while evaluating (missing field, wrong type, ...)."""
+
+
+def _glob_match(value: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatchcase(value, str(p)) for p in patterns)
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy in bits per character, for secret-likeness checks."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    total = len(value)
+    return -sum(c / total * math.log2(c / total) for c in counts.values())
+
+
+@cache
+def _env() -> Any:
+    from cel_expr_python import cel
+    from cel_expr_python.ext import ext_strings
+
+    dyn = cel.Type.DYN
+    functions = [
+        cel.FunctionDecl(
+            "globMatch",
+            [
+                cel.Overload(
+                    "globMatch_string_list",
+                    cel.Type.BOOL,
+                    [cel.Type.STRING, cel.Type.List(cel.Type.STRING)],
+                    impl=_glob_match,
+                )
+            ],
+        ),
+        cel.FunctionDecl(
+            "entropy",
+            [cel.Overload("entropy_string", cel.Type.DOUBLE, [cel.Type.STRING], impl=_entropy)],
+        ),
+    ]
+    return cel.NewEnv(
+        variables=dict.fromkeys(VARIABLES, dyn),
+        extensions=[ext_strings.ExtStrings()],
+        functions=functions,
+    )
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled CEL expression."""
+
+    source: str
+    compiled: Any
+
+    def evaluate(self, activation: Any) -> Any:
+        """Run against an activation; raises :class:`CelEvalError` for CEL error values."""
+        value = self.compiled.eval(activation)
+        if value.type().name() == "ERROR":
+            raise CelEvalError(str(value.value()))
+        return value.plain_value()
+
+
+def compile_expression(source: str) -> Program:
+    """Parse and type-check once; reuse the program for every resource."""
+    try:
+        return Program(source, _env().compile(source))
+    except RuntimeError as exc:
+        text = str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "")
+        raise CelCompileError(text.strip()) from exc
+
+
+def activation(variables: Mapping[str, Any]) -> Any:
+    """Bind the variables for one resource; shared by every rule that judges it."""
+    data = dict.fromkeys(VARIABLES)
+    data.update(variables)
+    return _env().Activation(data=data)

@@ -1,0 +1,282 @@
+"""Command line: the only place that prints, and the only place that exits.
+
+Exit codes: 0 nothing at or above the threshold; 1 findings at or above
+``--fail-on`` or any ``error`` result; 2 usage or configuration error;
+3 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from scanner import __version__
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.findings import ScanResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+FORMATS = ("table", "json", "sarif")
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"ledgergate: {message}", err=True)
+    sys.exit(code)
+
+
+def _progress(enabled: bool) -> Any:
+    def say(message: str) -> None:
+        if enabled:
+            click.echo(f"… {message}", err=True)
+
+    return say
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ledgergate")
+def cli() -> None:
+    """Ledgergate: finance-control compliance checks for Kubernetes estates.
+
+    Scans Git repositories (the pre-merge gate) against declarative rules for RBAC
+    separation of duties, secrets, image integrity, encryption, backup retention and
+    Traefik TLS, and writes table, JSON and SARIF reports.
+
+    \b
+    Examples:
+      ledgergate scan repo .                         # table, exit 1 on high+ findings
+      ledgergate scan repo . --base origin/main --sarif out.sarif
+      ledgergate rules list --framework pci-dss-4.0
+      ledgergate rules test rules/
+    """
+
+
+@cli.group()
+def scan() -> None:
+    """Scan a target (a repository today)."""
+
+
+def _load_config(root: Path, config_path: Path | None) -> Config:
+    from scanner.config import find_config, load_config
+
+    return load_config(find_config(root, config_path))
+
+
+def _write_outputs(
+    result: ScanResult, fmt: str, output: Path | None, sarif: Path | None, json_out: Path | None
+) -> None:
+    from scanner.reporters import get_reporter
+
+    color = output is None and fmt == "table" and sys.stdout.isatty()
+    text = get_reporter(fmt, color=color).render(result)
+    for path, name in ((sarif, "sarif"), (json_out, "json")):
+        if path is not None:
+            _write_file(path, get_reporter(name).render(result))
+    if output is None or str(output) == "-":
+        click.echo(text, nl=False)
+    else:
+        _write_file(output, text)
+
+
+def _write_file(path: Path, text: str) -> None:
+    if str(path) == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror}")
+
+
+@scan.command("repo")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Pre-merge mode: report only findings in files changed since the merge base "
+    "of REF and HEAD (rules still see the whole repository).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Configuration file (default: ledgergate.yaml at PATH).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Format written to stdout (or --output).",
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write --format here.")
+@click.option("--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here.")
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), help="Also write the JSON report here."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Lowest severity that makes the exit code 1 [default: high, or failOn "
+    "in the config]. Any `error` result always does.",
+)
+def scan_repo_cmd(
+    path: Path,
+    base: str | None,
+    config_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    sarif: Path | None,
+    json_out: Path | None,
+    fail_on: str | None,
+) -> None:
+    """Scan the manifests and estate config files of a repository.
+
+    Inside a Git work tree the files git tracks plus untracked, not-ignored files are
+    read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
+    something does or a rule could not be evaluated, 2 on a usage or config error.
+    """
+    from scanner.errors import ScannerError
+    from scanner.model import Severity
+    from scanner.pipeline import scan_repo
+
+    try:
+        config = _load_config(path, config_path)
+        changed = None
+        if base:
+            from scanner.sources.repo import changed_files
+
+            changed = changed_files(path.resolve(), base)
+        result = scan_repo(path, config, progress=_progress(sys.stderr.isatty()))
+        if changed is not None:
+            result = result.only_paths(changed)
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    _write_outputs(result, fmt, output, sarif, json_out)
+    threshold = Severity(fail_on) if fail_on else config.fail_on
+    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
+
+
+@cli.group()
+def rules() -> None:
+    """List, show and test rules."""
+
+
+def _ruleset(config_path: Path | None, extra: tuple[Path, ...] = ()) -> Any:
+    from scanner.errors import ScannerError
+    from scanner.rules import load_rules
+    from scanner.shipped import rules_dir
+
+    try:
+        config = _load_config(Path.cwd(), config_path)
+        folders = list(extra) or [rules_dir(), *config.rule_paths]
+        return load_rules(folders, severity_overrides=config.severity_overrides), config
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+
+
+@rules.command("list")
+@click.option("--framework", help="Only rules mapped to this framework (e.g. pci-dss-4.0).")
+@click.option("--family", help="Only rules of this family (e.g. rbac, traefik-tls).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+def rules_list(
+    framework: str | None, family: str | None, fmt: str, config_path: Path | None
+) -> None:
+    """List the loaded rules with severity, family and controls."""
+    import json
+
+    ruleset, _ = _ruleset(config_path)
+    selected = [
+        r
+        for r in ruleset
+        if (not framework or any(c.framework == framework for c in r.controls))
+        and (not family or r.family == family)
+    ]
+    if fmt == "json":
+        rows = [
+            {
+                "id": r.id,
+                "title": r.title,
+                "severity": r.severity.value,
+                "family": r.family,
+                "controls": [{"framework": c.framework, "id": c.id} for c in r.controls],
+            }
+            for r in selected
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in selected:
+        click.echo(f"{r.id:<14} {r.severity.value:<9} {r.family:<12} {r.title}")
+    click.echo(f"{len(selected)} rule(s)")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+def rules_show(rule_id: str, config_path: Path | None) -> None:
+    """Show one rule: rationale, controls, assertion and remediation."""
+    ruleset, _ = _ruleset(config_path)
+    rule = ruleset.get(rule_id)
+    if rule is None:
+        _fail(f"no rule {rule_id!r} (see `ledgergate rules list`)")
+    kinds = ", ".join(f"{g}/{k}" if g not in ("", "*") else k for g, k in rule.match.kinds)
+    click.echo(f"{rule.id}  [{rule.severity.value}]  {rule.title}")
+    click.echo(f"family:      {rule.family}")
+    click.echo(
+        f"applies to:  {kinds}"
+        + ("  (production namespaces)" if rule.match.production_only else "")
+    )
+    click.echo("controls:    " + ", ".join(f"{c.framework} {c.id}" for c in rule.controls))
+    if rule.rationale:
+        click.echo(f"\nrationale:\n  {rule.rationale}")
+    click.echo(f"\nassert (CEL):\n  {rule.assertion.source.strip()}")
+    click.echo(f"\nremediation:\n  {rule.remediation}")
+    if rule.help_url:
+        click.echo(f"\nmore: {rule.help_url}")
+    click.echo(f"\nfile: {rule.path}")
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@click.option("-v", "--verbose", is_flag=True, help="Print passing checks too.")
+def rules_test(paths: tuple[Path, ...], config_path: Path | None, verbose: bool) -> None:
+    """Run each rule against its pass.*/fail.* fixtures (default: the shipped rules).
+
+    Fixtures live in a folder named after the rule, beside the rule file:
+    <pack>/<ID>.yaml with <pack>/<ID>/pass.<case>.yaml and fail.<case>.yaml.
+    """
+    from scanner.ruletest import run_all
+
+    ruleset, config = _ruleset(config_path, paths)
+    passed = failed = 0
+    for outcome in run_all(ruleset, config.params):
+        if outcome.ok:
+            passed += 1
+        else:
+            failed += 1
+        if verbose or not outcome.ok:
+            mark = "ok  " if outcome.ok else "FAIL"
+            click.echo(f"{mark} {outcome.rule_id} {outcome.fixture.name}: {outcome.detail}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def main() -> None:
+    """Console-script entry point; turns an unexpected crash into exit 3 with a short note."""
+    try:
+        cli.main(prog_name="ledgergate", standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        click.echo(f"ledgergate: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)

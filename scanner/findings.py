@@ -1,0 +1,57 @@
+"""The result of a scan: sorted findings, coverage, summary and the gate decision."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from scanner.model import CoverageEntry, Finding, Severity, Status
+from scanner.rules import Rule
+from scanner.sources.base import Skipped
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything reporters need; they read it and never re-evaluate."""
+
+    findings: tuple[Finding, ...]
+    rules: tuple[Rule, ...]
+    coverage: tuple[CoverageEntry, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    target: Mapping[str, str] = field(default_factory=dict)
+    started: str = ""
+    finished: str = ""
+    tool_version: str = ""
+    resources_scanned: int = 0
+
+    @classmethod
+    def build(cls, findings: Iterable[Finding], rules: Iterable[Rule], **kw: object) -> ScanResult:
+        """Sort everything so every output is deterministic."""
+        ordered = tuple(sorted(findings, key=lambda f: f.sort_key()))
+        skipped = tuple(
+            sorted(kw.pop("skipped", ()), key=lambda s: (s.origin.path, s.origin.start_line))  # type: ignore[call-overload]
+        )
+        return cls(ordered, tuple(sorted(rules, key=lambda r: r.id)), skipped=skipped, **kw)  # type: ignore[arg-type]
+
+    def only_paths(self, paths: set[str]) -> ScanResult:
+        """Pre-merge mode: keep findings located in the given files."""
+        kept = tuple(f for f in self.findings if f.origin.path in paths)
+        return replace(self, findings=kept)
+
+    def counts(self) -> Counter[str]:
+        """Findings by status."""
+        return Counter(f.status.value for f in self.findings)
+
+    def problems(self) -> list[Finding]:
+        """Findings a human must look at: fail, error and waived, in output order."""
+        return [f for f in self.findings if f.status is not Status.PASS]
+
+    def gate_failed(self, fail_on: Severity) -> bool:
+        """Fail on any ``error`` and on any ``fail`` at or above the threshold."""
+        for f in self.findings:
+            if f.status is Status.ERROR:
+                return True
+            if f.status is Status.FAIL and f.severity.rank >= fail_on.rank:
+                return True
+        return False

@@ -1,0 +1,95 @@
+"""The inventory: every resource a source produced, indexed for analyzers and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from scanner import kinds
+from scanner.model import CoverageEntry, Resource
+from scanner.redaction import SecretHit, find_secrets
+from scanner.sources.base import InputProblem, Skipped, SourceItem
+
+
+@dataclass
+class Inventory:
+    """Resources with their problems and skips, plus kind and namespace indexes."""
+
+    resources: list[Resource] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    coverage: list[CoverageEntry] = field(default_factory=list)
+    #: Secret-looking values per resource index; used only to redact outputs.
+    secrets: dict[int, list[SecretHit]] = field(default_factory=dict)
+    _by_kind: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_items(cls, items: Iterable[SourceItem]) -> Inventory:
+        """Sort a source's stream into resources, problems, skips and coverage."""
+        inv = cls()
+        for item in items:
+            if isinstance(item, Resource):
+                inv.add(item)
+            elif isinstance(item, InputProblem):
+                inv.problems.append(item)
+            elif isinstance(item, Skipped):
+                inv.skipped.append(item)
+            else:
+                inv.coverage.append(item)
+        return inv
+
+    def add(self, resource: Resource) -> int:
+        """Append a resource; returns its index."""
+        self.resources.append(resource)
+        index = len(self.resources) - 1
+        self.secrets[index] = find_secrets(resource.ref.kind, resource.body)
+        self._by_kind.setdefault(resource.ref.kind, []).append(index)
+        return index
+
+    def of_kind(self, *kind_names: str, groups: Sequence[str] | None = None) -> Iterator[int]:
+        """Indexes of resources of the given kinds (optionally restricted to API groups)."""
+        for name in kind_names:
+            for index in self._by_kind.get(name, ()):
+                if groups is None or self.resources[index].ref.group in groups:
+                    yield index
+
+    def namespace_names(self) -> list[str]:
+        """Every namespace declared or used, sorted."""
+        names = {r.ref.namespace for r in self.resources if r.ref.namespace}
+        names.update(self.resources[i].ref.name for i in self.of_kind("Namespace"))
+        return sorted(names)
+
+    def namespace_labels(self) -> dict[str, Mapping[str, str]]:
+        """Labels of declared Namespace objects."""
+        found: dict[str, Mapping[str, str]] = {}
+        for i in self.of_kind("Namespace"):
+            meta = self.resources[i].body.get("metadata") or {}
+            found[self.resources[i].ref.name] = dict(meta.get("labels") or {})
+        return found
+
+
+def is_production(namespace: str, params: Mapping[str, Any]) -> bool:
+    """A namespace is production when it matches ``params.productionNamespaces``."""
+    patterns = params.get("productionNamespaces") or ()
+    return bool(namespace) and any(fnmatchcase(namespace, str(p)) for p in patterns)
+
+
+def containers_of(pod_spec: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """All containers of a pod spec (init, ephemeral, regular) with their field path."""
+    if not pod_spec:
+        return []
+    found: list[dict[str, Any]] = []
+    for section in ("initContainers", "containers", "ephemeralContainers"):
+        items = pod_spec.get(section)
+        if isinstance(items, list):
+            for i, c in enumerate(items):
+                if isinstance(c, Mapping):
+                    found.append({**c, "_section": section, "_path": f"{section}[{i}]"})
+    return found
+
+
+def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:
+    """The normalised pod spec of a workload (one place knows where it lives)."""
+    return kinds.pod_spec(resource.ref.api_version, resource.ref.kind, resource.body)

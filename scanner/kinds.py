@@ -1,0 +1,123 @@
+"""Kinds as descriptors: group, plural, scope and where the pod spec lives.
+
+Rules and sources read this table instead of re-deriving kind facts, so a new
+workload kind is one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What the scanner knows about one kind."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+    pod_spec_path: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        """``group/version`` or ``version`` for the core group."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+_TEMPLATE = ("spec", "template", "spec")
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo("", "v1", "Namespace", "namespaces", namespaced=False),
+    KindInfo("", "v1", "Pod", "pods", pod_spec_path=("spec",)),
+    KindInfo("", "v1", "Service", "services"),
+    KindInfo("", "v1", "ServiceAccount", "serviceaccounts"),
+    KindInfo("", "v1", "ConfigMap", "configmaps"),
+    KindInfo("", "v1", "Secret", "secrets"),
+    KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    KindInfo("", "v1", "ReplicationController", "replicationcontrollers", pod_spec_path=_TEMPLATE),
+    KindInfo("apps", "v1", "Deployment", "deployments", pod_spec_path=_TEMPLATE),
+    KindInfo("apps", "v1", "StatefulSet", "statefulsets", pod_spec_path=_TEMPLATE),
+    KindInfo("apps", "v1", "DaemonSet", "daemonsets", pod_spec_path=_TEMPLATE),
+    KindInfo("apps", "v1", "ReplicaSet", "replicasets", pod_spec_path=_TEMPLATE),
+    KindInfo("batch", "v1", "Job", "jobs", pod_spec_path=_TEMPLATE),
+    KindInfo(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        pod_spec_path=("spec", "jobTemplate", "spec", "template", "spec"),
+    ),
+    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses"),
+    KindInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
+    KindInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False),
+    KindInfo("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    KindInfo("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    KindInfo("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    KindInfo(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        namespaced=False,
+    ),
+    KindInfo(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+    ),
+    KindInfo("apiserver.config.k8s.io", "v1", "EncryptionConfiguration", "", namespaced=False),
+    KindInfo("traefik.io", "v1alpha1", "IngressRoute", "ingressroutes"),
+    KindInfo("traefik.io", "v1alpha1", "TLSOption", "tlsoptions"),
+    KindInfo("traefik.io", "v1alpha1", "Middleware", "middlewares"),
+    KindInfo("traefik.io", "v1alpha1", "ServersTransport", "serverstransports"),
+    KindInfo("traefik.containo.us", "v1alpha1", "IngressRoute", "ingressroutes"),
+    KindInfo("traefik.containo.us", "v1alpha1", "TLSOption", "tlsoptions"),
+    KindInfo("traefik.containo.us", "v1alpha1", "Middleware", "middlewares"),
+    KindInfo("traefik.containo.us", "v1alpha1", "ServersTransport", "serverstransports"),
+    KindInfo("velero.io", "v1", "Schedule", "schedules"),
+    KindInfo("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
+    KindInfo("postgresql.cnpg.io", "v1", "Cluster", "clusters"),
+    KindInfo("postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups"),
+    KindInfo("external-secrets.io", "v1beta1", "ExternalSecret", "externalsecrets"),
+    KindInfo("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
+    KindInfo("argoproj.io", "v1alpha1", "Application", "applications"),
+    KindInfo("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+    KindInfo("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
+)
+
+_BY_GROUP_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in KINDS}
+
+
+def group_of(api_version: str) -> str:
+    """The API group of an ``apiVersion`` ('' for core)."""
+    return api_version.rpartition("/")[0] if "/" in api_version else ""
+
+
+def lookup(api_version: str, kind: str) -> KindInfo | None:
+    """The descriptor for a kind, whatever its version."""
+    return _BY_GROUP_KIND.get((group_of(api_version), kind))
+
+
+def is_namespaced(api_version: str, kind: str) -> bool:
+    """Unknown kinds are assumed namespaced, as most custom resources are."""
+    info = lookup(api_version, kind)
+    return info.namespaced if info else True
+
+
+def pod_spec(api_version: str, kind: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec inside a workload, or None for kinds that have none."""
+    info = lookup(api_version, kind)
+    if info is None or not info.pod_spec_path:
+        return None
+    node: Any = body
+    for key in info.pod_spec_path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, Mapping) else None

@@ -1,0 +1,71 @@
+"""Reporters read a :class:`ScanResult` and return text; they never re-evaluate."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from scanner.errors import ReportError
+from scanner.findings import ScanResult
+from scanner.model import Finding
+
+#: Version of the JSON document shapes this tool writes.
+OUTPUT_SCHEMA_VERSION = "1.0"
+
+
+class Reporter(abc.ABC):
+    """Turns a scan result into one output format."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def render(self, result: ScanResult) -> str:
+        """The whole output as text."""
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    """The JSON shape of one finding, shared by every reporter that writes JSON."""
+    origin = f.origin
+    location: dict[str, Any] = {}
+    if origin.path:
+        location = {
+            "path": origin.path,
+            "startLine": origin.start_line,
+            "endLine": origin.end_line or origin.start_line,
+        }
+    elif origin.cluster:
+        location = {
+            "cluster": origin.cluster,
+            "context": origin.context,
+            "uid": origin.uid,
+            "resourceVersion": origin.resource_version,
+        }
+    elif origin.image_digest:
+        location = {"image": origin.image_digest}
+    if origin.git_source:
+        location["gitSource"] = origin.git_source
+    out: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "status": f.status.value,
+        "severity": f.severity.value,
+        "title": f.title,
+        "message": f.message,
+        "location": location,
+        "resource": None
+        if f.resource is None
+        else {
+            "apiVersion": f.resource.api_version,
+            "kind": f.resource.kind,
+            "namespace": f.resource.namespace,
+            "name": f.resource.name,
+        },
+        "evidence": [{"path": e.path, "value": e.value} for e in f.evidence],
+        "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
+        "fingerprint": f.fingerprint,
+    }
+    if f.waiver:
+        out["waiver"] = dict(f.waiver)
+    return out
+
+
+__all__ = ["OUTPUT_SCHEMA_VERSION", "ReportError", "Reporter", "finding_to_dict"]

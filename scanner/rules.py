@@ -1,0 +1,285 @@
+"""Load rule YAML, validate it against the rule schema, compile its CEL once.
+
+A pack with one bad rule is rejected whole, with every error named by file, line
+and field, so a typo never silently drops a control.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from scanner import celrt, shipped, yamlutil
+from scanner.errors import RuleError, RulePackError
+from scanner.kinds import group_of
+from scanner.model import Control, Severity
+
+NON_RULE_FILES = {"params.yaml"}
+
+
+@dataclass(frozen=True)
+class LabelRequirement:
+    """One ``matchExpressions`` entry."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Kubernetes label selector semantics."""
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        if self.operator == "In":
+            return labels.get(self.key) in self.values
+        return labels.get(self.key) not in self.values  # NotIn
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which resources a rule judges."""
+
+    kinds: tuple[tuple[str, str], ...]
+    namespaces: tuple[str, ...] = ()
+    exclude_namespaces: tuple[str, ...] = ()
+    production_only: bool = False
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    match_expressions: tuple[LabelRequirement, ...] = ()
+    condition: celrt.Program | None = None
+
+    def selects(self, namespace: str, production: bool, labels: Mapping[str, str]) -> bool:
+        """Namespace globs, production flag and labels (kind is matched by the index)."""
+        if self.production_only and not production:
+            return False
+        if self.namespaces and not any(fnmatchcase(namespace, p) for p in self.namespaces):
+            return False
+        if any(fnmatchcase(namespace, p) for p in self.exclude_namespaces):
+            return False
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        return all(req.matches(labels) for req in self.match_expressions)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A validated, compiled rule. Holds no run state."""
+
+    id: str
+    title: str
+    severity: Severity
+    family: str
+    controls: tuple[Control, ...]
+    match: Match
+    assertion: celrt.Program
+    message: str
+    remediation: str
+    path: Path
+    rationale: str = ""
+    help_url: str = ""
+    message_expression: celrt.Program | None = None
+    evidence: celrt.Program | None = None
+    sensitive: bool = False
+    requires: tuple[str, ...] = ()
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+
+@cache
+def _rule_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(shipped.schema_path("rule.schema.json").read_text())
+    return loaded
+
+
+def rule_files(folders: Iterable[Path]) -> list[Path]:
+    """Every rule file below the given folders (``<pack>/<ID>.yaml``), sorted."""
+    found: list[Path] = []
+    for folder in folders:
+        if folder.is_file():
+            found.append(folder)
+            continue
+        for path in folder.glob("*/*.yaml"):
+            if path.name not in NON_RULE_FILES and path.parent.name != "schema":
+                found.append(path)
+        found.extend(p for p in folder.glob("*.yaml") if p.name not in NON_RULE_FILES)
+    return sorted(set(found))
+
+
+def _compile(path: Path, text: str, rule_id: str, key: Sequence[str | int], src: str) -> Any:
+    try:
+        return celrt.compile_expression(src)
+    except celrt.CelCompileError as exc:
+        line = yamlutil.line_of(text, list(key))
+        where = ".".join(str(k) for k in key)
+        raise RuleError(
+            str(path), f"{where}: CEL does not compile: {exc}", rule_id=rule_id, line=line
+        ) from exc
+
+
+def _kinds(resources: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for entry in resources:
+        groups = entry.get("apiGroups") or ["*"]
+        pairs.extend((g, k) for g in groups for k in entry["kinds"])
+    return tuple(pairs)
+
+
+def load_rule(path: Path) -> Rule:
+    """Load one rule file; raises :class:`RuleError` naming file, line and field."""
+    try:
+        data, text = yamlutil.load_file(path)
+    except yamlutil.YamlLoadError as exc:
+        raise RuleError(str(path), f"YAML does not parse: {exc}", line=exc.line) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(str(path), f"cannot read: {exc}") from exc
+    import jsonschema
+
+    errors = sorted(
+        jsonschema.Draft202012Validator(_rule_schema()).iter_errors(data),
+        key=lambda e: list(e.absolute_path),
+    )
+    rule_id = data.get("id", "") if isinstance(data, dict) else ""
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise RuleError(
+            str(path),
+            f"{where}: {err.message}",
+            rule_id=str(rule_id),
+            line=yamlutil.line_of(text, list(err.absolute_path)),
+        )
+    if path.stem != rule_id:
+        raise RuleError(str(path), f"file name must be {rule_id}.yaml", rule_id=rule_id, line=1)
+    m = data["match"]
+    condition = m.get("condition")
+    match = Match(
+        kinds=_kinds(m["resources"]),
+        namespaces=tuple(m.get("namespaces", ())),
+        exclude_namespaces=tuple(m.get("excludeNamespaces", ())),
+        production_only=bool(m.get("production", False)),
+        match_labels=dict(m.get("labelSelector", {}).get("matchLabels", {})),
+        match_expressions=tuple(
+            LabelRequirement(e["key"], e["operator"], tuple(e.get("values", ())))
+            for e in m.get("labelSelector", {}).get("matchExpressions", ())
+        ),
+        condition=_compile(path, text, rule_id, ["match", "condition"], condition)
+        if condition
+        else None,
+    )
+    optional = {
+        key: _compile(path, text, rule_id, [key], data[key]) if data.get(key) else None
+        for key in ("messageExpression", "evidence")
+    }
+    return Rule(
+        id=rule_id,
+        title=data["title"],
+        severity=Severity(data["severity"]),
+        family=data["family"],
+        controls=tuple(Control(c["framework"], str(c["id"])) for c in data["controls"]),
+        match=match,
+        assertion=_compile(path, text, rule_id, ["assert"], data["assert"]),
+        message=data["message"].strip(),
+        remediation=data["remediation"].strip(),
+        path=path,
+        rationale=data.get("rationale", "").strip(),
+        help_url=data.get("helpUrl", ""),
+        message_expression=optional["messageExpression"],
+        evidence=optional["evidence"],
+        sensitive=bool(data.get("sensitive", False)),
+        requires=tuple(data.get("requires", ())),
+        source=data,
+    )
+
+
+class RuleSet:
+    """The rules of one scan, indexed by (API group, kind) so each object meets only its rules."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
+        self._exact: dict[tuple[str, str], list[Rule]] = {}
+        self._by_kind_any_group: dict[str, list[Rule]] = {}
+        self._any: list[Rule] = []
+        for rule in self.rules:
+            for group, kind in rule.match.kinds:
+                if kind == "*":
+                    self._any.append(rule)
+                elif group == "*":
+                    self._by_kind_any_group.setdefault(kind, []).append(rule)
+                else:
+                    self._exact.setdefault((group, kind), []).append(rule)
+        self._cache: dict[tuple[str, str], tuple[Rule, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        """The rule with this id, if loaded."""
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def for_kind(self, api_version: str, kind: str) -> tuple[Rule, ...]:
+        """Rules that can apply to a kind, in id order (memoised per kind)."""
+        key = (group_of(api_version), kind)
+        cached = self._cache.get(key)
+        if cached is None:
+            found = {
+                r.id: r
+                for r in (
+                    *self._exact.get(key, ()),
+                    *self._by_kind_any_group.get(kind, ()),
+                    *self._any,
+                )
+            }
+            cached = tuple(found[i] for i in sorted(found))
+            self._cache[key] = cached
+        return cached
+
+
+def load_rules(
+    folders: Iterable[Path] | None = None,
+    *,
+    include: Sequence[str] = ("*",),
+    exclude: Sequence[str] = (),
+    severity_overrides: Mapping[str, Severity] | None = None,
+) -> RuleSet:
+    """Load, validate and compile every rule; reject the pack if any rule is bad."""
+    paths = rule_files(folders if folders is not None else [shipped.rules_dir()])
+    loaded: list[Rule] = []
+    errors: list[RuleError] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            rule = load_rule(path)
+        except RuleError as exc:
+            errors.append(exc)
+            continue
+        if rule.id in seen:
+            errors.append(
+                RuleError(
+                    str(path), f"duplicate id, also in {seen[rule.id]}", rule_id=rule.id, line=1
+                )
+            )
+            continue
+        seen[rule.id] = path
+        loaded.append(rule)
+    if errors:
+        raise RulePackError(errors)
+    overrides = severity_overrides or {}
+    selected = []
+    for rule in loaded:
+        if not any(fnmatchcase(rule.id, p) for p in include):
+            continue
+        if any(fnmatchcase(rule.id, p) for p in exclude):
+            continue
+        if rule.id in overrides:
+            from dataclasses import replace
+
+            rule = replace(rule, severity=overrides[rule.id])
+        selected.append(rule)
+    return RuleSet(selected)

@@ -1,0 +1,49 @@
+"""What every source yields: resources, inputs it could not read, and inputs it skipped."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from scanner.model import CoverageEntry, Origin, Resource
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that could not be judged; becomes an ``error`` finding (fail closed)."""
+
+    origin: Origin
+    code: str
+    message: str
+
+    @property
+    def rule_id(self) -> str:
+        """The pseudo-rule id the finding carries, e.g. ``input/parse-error``."""
+        return f"input/{self.code}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input deliberately not judged (not a Kubernetes object, excluded); listed in coverage."""
+
+    origin: Origin
+    reason: str
+
+
+SourceItem = Resource | InputProblem | Skipped | CoverageEntry
+
+
+class Source(abc.ABC):
+    """A place resources come from: a repository, a cluster, an image."""
+
+    #: Short name used in coverage entries and the evidence manifest.
+    name: str = "source"
+
+    @abc.abstractmethod
+    def collect(self) -> Iterator[SourceItem]:
+        """Yield every resource, problem and skip; never raise for one bad input."""
+
+    def target(self) -> dict[str, str]:
+        """Identity of what was scanned (for reports and the evidence manifest)."""
+        return {}

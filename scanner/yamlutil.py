@@ -1,0 +1,69 @@
+"""Safe YAML loading for the tool's own files, and the line of any field for error messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # pragma: no cover
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+class YamlLoadError(ValueError):
+    """A YAML file that does not parse, with its line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def load(text: str) -> Any:
+    """Load one YAML document with the safe loader."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlLoadError(mark.line + 1 if mark else 0, str(exc.problem or exc)) from exc
+    except yaml.YAMLError as exc:
+        raise YamlLoadError(0, str(exc)) from exc
+
+
+def load_file(path: Path) -> tuple[Any, str]:
+    """Load a YAML file; returns the data and the text (for :func:`line_of`)."""
+    text = path.read_text(encoding="utf-8")
+    return load(text), text
+
+
+def line_of(text: str, path: Sequence[str | int]) -> int:
+    """1-based line of the node at ``path`` (keys and indexes); the deepest found if absent."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return 0
+    if node is None:
+        return 0
+    line = node.start_mark.line + 1
+    for step in path:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if getattr(key, "value", None) == str(step):
+                    nxt = key if value is None else value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(node.value)
+        ):
+            nxt = node.value[step]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line

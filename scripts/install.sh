@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install Ledgergate and everything its tests start (system packages and Python packages),
+# then run a real scan of the bundled non-compliant fixture repo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(git)
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+if [ "${LEDGERGATE_SKIP_DEMO:-}" != 1 ]; then
+  echo "== ledgergate scan repo fixtures/repos/odoo-finance-noncompliant (exit 1 = violations found, as planted)"
+  ledgergate scan repo fixtures/repos/odoo-finance-noncompliant || [ $? -eq 1 ]
+fi

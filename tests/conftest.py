@@ -1,0 +1,53 @@
+"""Shared fixtures: paths, the shared test data folder, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_REPOS = ROOT / "fixtures" / "repos"
+EXPECT_MARK = re.compile(r"#[ \t]*expect:[ \t]*([A-Za-z0-9/_, \t-]+)")
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The shared test data (SARIF schema, signatures); skips when absent."""
+    path = Path(os.environ.get("LEDGERGATE_TESTDATA", ROOT.parent / "shared" / "testdata"))
+    if not path.is_dir():
+        pytest.skip(f"shared test data not found at {path} (set LEDGERGATE_TESTDATA)")
+    return path
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., Result]:
+    """Invoke the CLI in-process and return click's result."""
+    from scanner.cli import cli
+
+    def invoke(*args: str, **kw: object) -> Result:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)  # type: ignore[arg-type]
+
+    return invoke
+
+
+def expected_markers(repo: Path) -> set[tuple[str, str]]:
+    """(file, rule id) pairs marked with ``# expect: ID[, ID]`` in a fixture repo."""
+    found: set[tuple[str, str]] = set()
+    for path in sorted(repo.rglob("*")):
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        rel = path.relative_to(repo).as_posix()
+        for match in EXPECT_MARK.finditer(text):
+            for rule_id in match.group(1).split(","):
+                if rule_id.strip():
+                    found.add((rel, rule_id.strip()))
+    return found

@@ -1,0 +1,128 @@
+"""Hostile and broken inputs: each is an error (or a reasoned skip) and the scan goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from scanner.config import Config, load_config
+from scanner.model import Status
+from scanner.pipeline import scan_repo
+from scanner.reporters import get_reporter
+
+GOOD = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: User, name: mallory}]
+"""
+
+
+def _scan(root: Path, config: Config | None = None):  # type: ignore[no-untyped-def]
+    (root / "good.yaml").write_text(GOOD)
+    result = scan_repo(root, config or load_config(None))
+    # the rest of the scan completed: the good file was judged
+    assert any(f.rule_id == "LG-RBAC-001" and f.status is Status.FAIL for f in result.findings)
+    return result
+
+
+def _only_error(result, path: str):  # type: ignore[no-untyped-def]
+    errors = [f for f in result.findings if f.status is Status.ERROR]
+    assert [f.origin.path for f in errors] == [path]
+    for fmt in ("table", "json", "sarif"):
+        text = get_reporter(fmt).render(result)
+        assert path in text, f"{fmt} output must name {path}"
+        assert "Traceback" not in text
+    return errors[0]
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n")
+    err = _only_error(_scan(tmp_path), "bad.yaml")
+    assert err.rule_id == "input/parse-error" and err.origin.start_line >= 4
+
+
+def test_alias_bomb(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = chr(ord("a") + i - 1)
+        cur = chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 10)}]")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    err = _only_error(_scan(tmp_path), "bomb.yaml")
+    assert err.rule_id == "input/alias-bomb"
+
+
+def test_deeply_nested(tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text("a: " + "[" * 500 + "]" * 500 + "\n")
+    err = _only_error(_scan(tmp_path), "deep.yaml")
+    assert err.rule_id == "input/too-deep"
+
+
+def test_file_over_size_limit(tmp_path: Path) -> None:
+    (tmp_path / "big.yaml").write_text("# padding\n" * 2000)
+    config = Config(params=load_config(None).params, max_file_size=1000)
+    err = _only_error(_scan(tmp_path, config), "big.yaml")
+    assert err.rule_id == "input/too-large" and "1,000-byte limit" in err.message
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    (tmp_path / "blob.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert _only_error(_scan(tmp_path), "blob.yaml").rule_id == "input/binary"
+
+
+def test_non_utf8(tmp_path: Path) -> None:
+    (tmp_path / "latin1.yaml").write_bytes("kind: ConfigMap\nname: caf\xe9\n".encode("latin-1"))
+    err = _only_error(_scan(tmp_path), "latin1.yaml")
+    assert err.rule_id == "input/encoding" and err.origin.start_line == 2
+
+
+def test_symlink_outside_repo(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(GOOD)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    os.symlink(outside / "secret.yaml", repo / "link.yaml")
+    err = _only_error(_scan(repo), "link.yaml")
+    assert err.rule_id == "input/symlink-escape"
+
+
+def test_helm_template_is_an_error_that_says_how_to_proceed(tmp_path: Path) -> None:
+    chart = tmp_path / "charts" / "odoo"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: odoo\nversion: 1.0.0\n")
+    (chart / "templates" / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n"
+    )
+    err = _only_error(_scan(tmp_path), "charts/odoo/templates/deployment.yaml")
+    assert err.rule_id == "input/helm-template"
+    assert "helm template" in err.message and "exclude" in err.message
+
+
+def test_unknown_kind_is_a_reasoned_skip(tmp_path: Path) -> None:
+    (tmp_path / "widget.yaml").write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+    )
+    result = _scan(tmp_path)
+    assert [f for f in result.findings if f.status is Status.ERROR] == []
+    reasons = [s.reason for s in result.skipped if s.origin.path == "widget.yaml"]
+    assert reasons and "unknown kind Widget" in reasons[0]
+    assert "unknown kind Widget" in json.dumps(json.loads(get_reporter("json").render(result)))
+
+
+@pytest.mark.parametrize("text", ["{", "[1, 2", '{"apiVersion": "v1",}'])
+def test_malformed_json(tmp_path: Path, text: str) -> None:
+    (tmp_path / "bad.json").write_text(text)
+    assert _only_error(_scan(tmp_path), "bad.json").rule_id == "input/parse-error"
+
+
+def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "bad.yaml").write_text("a: [\n")
+    config = Config(params=load_config(None).params, exclude_paths=("vendor/",))
+    result = _scan(tmp_path, config)
+    assert [f for f in result.findings if f.status is Status.ERROR] == []
