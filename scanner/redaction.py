@@ -29,6 +29,9 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dsn-password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s@/]{3,})@[^\s]+")),
 )
 
+#: One pass over a value finds whether any known format is present at all.
+_ANY_TOKEN = re.compile("|".join(f"(?:{p.pattern})" for _, p in TOKEN_PATTERNS))
+
 SENSITIVE_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth)", re.IGNORECASE
 )
@@ -65,9 +68,10 @@ def entropy(value: str) -> float:
 
 def classify(key: str, value: str) -> str | None:
     """The secret type of a value (or None), judged by format, then by key name and entropy."""
-    for kind, pattern in TOKEN_PATTERNS:
-        if pattern.search(value):
-            return kind
+    if len(value) < MIN_SECRET_LENGTH:
+        return None
+    if _ANY_TOKEN.search(value):
+        return next(kind for kind, pattern in TOKEN_PATTERNS if pattern.search(value))
     stripped = value.strip()
     if PLACEHOLDER.match(stripped):
         return None
@@ -80,18 +84,23 @@ def classify(key: str, value: str) -> str | None:
     return None
 
 
-def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(path, key, value) for every scalar; env entries are keyed by their ``name``."""
-    if isinstance(node, Mapping):
-        if "name" in node and "value" in node and isinstance(node.get("value"), str):
-            yield f"{path}.value", str(node["name"]), node["value"]
+def _walk(node: Any, path: str) -> Iterator[tuple[str, str, str]]:
+    """(path, key, value) for every string; env entries are keyed by their ``name``."""
+    if type(node) is dict:
+        value = node.get("value")
+        if type(value) is str and "name" in node:
+            yield f"{path}.value", str(node["name"]), value
             return
-        for key, value in node.items():
-            yield from _walk(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _walk(value, f"{path}[{i}]")
-    elif isinstance(node, str):
+        for key, child in node.items():
+            if type(child) is str:
+                if len(child) >= MIN_SECRET_LENGTH:
+                    yield (f"{path}.{key}" if path else str(key)), str(key), child
+            else:
+                yield from _walk(child, f"{path}.{key}" if path else str(key))
+    elif type(node) is list:
+        for i, child in enumerate(node):
+            yield from _walk(child, f"{path}[{i}]")
+    elif type(node) is str:
         yield path, path.rsplit(".", 1)[-1], node
 
 

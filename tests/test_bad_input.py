@@ -126,3 +126,32 @@ def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
     config = Config(params=load_config(None).params, exclude_paths=("vendor/",))
     result = _scan(tmp_path, config)
     assert [f for f in result.findings if f.status is Status.ERROR] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [1]\nb: *x\n",
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 30)),
+        "- " * 45 + "x\n",
+        "[" * 45 + "]" * 45 + "\n",
+        "{a: " * 45 + "1" + "}" * 45 + "\n",
+    ],
+)
+def test_texts_that_could_be_hostile_take_the_checked_path(text: str) -> None:
+    from scanner.sources.yamldocs import needs_limit_check
+
+    assert needs_limit_check(text)
+
+
+def test_ordinary_manifests_take_the_fast_path() -> None:
+    from scanner.sources.yamldocs import needs_limit_check
+
+    assert not needs_limit_check(GOOD)
+
+
+def test_deep_block_nesting_is_refused(tmp_path: Path) -> None:
+    text = "".join("  " * i + f"k{i}:\n" for i in range(150)) + "  " * 150 + "v\n"
+    (tmp_path / "deep-block.yaml").write_text(text)
+    err = _only_error(_scan(tmp_path), "deep-block.yaml")
+    assert err.rule_id == "input/too-deep"

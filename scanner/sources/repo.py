@@ -257,10 +257,11 @@ class RepoSource(Source):
         yield from self._objects(path, Document(data, 1, text.count("\n") + 1))
 
     def _read_yaml(self, path: str, text: str) -> Iterator[SourceItem]:
+        traefik_static = configfiles.is_traefik_static_yaml(path)
         for doc in parse_yaml(text):
             if isinstance(doc, DocumentError):
                 yield InputProblem(Origin(path=path, start_line=doc.line), doc.code, doc.message)
-            elif configfiles.is_traefik_static_yaml(path) and isinstance(doc.data, dict):
+            elif traefik_static and isinstance(doc.data, dict):
                 body = configfiles.synthetic_body("TraefikStaticConfig", path, doc.data)
                 yield self._resource(body, path, doc.start_line, doc.end_line)
             else:

@@ -7,6 +7,7 @@ objects, so a hostile file costs milliseconds and becomes an error finding.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,21 @@ class DocumentError:
     line: int
     message: str
     code: str
+
+
+#: Text shapes that could hide an alias bomb or runaway nesting; files without any of
+#: them skip the node-graph walk, which is most of the parse cost otherwise.
+_SUSPICIOUS = re.compile(
+    r"&"  # an anchor: aliases may expand
+    r"|^[ \t-]{40,}"  # deep block nesting needs deep indentation or compact sequences
+    r"|(?:[\[{][^\]}\[{]*+){40}",  # many flow openings with no closing between them
+    re.MULTILINE,
+)
+
+
+def needs_limit_check(text: str) -> bool:
+    """Whether a YAML text could exceed the alias or depth limits."""
+    return _SUSPICIOUS.search(text) is not None
 
 
 def _span(node: yaml.Node) -> tuple[int, int]:
@@ -102,6 +118,7 @@ def _list_item_spans(node: yaml.Node) -> tuple[tuple[int, int], ...]:
 
 def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
     """Yield each document of a YAML stream; stop at the first syntax error."""
+    check = needs_limit_check(text)
     loader = _Loader(text)
     try:
         while True:
@@ -120,7 +137,7 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                 return
             if node is None:
                 continue
-            limit_error = _check_limits(node)
+            limit_error = _check_limits(node) if check else None
             if limit_error is not None:
                 yield limit_error
                 continue
@@ -129,6 +146,9 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
                 data = loader.construct_document(node)
             except yaml.YAMLError as exc:
                 yield DocumentError(start, f"YAML error: {exc}", "parse-error")
+                continue
+            except RecursionError:
+                yield DocumentError(start, "nesting too deep to parse", "too-deep")
                 continue
             yield Document(data, start, end, _list_item_spans(node))
     finally:

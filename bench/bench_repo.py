@@ -1,0 +1,95 @@
+"""Repository scan versus bare YAML parsing at 1k, 10k and 50k objects.
+
+Run: ``python bench/bench_repo.py [--sizes 1000,10000,50000]``. Each size runs in a
+fresh subprocess so peak memory (max RSS) is per size. Prints objects per second,
+peak memory and the ratio scan/parse (target: <= 2x at 10k objects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _parse_only(root: Path) -> tuple[float, int]:
+    import yaml
+
+    start = time.perf_counter()
+    count = 0
+    for path in sorted(root.rglob("*.yaml")):
+        for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
+            count += doc is not None
+    return time.perf_counter() - start, count
+
+
+def _scan(root: Path) -> tuple[float, int, int]:
+    from scanner.config import load_config
+    from scanner.pipeline import scan_repo
+
+    config = load_config(None)
+    start = time.perf_counter()
+    result = scan_repo(root, config)
+    return time.perf_counter() - start, result.resources_scanned, len(result.findings)
+
+
+def run_one(size: int, mode: str) -> dict[str, float]:
+    """One measurement in this process."""
+    from bench.synth import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        generate(root, size)
+        if mode == "parse":
+            seconds, objects = _parse_only(root)
+            findings = 0
+        else:
+            seconds, objects, findings = _scan(root)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "objects": objects, "findings": findings, "peak_rss_mb": rss_mb}
+
+
+def main() -> None:
+    """Run every size in child processes and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="scan", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.mode)))
+        return
+    print(
+        f"{'objects':>8} {'parse s':>8} {'scan s':>8} {'scan obj/s':>11} "
+        f"{'peak MB':>8} {'scan/parse':>10}"
+    )
+    for size in (int(s) for s in args.sizes.split(",")):
+        out = {}
+        for mode in ("parse", "scan"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", str(size), "--mode", mode],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=1800,
+                cwd=ROOT,
+            )
+            out[mode] = json.loads(done.stdout)
+        parse, scan = out["parse"], out["scan"]
+        print(
+            f"{size:>8} {parse['seconds']:>8.2f} {scan['seconds']:>8.2f} "
+            f"{scan['objects'] / scan['seconds']:>11,.0f} {scan['peak_rss_mb']:>8.0f} "
+            f"{scan['seconds'] / parse['seconds']:>10.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
