@@ -9,7 +9,7 @@ from typing import Any
 
 from scanner import celrt, kinds
 from scanner.analyzers.base import Analyzer
-from scanner.inventory import Inventory, containers_of, is_production, pod_spec_of
+from scanner.inventory import Inventory, containers_of_resource, is_production, pod_spec_of
 from scanner.model import (
     SYNTHETIC_GROUP,
     Evidence,
@@ -134,7 +134,7 @@ class Engine:
             },
             "facts": dict(resource.facts),
             "podSpec": pod,
-            "containers": containers_of(pod),
+            "containers": containers_of_resource(resource),
             "resource": {
                 "apiVersion": ref.api_version,
                 "group": ref.group,

@@ -76,20 +76,32 @@ def is_production(namespace: str, params: Mapping[str, Any]) -> bool:
     return bool(namespace) and any(fnmatchcase(namespace, str(p)) for p in patterns)
 
 
-def containers_of(pod_spec: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """All containers of a pod spec (init, ephemeral, regular) with their field path."""
+def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[dict[str, Any]]:
+    """All containers of a pod spec (init, regular, ephemeral), each with its ``_path``.
+
+    ``_path`` is the field path from the object root (``prefix`` is where the pod spec
+    sits), so evidence points at the exact line.
+    """
     if not pod_spec:
         return []
+    lead = f"{prefix}." if prefix else ""
     found: list[dict[str, Any]] = []
     for section in ("initContainers", "containers", "ephemeralContainers"):
         items = pod_spec.get(section)
         if isinstance(items, list):
             for i, c in enumerate(items):
                 if isinstance(c, Mapping):
-                    found.append({**c, "_section": section, "_path": f"{section}[{i}]"})
+                    found.append({**c, "_section": section, "_path": f"{lead}{section}[{i}]"})
     return found
 
 
 def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:
     """The normalised pod spec of a workload (one place knows where it lives)."""
     return kinds.pod_spec(resource.ref.api_version, resource.ref.kind, resource.body)
+
+
+def containers_of_resource(resource: Resource) -> list[dict[str, Any]]:
+    """Every container of a workload with field paths from the object root."""
+    info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+    prefix = ".".join(info.pod_spec_path) if info else ""
+    return containers_of(pod_spec_of(resource), prefix)

@@ -121,6 +121,8 @@ class Evidence:
 
     path: str
     value: str = ""
+    #: Line of the field in the source file, when the source can tell (0 = unknown).
+    line: int = 0
 
 
 @dataclass(frozen=True)

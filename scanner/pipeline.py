@@ -55,6 +55,7 @@ def run_scan(
     say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
     engine = Engine(ruleset, config.params, default_analyzers())
     findings, unknown = engine.run(inventory)
+    findings = source.locate(findings)
     coverage = list(inventory.coverage)
     coverage.extend(
         CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures

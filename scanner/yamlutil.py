@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,38 @@ def load_file(path: Path) -> tuple[Any, str]:
     return load(text), text
 
 
-def line_of(text: str, path: Sequence[str | int]) -> int:
-    """1-based line of the node at ``path`` (keys and indexes); the deepest found if absent."""
+PathStep = str | int | tuple[str, str]
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^=\]]+)=([^\]]*)\]")
+
+
+def parse_path(dotted: str) -> list[PathStep]:
+    """``spec.containers[0].image`` or ``subjects[name=jane]`` as steps for :func:`line_of`."""
+    steps: list[PathStep] = []
+    for key, index, sel_key, sel_value in _STEP.findall(dotted):
+        if key:
+            steps.append(key)
+        elif index:
+            steps.append(int(index))
+        else:
+            steps.append((sel_key, sel_value))
+    return steps
+
+
+def _select(node: yaml.SequenceNode, key: str, value: str) -> yaml.Node | None:
+    for item in node.value:
+        if isinstance(item, yaml.MappingNode) and any(
+            getattr(k, "value", None) == key and getattr(v, "value", None) == value
+            for k, v in item.value
+        ):
+            return item
+    return None
+
+
+def line_of(text: str, path: Sequence[PathStep]) -> int:
+    """1-based line of the node at ``path`` (keys, indexes, ``(key, value)`` selectors).
+
+    Stops at the deepest node found when the path runs out of the document.
+    """
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
@@ -56,6 +87,10 @@ def line_of(text: str, path: Sequence[str | int]) -> int:
                     nxt = key if value is None else value
                     line = key.start_mark.line + 1
                     break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
+            nxt = _select(node, *step)
+            if nxt is not None:
+                line = nxt.start_mark.line + 1
         elif (
             isinstance(node, yaml.SequenceNode)
             and isinstance(step, int)

@@ -37,7 +37,12 @@ def run_cli() -> Callable[..., Result]:
 
 def expected_markers(repo: Path) -> set[tuple[str, str]]:
     """(file, rule id) pairs marked with ``# expect: ID[, ID]`` in a fixture repo."""
-    found: set[tuple[str, str]] = set()
+    return {(path, rule_id) for path, rule_id, _ in marker_lines(repo)}
+
+
+def marker_lines(repo: Path) -> set[tuple[str, str, int]]:
+    """(file, rule id, line) of every ``# expect:`` marker in a fixture repo."""
+    found: set[tuple[str, str, int]] = set()
     for path in sorted(repo.rglob("*")):
         if not path.is_file():
             continue
@@ -47,7 +52,8 @@ def expected_markers(repo: Path) -> set[tuple[str, str]]:
             continue
         rel = path.relative_to(repo).as_posix()
         for match in EXPECT_MARK.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
             for rule_id in match.group(1).split(","):
                 if rule_id.strip():
-                    found.add((rel, rule_id.strip()))
+                    found.add((rel, rule_id.strip(), line))
     return found

@@ -6,7 +6,7 @@ from scanner.config import find_config, load_config
 from scanner.model import Status
 from scanner.pipeline import scan_repo
 
-from .conftest import FIXTURE_REPOS, expected_markers
+from .conftest import FIXTURE_REPOS, expected_markers, marker_lines
 
 
 def _scan(name: str):  # type: ignore[no-untyped-def]
@@ -39,3 +39,17 @@ def test_compliant_repo_is_clean() -> None:
     problems = [(f.rule_id, f.origin.path, f.message) for f in result.problems()]
     assert problems == []
     assert result.counts()["pass"] > 0
+
+
+def test_each_marker_sits_inside_the_object_its_finding_points_at() -> None:
+    repo, result = _scan("odoo-finance-noncompliant")
+    spans: dict[tuple[str, str], list[tuple[int, int, set[int]]]] = {}
+    for f in result.problems():
+        spans.setdefault((f.origin.path, f.rule_id), []).append(
+            (f.origin.start_line, f.origin.end_line, {e.line for e in f.evidence})
+        )
+    for path, rule_id, line in marker_lines(repo):
+        candidates = spans.get((path, rule_id), [])
+        assert any(
+            start <= line <= max(end, start) or line in lines for start, end, lines in candidates
+        ), f"{path}:{line} marks {rule_id}, but no such finding covers that line"

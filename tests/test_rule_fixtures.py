@@ -9,7 +9,7 @@ from scanner.rules import load_rules
 from scanner.ruletest import fixtures_of, run_fixture
 from scanner.shipped import rules_dir
 
-RULES = load_rules()
+RULES = list(load_rules())
 CASES = [(rule, fixture) for rule in RULES for fixture in fixtures_of(rule)]
 
 

@@ -51,3 +51,16 @@ def test_input_errors_are_results_and_notifications(tmp_path: Path, testdata: Pa
     assert run["results"][0]["kind"] == "open"
     notes = run["invocations"][0]["toolExecutionNotifications"]
     assert "broken.yaml" in json.dumps(notes)
+
+
+def test_sarif_region_points_at_the_offending_field() -> None:
+    from .conftest import marker_lines
+
+    repo = FIXTURE_REPOS / "odoo-finance-noncompliant"
+    marks = {(p, r): line for p, r, line in marker_lines(repo)}
+    results = [r for r in _log()["runs"][0]["results"] if r["ruleId"] == "LG-IMG-001"]
+    assert results
+    for result in results:
+        physical = result["locations"][0]["physicalLocation"]
+        key = (physical["artifactLocation"]["uri"], "LG-IMG-001")
+        assert physical["region"]["startLine"] == marks[key]

@@ -59,7 +59,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
             "namespace": f.resource.namespace,
             "name": f.resource.name,
         },
-        "evidence": [{"path": e.path, "value": e.value} for e in f.evidence],
+        "evidence": [{"path": e.path, "value": e.value, "line": e.line} for e in f.evidence],
         "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
         "fingerprint": f.fingerprint,
     }

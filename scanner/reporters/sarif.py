@@ -108,7 +108,10 @@ def _input_descriptor(rule_id: str) -> om.ReportingDescriptor:
 def _location(f: Finding) -> om.Location:
     if f.origin.path:
         region = None
-        if f.origin.start_line:
+        pinpoint = next((e.line for e in f.evidence if e.line), 0)
+        if pinpoint:
+            region = om.Region(start_line=pinpoint)
+        elif f.origin.start_line:
             region = om.Region(
                 start_line=f.origin.start_line, end_line=max(f.origin.end_line, f.origin.start_line)
             )

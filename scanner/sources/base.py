@@ -6,7 +6,7 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.model import CoverageEntry, Origin, Resource
+from scanner.model import CoverageEntry, Finding, Origin, Resource
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,10 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def collect(self) -> Iterator[SourceItem]:
         """Yield every resource, problem and skip; never raise for one bad input."""
+
+    def locate(self, findings: list[Finding]) -> list[Finding]:
+        """Findings with evidence lines filled in where the source can tell (default: as is)."""
+        return findings
 
     def target(self) -> dict[str, str]:
         """Identity of what was scanned (for reports and the evidence manifest)."""

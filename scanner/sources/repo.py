@@ -6,15 +6,17 @@ import json
 import os
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scanner import kinds
-from scanner.model import Origin, Resource, ResourceRef
+from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
+from scanner.yamlutil import line_of, parse_path
 
 YAML_SUFFIXES = {".yaml", ".yml"}
 GIT_TIMEOUT_S = 60
@@ -130,6 +132,32 @@ class RepoSource(Source):
             if remote:
                 info["remote"] = remote.strip()
         return info
+
+    def locate(self, findings: list[Finding]) -> list[Finding]:
+        """Give each evidence path of a non-passing finding its line in the file."""
+        texts: dict[str, list[str] | None] = {}
+        located: list[Finding] = []
+        for finding in findings:
+            origin = finding.origin
+            if finding.status is Status.PASS or not finding.evidence or not origin.path:
+                located.append(finding)
+                continue
+            if origin.path not in texts:
+                text = self._safe_text(origin.path)
+                texts[origin.path] = text.splitlines() if text is not None else None
+            lines = texts[origin.path]
+            if lines is None or not origin.start_line:
+                located.append(finding)
+                continue
+            snippet = "\n".join(lines[origin.start_line - 1 : origin.end_line or None])
+            evidence = tuple(
+                replace(e, line=origin.start_line - 1 + line_of(snippet, parse_path(e.path)))
+                if e.path and not e.line
+                else e
+                for e in finding.evidence
+            )
+            located.append(replace(finding, evidence=evidence))
+        return located
 
     def collect(self) -> Iterator[SourceItem]:
         """Yield every resource of every candidate file, in path order."""

@@ -1,0 +1,93 @@
+"""Rule load errors name the file, the line and what is wrong; a bad rule rejects the pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner.errors import RulePackError
+from scanner.rules import load_rules
+
+from .conftest import ROOT
+
+GOOD = (ROOT / "rules/traefik-tls/LG-TLS-001.yaml").read_text()
+
+
+def _pack(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "custom"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return tmp_path
+
+
+def _error(tmp_path: Path) -> str:
+    with pytest.raises(RulePackError) as caught:
+        load_rules([tmp_path])
+    return caught.value.diagnostics()
+
+
+def test_cel_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    text = GOOD.replace("has(object.spec.tls) &&", "has(object.spec.tls) && &&")
+    _pack(tmp_path, "LG-TLS-001.yaml", text)
+    message = _error(tmp_path)
+    line = next(i for i, raw in enumerate(text.splitlines(), 1) if raw.startswith("assert:"))
+    assert f"LG-TLS-001.yaml:{line}" in message
+    assert "assert: CEL does not compile" in message and "^" in message
+
+
+def test_schema_error_names_the_field(tmp_path: Path) -> None:
+    _pack(tmp_path, "LG-TLS-001.yaml", GOOD.replace("severity: high", "severity: urgent"))
+    message = _error(tmp_path)
+    assert "LG-TLS-001.yaml:3" in message and "severity" in message and "urgent" in message
+
+
+def test_missing_field_and_unknown_function(tmp_path: Path) -> None:
+    _pack(tmp_path, "LG-TLS-001.yaml", GOOD.replace("remediation:", "remedy:"))
+    assert "remedy" in _error(tmp_path) or "remediation" in _error(tmp_path)
+    _pack(tmp_path, "LG-TLS-001.yaml", GOOD.replace("has(object.spec.tls)", "hasTls(object)"))
+    assert "undeclared reference to 'hasTls'" in _error(tmp_path)
+
+
+def test_file_name_must_be_the_id(tmp_path: Path) -> None:
+    _pack(tmp_path, "LG-TLS-999.yaml", GOOD)
+    assert "file name must be LG-TLS-001.yaml" in _error(tmp_path)
+
+
+def test_duplicate_ids_and_yaml_errors_are_all_reported(tmp_path: Path) -> None:
+    _pack(tmp_path, "LG-TLS-001.yaml", GOOD)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "LG-TLS-001.yaml").write_text(GOOD)
+    (other / "LG-TLS-002.yaml").write_text("id: [\n")
+    message = _error(tmp_path)
+    assert "duplicate id" in message and "LG-TLS-002.yaml:" in message
+
+
+def test_rule_that_errors_at_runtime_gives_error_not_pass(tmp_path: Path) -> None:
+    from scanner.config import load_config
+    from scanner.engine import Engine
+    from scanner.inventory import Inventory
+    from scanner.model import Status
+    from scanner.sources.repo import RepoSource
+
+    # no has() guard: a route without entryPoints makes the expression fail
+    _pack(
+        tmp_path,
+        "LG-TLS-001.yaml",
+        GOOD.replace(
+            "(!has(object.spec.entryPoints) || object.spec.entryPoints.all(e, e != 'web'))",
+            "object.spec.entryPoints.all(e, e != 'web')",
+        ),
+    )
+    rules = load_rules([tmp_path])
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "r.yaml").write_text(
+        "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r}\n"
+        "spec: {tls: {}, routes: []}\n"
+    )
+    inv = Inventory.from_items(RepoSource(repo).collect())
+    findings, _ = Engine(rules, load_config(None).params, []).run(inv)
+    assert [(f.status, f.origin.path) for f in findings] == [(Status.ERROR, "r.yaml")]
+    assert "entryPoints" in findings[0].message
