@@ -58,6 +58,13 @@ def input_finding(problem: InputProblem) -> Finding:
 
 
 @dataclass(frozen=True)
+class _Unusable:
+    """Stands in for an activation that could not be built from an object."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class AnalyzerFailure:
     """An analyzer that raised; rules that need its facts report ``error``."""
 
@@ -160,7 +167,10 @@ class Engine:
             if not rule.match.selects(resource.ref.namespace, production, labels):
                 continue
             if activation is None:
-                activation = celrt.activation(self._variables(resource, ns_labels))
+                try:
+                    activation = celrt.activation(self._variables(resource, ns_labels))
+                except Exception as exc:
+                    activation = _Unusable(f"{type(exc).__name__}: {exc}")
             finding = self._evaluate(rule, resource, activation, secrets)
             if finding is not None:
                 yield finding
@@ -192,6 +202,8 @@ class Engine:
                 ),
             )
 
+        if isinstance(activation, _Unusable):
+            return make(Status.ERROR, f"object cannot be evaluated: {activation.reason}")
         try:
             if rule.match.condition is not None and not rule.match.condition.evaluate(activation):
                 return None

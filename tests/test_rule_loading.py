@@ -91,3 +91,17 @@ def test_rule_that_errors_at_runtime_gives_error_not_pass(tmp_path: Path) -> Non
     findings, _ = Engine(rules, load_config(None).params, []).run(inv)
     assert [(f.status, f.origin.path) for f in findings] == [(Status.ERROR, "r.yaml")]
     assert "entryPoints" in findings[0].message
+
+
+def test_object_values_cel_cannot_hold_give_error(tmp_path: Path) -> None:
+    from scanner.config import load_config
+    from scanner.model import Status
+    from scanner.pipeline import scan_repo
+
+    (tmp_path / "r.yaml").write_text(
+        "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r}\n"
+        "spec: {tls: {}, routes: [], weight: 100000000000000000000000000000}\n"
+    )
+    findings = scan_repo(tmp_path, load_config(None)).findings
+    assert {(f.rule_id, f.status) for f in findings} == {("LG-TLS-001", Status.ERROR)}
+    assert "out of range" in findings[0].message
