@@ -277,6 +277,6 @@ def main() -> None:
         cli.main(prog_name="ledgergate", standalone_mode=True)
     except SystemExit:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - last resort: a short message, never a traceback
         click.echo(f"ledgergate: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

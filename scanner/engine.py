@@ -114,7 +114,7 @@ class Engine:
         for analyzer in self.analyzers:
             try:
                 result = analyzer.analyze(inventory, self.params)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - fail closed: dependent rules become error
                 self.failures.append(
                     AnalyzerFailure(
                         analyzer.name, analyzer.provides, f"{type(exc).__name__}: {exc}"
@@ -169,7 +169,7 @@ class Engine:
             if activation is None:
                 try:
                     activation = celrt.activation(self._variables(resource, ns_labels))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - fail closed: the rules become error
                     activation = _Unusable(f"{type(exc).__name__}: {exc}")
             finding = self._evaluate(rule, resource, activation, secrets)
             if finding is not None:
@@ -222,7 +222,7 @@ class Engine:
             return make(Status.FAIL, message, evidence)
         except celrt.CelEvalError as exc:
             return make(Status.ERROR, f"rule could not be evaluated: {exc}")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - fail closed: never lose the rest of the scan
             return make(Status.ERROR, f"rule crashed: {type(exc).__name__}: {exc}")
 
     @staticmethod
