@@ -6,12 +6,13 @@ times faster than ``common-expression-language`` on our rules (see bench/).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
+
+from scanner.redaction import entropy
 
 #: Variables every rule expression may read.
 VARIABLES = ("object", "params", "namespace", "facts", "podSpec", "containers", "resource")
@@ -27,17 +28,6 @@ class CelEvalError(RuntimeError):
 
 def _glob_match(value: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(value, str(p)) for p in patterns)
-
-
-def _entropy(value: str) -> float:
-    """Shannon entropy in bits per character, for secret-likeness checks."""
-    if not value:
-        return 0.0
-    counts: dict[str, int] = {}
-    for ch in value:
-        counts[ch] = counts.get(ch, 0) + 1
-    total = len(value)
-    return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
 @cache
@@ -60,7 +50,7 @@ def _env() -> Any:
         ),
         cel.FunctionDecl(
             "entropy",
-            [cel.Overload("entropy_string", cel.Type.DOUBLE, [cel.Type.STRING], impl=_entropy)],
+            [cel.Overload("entropy_string", cel.Type.DOUBLE, [cel.Type.STRING], impl=entropy)],
         ),
     ]
     return cel.NewEnv(
