@@ -277,3 +277,44 @@ def test_cron_longest_gap(schedule: str, seconds: bool, hours: float) -> None:
 def test_cron_forms_not_judged_say_why(schedule: str, seconds: bool, why: str) -> None:
     with pytest.raises(CronError, match=why.replace("*", r"\*")):
         max_interval_hours(schedule, seconds_field=seconds)
+
+
+HOSTILE = """\
+apiVersion: velero.io/v1
+kind: Schedule
+metadata: {name: odd, namespace: velero}
+spec:
+  schedule: 42
+  template: "not a mapping"
+---
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: odd, namespace: velero}
+spec: [1, 2]
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: ScheduledBackup
+metadata: {name: odd, namespace: prod-x}
+spec: {cluster: "ledger"}
+"""
+
+
+def test_malformed_shapes_become_facts_not_crashes(tmp_path: Path) -> None:
+    inv = _inventory(tmp_path, {"odd.yaml": HOSTILE})
+    result = BackupAnalyzer().analyze(inv, {"productionNamespaces": ["prod-*"]})
+    assert _facts(inv, result, "Schedule", "backupSchedule") == {
+        "odd": {
+            "schedule": "42",
+            "error": "spec.schedule is missing or not a string: interval not judged",
+        }
+    }
+    assert _facts(inv, result, "BackupStorageLocation", "backupLocation")["odd"] == {
+        "production": False,
+        "productionSchedules": [],
+        "nonProductionSchedules": [],
+        "sharedWith": [],
+        "readWrite": True,
+    }
+    made = {r.ref.name: r.facts["backupCoverage"]["covered"] for r in result.resources}
+    # an unreadable template covers nothing (fail closed)
+    assert made == {"prod-x": False, "velero": False}

@@ -175,3 +175,39 @@ def test_implicit_default_tls_option_is_resolved(tmp_path: Path) -> None:
 
 def test_no_routes_no_facts(tmp_path: Path) -> None:
     assert _route_facts(tmp_path, {"mw.yaml": MIDDLEWARES}) == {}
+
+
+HOSTILE = """\
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: weird, namespace: finance-prod}
+spec: "not a mapping"
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: odd, namespace: finance-prod}
+spec:
+  routes:
+    - "not a route"
+    - match: Host(`x`)
+      middlewares: [plain-string, {name: weird}]
+  tls:
+    options: {name: tls@file}
+"""
+
+
+def test_malformed_shapes_become_missing_facts_not_crashes(tmp_path: Path) -> None:
+    facts = _route_facts(tmp_path, {"odd.yaml": HOSTILE})
+    assert facts["odd"]["routes"] == [
+        {
+            "match": "Host(`x`)",
+            "middlewares": ["finance-prod/weird"],
+            "hstsSeconds": 0,
+            "hstsIncludeSubdomains": False,
+        }
+    ]
+    assert facts["odd"]["missingMiddlewares"] == [
+        "finance-prod/(malformed reference 'plain-string')"
+    ]
+    assert facts["odd"]["tlsOption"]["ref"] == "tls@file"
+    assert facts["odd"]["tlsOption"]["found"] is False

@@ -56,10 +56,13 @@ class _Schedule:
     def of(cls, resource: Resource) -> _Schedule:
         spec = _spec(resource)
         template = spec.get("template")
+        readable = isinstance(template, Mapping)
         template = template if isinstance(template, Mapping) else {}
+        # An unreadable template covers nothing (fail closed), an empty include list everything.
+        default_include = ["*"] if readable else []
         return cls(
             key=_key(resource),
-            included=tuple(_strings(template.get("includedNamespaces")) or ["*"]),
+            included=tuple(_strings(template.get("includedNamespaces")) or default_include),
             excluded=tuple(_strings(template.get("excludedNamespaces"))),
             location=str(template.get("storageLocation") or ""),
             paused=spec.get("paused") is True,
@@ -104,7 +107,7 @@ class BackupAnalyzer(Analyzer):
             raw = _spec(resource).get("schedule")
             fact: dict[str, Any] = {"schedule": str(raw or "")}
             if not isinstance(raw, str) or not raw.strip():
-                fact["error"] = "spec.schedule is missing, so the backup interval cannot be judged"
+                fact["error"] = "spec.schedule is missing or not a string: interval not judged"
             else:
                 try:
                     fact["intervalHours"] = max_interval_hours(raw, seconds_field=cnpg)

@@ -33,9 +33,12 @@ def _spec(resource: Resource) -> Mapping[str, Any]:
 
 
 def _ref(raw: Any, namespace: str) -> tuple[str, str] | None:
-    """``(namespace, name)`` of a ``{name, namespace}`` reference; None for another provider."""
+    """``(namespace, name)`` of a ``{name, namespace}`` reference; None for another provider.
+
+    A malformed reference keeps its text as the name, so it is reported as missing.
+    """
     if not isinstance(raw, Mapping) or not raw.get("name"):
-        return ("", "")
+        return (namespace, f"(malformed reference {raw!r})")
     name = str(raw["name"])
     if name.endswith(CRD_PROVIDER):
         name = name[: -len(CRD_PROVIDER)]
