@@ -125,6 +125,7 @@ class BackupAnalyzer(Analyzer):
         declared = {inventory.resources[i].ref.name: i for i in inventory.of_kind("Namespace")}
         databases = _by_namespace(inventory, "Cluster")
         backed_up = self._scheduled_clusters(inventory)
+        first_use = _first_users(inventory)
         for namespace in inventory.namespace_names():
             velero = sorted(s.key for s in schedules if s.covers(namespace))
             dbs = databases.get(namespace, [])
@@ -142,8 +143,7 @@ class BackupAnalyzer(Analyzer):
             if namespace in declared:
                 result.facts[declared[namespace]] = {"backupCoverage": fact}
             else:
-                first = _first_user(inventory, namespace)
-                result.resources.append(_synthesised(namespace, first, fact))
+                result.resources.append(_synthesised(namespace, first_use.get(namespace), fact))
 
     @staticmethod
     def _scheduled_clusters(inventory: Inventory) -> dict[str, dict[str, str]]:
@@ -209,9 +209,16 @@ def _by_namespace(inventory: Inventory, kind: str) -> dict[str, list[str]]:
     return found
 
 
-def _first_user(inventory: Inventory, namespace: str) -> Resource | None:
-    users = [r for r in inventory.resources if r.ref.namespace == namespace]
-    return min(users, key=lambda r: (r.origin.path, r.origin.start_line), default=None)
+def _first_users(inventory: Inventory) -> dict[str, Resource]:
+    """Namespace -> the resource that uses it first (by file and line)."""
+    found: dict[str, Resource] = {}
+    for res in inventory.resources:
+        ns = res.ref.namespace
+        known = found.get(ns)
+        where = (res.origin.path, res.origin.start_line)
+        if ns and (known is None or where < (known.origin.path, known.origin.start_line)):
+            found[ns] = res
+    return found
 
 
 def _synthesised(namespace: str, first: Resource | None, fact: dict[str, Any]) -> Resource:

@@ -9,6 +9,7 @@ that fires on the 31st or on 29 February is judged by its real worst case.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -86,6 +87,7 @@ def _every_hours(duration: str) -> float:
     return total
 
 
+@functools.cache  # schedules repeat across an estate; errors are not cached
 def max_interval_hours(schedule: str, *, seconds_field: bool = False) -> float:
     """Longest gap in hours between two runs; raises :class:`CronError` when not judgeable.
 
