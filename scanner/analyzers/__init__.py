@@ -7,9 +7,11 @@ from scanner.analyzers.base import Analyzer, AnalyzerResult
 
 def default_analyzers() -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here."""
+    from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
+    from scanner.analyzers.traefik import TraefikAnalyzer
 
-    return [SecretLiteralsAnalyzer()]
+    return [SecretLiteralsAnalyzer(), BackupAnalyzer(), TraefikAnalyzer()]
 
 
 __all__ = ["Analyzer", "AnalyzerResult", "default_analyzers"]

@@ -1,0 +1,268 @@
+"""Backup facts: which schedules cover each namespace, how often they run, where they write.
+
+Coverage is a cross-resource question (a Velero Schedule in ``velero`` covers
+``finance-prod``), so it is answered once here and attached as plain facts:
+
+- ``backupCoverage`` on every Namespace (declared, or synthesised for a namespace
+  that resources use without declaring it, located at the first such resource);
+- ``backupSchedule`` on Velero Schedules and CloudNativePG ScheduledBackups: the
+  longest gap between runs in hours, or why the cron form cannot be judged;
+- ``backupLocation`` on Velero BackupStorageLocations: which schedules write to it
+  and which other read-write locations share its bucket and prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from scanner.analyzers.base import Analyzer, AnalyzerResult
+from scanner.analyzers.cron import CronError, max_interval_hours
+from scanner.inventory import Inventory, is_production
+from scanner.model import Origin, Resource, ResourceRef
+
+VELERO = ("velero.io",)
+CNPG = ("postgresql.cnpg.io",)
+#: Marks a Namespace the analyzer made up because resources use it without declaring it.
+SYNTHESISED_ANNOTATION = "ledgergate.io/synthesised"
+
+
+def _spec(resource: Resource) -> Mapping[str, Any]:
+    spec = resource.body.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _key(resource: Resource) -> str:
+    return f"{resource.ref.namespace}/{resource.ref.name}"
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """The parts of a Velero Schedule that decide what it backs up and where."""
+
+    key: str
+    included: tuple[str, ...]
+    excluded: tuple[str, ...]
+    location: str
+    paused: bool
+
+    @classmethod
+    def of(cls, resource: Resource) -> _Schedule:
+        spec = _spec(resource)
+        template = spec.get("template")
+        readable = isinstance(template, Mapping)
+        template = template if isinstance(template, Mapping) else {}
+        # An unreadable template covers nothing (fail closed), an empty include list everything.
+        default_include = ["*"] if readable else []
+        return cls(
+            key=_key(resource),
+            included=tuple(_strings(template.get("includedNamespaces")) or default_include),
+            excluded=tuple(_strings(template.get("excludedNamespaces"))),
+            location=str(template.get("storageLocation") or ""),
+            paused=spec.get("paused") is True,
+        )
+
+    def covers(self, namespace: str) -> bool:
+        """Velero semantics: empty includes mean every namespace; excludes win."""
+        if self.paused or any(fnmatchcase(namespace, p) for p in self.excluded):
+            return False
+        return any(fnmatchcase(namespace, p) for p in self.included)
+
+    def production(self, params: Mapping[str, Any], production_ns: Iterable[str]) -> bool:
+        """Names a production namespace (even while paused), or covers one the scan has seen."""
+        named = any(n != "*" and is_production(n, params) for n in self.included)
+        return named or any(self.covers(n) for n in production_ns)
+
+    def explicit_non_production(self, params: Mapping[str, Any]) -> list[str]:
+        """Named (not ``*``) included namespaces that are not production."""
+        return [n for n in self.included if n != "*" and not is_production(n, params)]
+
+
+class BackupAnalyzer(Analyzer):
+    """Per-namespace backup coverage, per-schedule interval, per-location sharing."""
+
+    name = "backup"
+    provides = ("backupCoverage", "backupSchedule", "backupLocation")
+
+    def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
+        """Facts for Namespaces (synthesising undeclared ones), schedules and locations."""
+        result = AnalyzerResult()
+        schedules = {i: _Schedule.of(inventory.resources[i]) for i in _of(inventory, "Schedule")}
+        self._schedule_facts(inventory, result)
+        self._coverage(inventory, params, list(schedules.values()), result)
+        self._locations(inventory, params, schedules, result)
+        return result
+
+    @staticmethod
+    def _schedule_facts(inventory: Inventory, result: AnalyzerResult) -> None:
+        for index in (*_of(inventory, "Schedule"), *_of(inventory, "ScheduledBackup", CNPG)):
+            resource = inventory.resources[index]
+            cnpg = resource.ref.group in CNPG
+            raw = _spec(resource).get("schedule")
+            fact: dict[str, Any] = {"schedule": str(raw or "")}
+            if not isinstance(raw, str) or not raw.strip():
+                fact["error"] = "spec.schedule is missing or not a string: interval not judged"
+            else:
+                try:
+                    fact["intervalHours"] = max_interval_hours(raw, seconds_field=cnpg)
+                except CronError as exc:
+                    fact["error"] = f"cron schedule {raw!r} cannot be judged: {exc}"
+            result.facts[index] = {"backupSchedule": fact}
+
+    def _coverage(
+        self,
+        inventory: Inventory,
+        params: Mapping[str, Any],
+        schedules: list[_Schedule],
+        result: AnalyzerResult,
+    ) -> None:
+        declared = {inventory.resources[i].ref.name: i for i in inventory.of_kind("Namespace")}
+        databases = _by_namespace(inventory, "Cluster")
+        backed_up = self._scheduled_clusters(inventory)
+        first_use = _first_users(inventory)
+        for namespace in inventory.namespace_names():
+            velero = sorted(s.key for s in schedules if s.covers(namespace))
+            dbs = databases.get(namespace, [])
+            cnpg = sorted(backed_up.get(namespace, {}).values())
+            missing = sorted(d for d in dbs if d not in backed_up.get(namespace, {}))
+            fact = {
+                "covered": bool(velero) or (bool(dbs) and not missing),
+                "veleroSchedules": velero,
+                "cnpgScheduledBackups": cnpg,
+                "databases": sorted(dbs),
+                "databasesWithoutScheduledBackup": missing,
+                "declared": namespace in declared,
+                "production": is_production(namespace, params),
+            }
+            if namespace in declared:
+                result.facts[declared[namespace]] = {"backupCoverage": fact}
+            else:
+                result.resources.append(_synthesised(namespace, first_use.get(namespace), fact))
+
+    @staticmethod
+    def _scheduled_clusters(inventory: Inventory) -> dict[str, dict[str, str]]:
+        """Namespace -> CNPG cluster name -> the ScheduledBackup that backs it (not suspended)."""
+        found: dict[str, dict[str, str]] = {}
+        for index in _of(inventory, "ScheduledBackup", CNPG):
+            resource = inventory.resources[index]
+            spec = _spec(resource)
+            cluster = spec.get("cluster")
+            name = cluster.get("name") if isinstance(cluster, Mapping) else None
+            if spec.get("suspend") is True or not isinstance(name, str):
+                continue
+            found.setdefault(resource.ref.namespace, {})[name] = _key(resource)
+        return found
+
+    @staticmethod
+    def _locations(
+        inventory: Inventory,
+        params: Mapping[str, Any],
+        schedules: Mapping[int, _Schedule],
+        result: AnalyzerResult,
+    ) -> None:
+        locations = list(_of(inventory, "BackupStorageLocation"))
+        default = _default_location(inventory, locations)
+        production_ns = [n for n in inventory.namespace_names() if is_production(n, params)]
+        for index in locations:
+            resource = inventory.resources[index]
+            writers = [
+                s for s in schedules.values() if (s.location or default) == resource.ref.name
+            ]
+            prod = sorted(s.key for s in writers if s.production(params, production_ns))
+            non_prod = sorted(s.key for s in writers if s.explicit_non_production(params))
+            shared = sorted(
+                _key(inventory.resources[other])
+                for other in locations
+                if other != index
+                and _bucket(inventory.resources[other]) == _bucket(resource)
+                and _read_write(inventory.resources[other])
+                and not _is_production_location(
+                    inventory.resources[other], schedules.values(), default, params, production_ns
+                )
+            )
+            result.facts[index] = {
+                "backupLocation": {
+                    "production": bool(prod),
+                    "productionSchedules": prod,
+                    "nonProductionSchedules": non_prod,
+                    "sharedWith": shared if _bucket(resource)[1] else [],
+                    "readWrite": _read_write(resource),
+                }
+            }
+
+
+def _of(inventory: Inventory, kind: str, groups: tuple[str, ...] = VELERO) -> list[int]:
+    return list(inventory.of_kind(kind, groups=groups))
+
+
+def _by_namespace(inventory: Inventory, kind: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for index in _of(inventory, kind, CNPG):
+        ref = inventory.resources[index].ref
+        found.setdefault(ref.namespace, []).append(ref.name)
+    return found
+
+
+def _first_users(inventory: Inventory) -> dict[str, Resource]:
+    """Namespace -> the resource that uses it first (by file and line)."""
+    found: dict[str, Resource] = {}
+    for res in inventory.resources:
+        ns = res.ref.namespace
+        known = found.get(ns)
+        where = (res.origin.path, res.origin.start_line)
+        if ns and (known is None or where < (known.origin.path, known.origin.start_line)):
+            found[ns] = res
+    return found
+
+
+def _synthesised(namespace: str, first: Resource | None, fact: dict[str, Any]) -> Resource:
+    """A Namespace object for a namespace used but not declared, located where it is first used."""
+    origin = first.origin if first is not None else Origin()
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "annotations": {SYNTHESISED_ANNOTATION: "true"}},
+    }
+    return Resource(
+        ResourceRef("v1", "Namespace", "", namespace), body, origin, {"backupCoverage": fact}
+    )
+
+
+def _bucket(resource: Resource) -> tuple[str, str, str]:
+    """(provider, bucket, prefix) of a BackupStorageLocation."""
+    spec = _spec(resource)
+    storage = spec.get("objectStorage")
+    storage = storage if isinstance(storage, Mapping) else {}
+    prefix = str(storage.get("prefix") or "").strip("/")
+    return (str(spec.get("provider") or ""), str(storage.get("bucket") or ""), prefix)
+
+
+def _read_write(resource: Resource) -> bool:
+    return str(_spec(resource).get("accessMode") or "ReadWrite") != "ReadOnly"
+
+
+def _default_location(inventory: Inventory, locations: list[int]) -> str:
+    """The location a schedule without ``storageLocation`` writes to."""
+    for index in locations:
+        if _spec(inventory.resources[index]).get("default") is True:
+            return inventory.resources[index].ref.name
+    return "default"
+
+
+def _is_production_location(
+    resource: Resource,
+    schedules: Iterable[_Schedule],
+    default: str,
+    params: Mapping[str, Any],
+    production_ns: list[str],
+) -> bool:
+    return any(
+        (s.location or default) == resource.ref.name and s.production(params, production_ns)
+        for s in schedules
+    )
