@@ -30,6 +30,11 @@ def _glob_match(value: str, patterns: Sequence[str]) -> bool:
     return any(fnmatchcase(value, str(p)) for p in patterns)
 
 
+def _raise(message: str) -> Any:
+    """``error('why')``: a rule states that it cannot judge, so the result is ``error``."""
+    raise ValueError(message)
+
+
 @cache
 def _env() -> Any:
     from cel_expr_python import cel
@@ -47,6 +52,9 @@ def _env() -> Any:
                     impl=_glob_match,
                 )
             ],
+        ),
+        cel.FunctionDecl(
+            "error", [cel.Overload("error_string", dyn, [cel.Type.STRING], impl=_raise)]
         ),
         cel.FunctionDecl(
             "entropy",
@@ -71,7 +79,7 @@ class Program:
         """Run against an activation; raises :class:`CelEvalError` for CEL error values."""
         value = self.compiled.eval(activation)
         if value.type().name() == "ERROR":
-            raise CelEvalError(str(value.value()))
+            raise CelEvalError(str(value.value()).removeprefix("OUT_OF_RANGE: "))
         return value.plain_value()
 
 

@@ -95,18 +95,25 @@ def _rule_schema() -> dict[str, Any]:
     return loaded
 
 
+def _is_rule_file(path: Path) -> bool:
+    """Rule files are ``<ID>.yaml``; fixtures sit in a folder named after their rule."""
+    if path.name in NON_RULE_FILES or path.parent.name == "schema":
+        return False
+    if path.name.startswith(("pass.", "fail.")):
+        return False
+    return not path.parent.with_suffix(".yaml").is_file()
+
+
 def rule_files(folders: Iterable[Path]) -> list[Path]:
-    """Every rule file below the given folders (``<pack>/<ID>.yaml``), sorted."""
-    found: list[Path] = []
+    """Every rule file below the given folders (a packs root, one pack, or a file), sorted."""
+    found: set[Path] = set()
     for folder in folders:
         if folder.is_file():
-            found.append(folder)
+            found.add(folder)
             continue
-        for path in folder.glob("*/*.yaml"):
-            if path.name not in NON_RULE_FILES and path.parent.name != "schema":
-                found.append(path)
-        found.extend(p for p in folder.glob("*.yaml") if p.name not in NON_RULE_FILES)
-    return sorted(set(found))
+        candidates = [*folder.glob("*.yaml"), *folder.glob("*/*.yaml")]
+        found.update(p for p in candidates if _is_rule_file(p))
+    return sorted(found)
 
 
 def _compile(path: Path, text: str, rule_id: str, key: Sequence[str | int], src: str) -> Any:

@@ -105,3 +105,17 @@ def test_object_values_cel_cannot_hold_give_error(tmp_path: Path) -> None:
     findings = scan_repo(tmp_path, load_config(None)).findings
     assert {(f.rule_id, f.status) for f in findings} == {("LG-TLS-001", Status.ERROR)}
     assert "out of range" in findings[0].message
+
+
+def test_one_pack_folder_loads_without_its_fixtures(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("rules", "test", str(ROOT / "rules" / "backup"))
+    assert result.exit_code == 0, result.output
+    assert " 0 failed" in result.output
+
+
+def test_error_function_reports_the_reason() -> None:
+    from scanner import celrt
+
+    program = celrt.compile_expression("object.n > 1 ? true : error('cannot judge n')")
+    with pytest.raises(celrt.CelEvalError, match=r"^cannot judge n$"):
+        program.evaluate(celrt.activation({"object": {"n": 0}}))
