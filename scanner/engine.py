@@ -43,6 +43,12 @@ def fingerprint(
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+def namespace_scope(resource: Resource) -> str:
+    """The namespace a resource lives in; a Namespace object is judged as its own namespace."""
+    ref = resource.ref
+    return ref.name if ref.kind == "Namespace" and not ref.group else ref.namespace
+
+
 def input_finding(problem: InputProblem) -> Finding:
     """An unreadable input is an error finding, never a silent pass."""
     return Finding(
@@ -131,13 +137,14 @@ class Engine:
     ) -> dict[str, Any]:
         ref = resource.ref
         pod = pod_spec_of(resource)
+        scope = namespace_scope(resource)
         return {
             "object": resource.body,
             "params": self.params,
             "namespace": {
-                "name": ref.namespace,
-                "labels": dict(ns_labels.get(ref.namespace, {})),
-                "production": is_production(ref.namespace, self.params),
+                "name": scope,
+                "labels": dict(ns_labels.get(scope, {})),
+                "production": is_production(scope, self.params),
             },
             "facts": dict(resource.facts),
             "podSpec": pod,
@@ -161,10 +168,11 @@ class Engine:
     ) -> Iterator[Finding]:
         meta = resource.body.get("metadata")
         labels = (meta.get("labels") if isinstance(meta, Mapping) else None) or {}
-        production = is_production(resource.ref.namespace, self.params)
+        scope = namespace_scope(resource)
+        production = is_production(scope, self.params)
         activation: Any = None
         for rule in rules:
-            if not rule.match.selects(resource.ref.namespace, production, labels):
+            if not rule.match.selects(scope, production, labels):
                 continue
             if activation is None:
                 try:

@@ -119,3 +119,31 @@ def test_error_function_reports_the_reason() -> None:
     program = celrt.compile_expression("object.n > 1 ? true : error('cannot judge n')")
     with pytest.raises(celrt.CelEvalError, match=r"^cannot judge n$"):
         program.evaluate(celrt.activation({"object": {"n": 0}}))
+
+
+def test_a_namespace_object_is_judged_as_its_own_namespace(tmp_path: Path) -> None:
+    from scanner.config import load_config
+    from scanner.engine import Engine
+    from scanner.inventory import Inventory
+    from scanner.sources.repo import RepoSource
+
+    rule = GOOD.replace("kinds: [IngressRoute]", "kinds: [Namespace]").replace(
+        "apiGroups: [traefik.io, traefik.containo.us]", 'apiGroups: [""]'
+    )
+    rule = rule.replace("match:\n", "match:\n  production: true\n", 1)
+    rule = rule.replace(
+        rule[rule.index("assert:") : rule.index("message:")],
+        "assert: namespace.production && namespace.name == object.metadata.name\n",
+    )
+    _pack(tmp_path, "LG-TLS-001.yaml", rule)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: finance-prod}\n---\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: sandbox}\n"
+    )
+    inv = Inventory.from_items(RepoSource(repo).collect())
+    findings, _ = Engine(load_rules([tmp_path]), load_config(None).params, []).run(inv)
+    assert [(f.resource.name, f.status.value) for f in findings if f.resource] == [
+        ("finance-prod", "pass")
+    ]
