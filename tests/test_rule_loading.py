@@ -16,7 +16,7 @@ GOOD = (ROOT / "rules/traefik-tls/LG-TLS-001.yaml").read_text()
 
 def _pack(tmp_path: Path, name: str, text: str) -> Path:
     folder = tmp_path / "custom"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(text)
     return tmp_path
 
@@ -135,7 +135,7 @@ def test_a_namespace_object_is_judged_as_its_own_namespace(tmp_path: Path) -> No
         rule[rule.index("assert:") : rule.index("message:")],
         "assert: namespace.production && namespace.name == object.metadata.name\n",
     )
-    _pack(tmp_path, "LG-TLS-001.yaml", rule)
+    rules_root = _pack(tmp_path / "rules", "LG-TLS-001.yaml", rule)
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "ns.yaml").write_text(
@@ -143,7 +143,7 @@ def test_a_namespace_object_is_judged_as_its_own_namespace(tmp_path: Path) -> No
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: sandbox}\n"
     )
     inv = Inventory.from_items(RepoSource(repo).collect())
-    findings, _ = Engine(load_rules([tmp_path]), load_config(None).params, []).run(inv)
+    findings, _ = Engine(load_rules([rules_root]), load_config(None).params, []).run(inv)
     assert [(f.resource.name, f.status.value) for f in findings if f.resource] == [
         ("finance-prod", "pass")
     ]
