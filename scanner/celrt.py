@@ -14,8 +14,17 @@ from typing import Any
 
 from scanner.redaction import entropy
 
-#: Variables every rule expression may read.
-VARIABLES = ("object", "params", "namespace", "facts", "podSpec", "containers", "resource")
+#: Variables every rule expression may read. ``namespace`` is a reserved word in CEL, so
+#: the namespace is ``namespaceObject``, as in Kubernetes ValidatingAdmissionPolicy.
+VARIABLES = (
+    "object",
+    "params",
+    "namespaceObject",
+    "facts",
+    "podSpec",
+    "containers",
+    "resource",
+)
 
 
 class CelCompileError(ValueError):

@@ -141,7 +141,7 @@ class Engine:
         return {
             "object": resource.body,
             "params": self.params,
-            "namespace": {
+            "namespaceObject": {
                 "name": scope,
                 "labels": dict(ns_labels.get(scope, {})),
                 "production": is_production(scope, self.params),

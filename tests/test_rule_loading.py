@@ -133,7 +133,7 @@ def test_a_namespace_object_is_judged_as_its_own_namespace(tmp_path: Path) -> No
     rule = rule.replace("match:\n", "match:\n  production: true\n", 1)
     rule = rule.replace(
         rule[rule.index("assert:") : rule.index("message:")],
-        "assert: namespace.production && namespace.name == object.metadata.name\n",
+        "assert: namespaceObject.production && namespaceObject.name == object.metadata.name\n",
     )
     rules_root = _pack(tmp_path / "rules", "LG-TLS-001.yaml", rule)
     repo = tmp_path / "repo"
