@@ -1,0 +1,258 @@
+"""Duties (sets of permissions an organisation names) and the conflicts between them.
+
+Read from the ``duties`` and ``dutyConflicts`` parameters (shipped defaults in
+``rules/params.yaml``). A duty is held when any permission of its ``anyOf`` and every
+permission of its ``allOf`` is granted; a permission is held when some verb on some resource
+of some API group it lists is granted in a namespace its scope covers. A duty with
+``impliesAll: true`` (``change-rbac``) counts as holding every duty: whoever can rewrite
+RBAC can grant themselves anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any
+
+from scanner.errors import ConfigError
+from scanner.inventory import is_production
+from scanner.rbac.effective import is_cluster_scoped
+from scanner.rbac.model import Grant, PolicyRule, Subject
+
+PRODUCTION = "production"
+ANY_NAMESPACE = "*"
+
+
+class DutyConfigError(ConfigError):
+    """The ``duties`` or ``dutyConflicts`` parameter is malformed (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Verbs x apiGroups x resources, within a namespace scope."""
+
+    verbs: tuple[str, ...]
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    #: ``("*",)`` any namespace, ``("production",)`` the production namespaces, else globs.
+    namespaces: tuple[str, ...] = (ANY_NAMESPACE,)
+
+    def held_by(self, rule: PolicyRule) -> bool:
+        """The rule allows at least one (verb, group, resource) of this permission."""
+        for resource in self.resources:
+            res, _, sub = resource.partition("/")
+            for group in self.api_groups:
+                for verb in self.verbs:
+                    if rule.allows_some_name(verb, group, res, sub):
+                        return True
+        return False
+
+    def covers(self, grant: Grant, params: Mapping[str, Any]) -> bool:
+        """The grant applies where this permission asks (cluster-scoped needs cluster-wide)."""
+        if grant.binding.cluster_wide:
+            return True
+        if all(
+            is_cluster_scoped(g, r.partition("/")[0])
+            for g in self.api_groups
+            for r in self.resources
+        ):
+            return False
+        ns = grant.binding.namespace
+        for scope in self.namespaces:
+            if scope == ANY_NAMESPACE or (scope == PRODUCTION and is_production(ns, params)):
+                return True
+            if scope != PRODUCTION and fnmatchcase(ns, scope):
+                return True
+        return False
+
+    def display(self) -> str:
+        """Short text for messages."""
+        groups = ",".join(g or "core" for g in self.api_groups)
+        return f"{'/'.join(self.verbs)} {groups}:{','.join(self.resources)} in " + (
+            ",".join(self.namespaces)
+        )
+
+
+@dataclass(frozen=True)
+class Duty:
+    """A named set of permissions, e.g. ``deploy-to-production``."""
+
+    name: str
+    description: str
+    any_of: tuple[Permission, ...] = ()
+    all_of: tuple[Permission, ...] = ()
+    implies_all: bool = False
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Duties no single subject may hold together, and why."""
+
+    duties: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DutyConfig:
+    """Validated duty definitions and conflicts."""
+
+    duties: Mapping[str, Duty]
+    conflicts: tuple[Conflict, ...]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DutyConfig:
+        """Validate the parameters; errors name the offending key."""
+        raw = params.get("duties")
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise DutyConfigError("params.duties must be a mapping of duty name to definition")
+        duties = {str(name): _duty(str(name), body) for name, body in raw.items()}
+        conflicts = tuple(
+            _conflict(i, c, duties) for i, c in enumerate(_list(params, "dutyConflicts"))
+        )
+        return cls(duties, conflicts)
+
+
+def _list(params: Mapping[str, Any], key: str) -> list[Any]:
+    value = params.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DutyConfigError(f"params.{key} must be a list")
+    return value
+
+
+def _strings(where: str, value: Any, default: Sequence[str] | None = None) -> tuple[str, ...]:
+    if value is None and default is not None:
+        return tuple(default)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise DutyConfigError(f"{where} must be a non-empty list of strings")
+    return tuple(value)
+
+
+def _permission(where: str, body: Any) -> Permission:
+    if not isinstance(body, Mapping):
+        raise DutyConfigError(f"{where} must be a mapping with verbs, apiGroups, resources")
+    unknown = set(body) - {"verbs", "apiGroups", "resources", "namespaces"}
+    if unknown:
+        raise DutyConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    return Permission(
+        verbs=_strings(f"{where}.verbs", body.get("verbs")),
+        api_groups=_strings(f"{where}.apiGroups", body.get("apiGroups"), [""]),
+        resources=_strings(f"{where}.resources", body.get("resources")),
+        namespaces=_strings(f"{where}.namespaces", body.get("namespaces"), [ANY_NAMESPACE]),
+    )
+
+
+def _duty(name: str, body: Any) -> Duty:
+    where = f"params.duties.{name}"
+    if not isinstance(body, Mapping):
+        raise DutyConfigError(f"{where} must be a mapping")
+    unknown = set(body) - {"description", "anyOf", "allOf", "impliesAll"}
+    if unknown:
+        raise DutyConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    sections = {}
+    for key in ("anyOf", "allOf"):
+        items = body.get(key) or []
+        if not isinstance(items, list):
+            raise DutyConfigError(f"{where}.{key} must be a list of permissions")
+        sections[key] = tuple(_permission(f"{where}.{key}[{i}]", p) for i, p in enumerate(items))
+    if not sections["anyOf"] and not sections["allOf"]:
+        raise DutyConfigError(f"{where} needs anyOf or allOf permissions")
+    return Duty(
+        name,
+        str(body.get("description", "")),
+        sections["anyOf"],
+        sections["allOf"],
+        bool(body.get("impliesAll", False)),
+    )
+
+
+def _conflict(i: int, body: Any, duties: Mapping[str, Duty]) -> Conflict:
+    where = f"params.dutyConflicts[{i}]"
+    if isinstance(body, list):
+        body = {"duties": body}
+    if not isinstance(body, Mapping):
+        raise DutyConfigError(f"{where} must be a list of duty names or {{duties, reason}}")
+    names = _strings(f"{where}.duties", body.get("duties"))
+    if len(set(names)) < 2:
+        raise DutyConfigError(f"{where}.duties must name at least two different duties")
+    missing = [n for n in names if n not in duties]
+    if missing:
+        raise DutyConfigError(f"{where}: unknown duty {', '.join(missing)}")
+    return Conflict(names, str(body.get("reason", "")))
+
+
+@dataclass(frozen=True)
+class HeldDuty:
+    """A duty a subject holds, with the grant chains that give it."""
+
+    name: str
+    chains: tuple[str, ...]
+    #: The duty that implies this one (``change-rbac``), if it is held only by implication.
+    implied_by: str = ""
+
+
+@lru_cache(maxsize=65536)
+def _held(perm: Permission, rule: PolicyRule) -> bool:
+    """Memoised: the same rule reaches many subjects through shared roles."""
+    return perm.held_by(rule)
+
+
+def _permission_chains(
+    perm: Permission, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
+) -> list[str]:
+    return [g.chain(subject) for g in grants if _held(perm, g.rule) and perm.covers(g, params)]
+
+
+def _direct(
+    duty: Duty, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
+) -> tuple[str, ...]:
+    chains: list[str] = []
+    if duty.any_of:
+        found = [c for p in duty.any_of for c in _permission_chains(p, grants, subject, params)]
+        if not found:
+            return ()
+        chains.extend(found)
+    for perm in duty.all_of:
+        found = _permission_chains(perm, grants, subject, params)
+        if not found:
+            return ()
+        chains.extend(found)
+    return tuple(dict.fromkeys(chains))
+
+
+def held_duties(
+    config: DutyConfig, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
+) -> list[HeldDuty]:
+    """Duties the grants add up to, in name order (implied duties carry the implying chains)."""
+    direct = {
+        name: chains
+        for name, duty in config.duties.items()
+        if (chains := _direct(duty, grants, subject, params))
+    }
+    implying = sorted(n for n in direct if config.duties[n].implies_all)
+    held: list[HeldDuty] = []
+    for name in sorted(config.duties):
+        if name in direct:
+            held.append(HeldDuty(name, direct[name]))
+        elif implying:
+            held.append(HeldDuty(name, direct[implying[0]], implied_by=implying[0]))
+    return held
+
+
+def conflicts_of(
+    config: DutyConfig, held: Sequence[HeldDuty]
+) -> list[tuple[Conflict, list[HeldDuty]]]:
+    """Configured conflicts whose every duty is held."""
+    by_name = {h.name: h for h in held}
+    return [
+        (c, [by_name[d] for d in c.duties])
+        for c in config.conflicts
+        if all(d in by_name for d in c.duties)
+    ]
