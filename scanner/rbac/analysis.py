@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner.inventory import Inventory
 from scanner.model import Origin
-from scanner.rbac.duties import Conflict, DutyConfig, HeldDuty, conflicts_of, held_duties
+from scanner.rbac.duties import Conflict, DutyConfig, DutyEvaluator, HeldDuty, conflicts_of
 from scanner.rbac.effective import RbacIndex
 from scanner.rbac.model import Grant, Subject
 
@@ -97,16 +97,12 @@ def _origin_index(
 
 
 def subject_report(
-    inventory: Inventory,
-    index: RbacIndex,
-    config: DutyConfig,
-    subject: Subject,
-    params: Mapping[str, Any],
+    inventory: Inventory, index: RbacIndex, evaluator: DutyEvaluator, subject: Subject
 ) -> SubjectReport:
     """Grants, duties and conflicts of one subject."""
     grants = index.grants(subject)
-    duties = held_duties(config, grants, subject, params)
-    conflicts = tuple((c, tuple(h)) for c, h in conflicts_of(config, duties))
+    duties = evaluator.held_duties(grants, subject)
+    conflicts = tuple((c, tuple(h)) for c, h in conflicts_of(evaluator.config, duties))
     names = {b.display() for m in index.memberships(subject) for b in index.bindings_of(m)}
     problems = tuple(p for p in index.problems if any(p.startswith(f"{n}: ") for n in names))
     return SubjectReport(
@@ -123,7 +119,8 @@ def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
     """Every subject of the inventory; raises :class:`DutyConfigError` on bad duty params."""
     config = DutyConfig.from_params(params)
     index = RbacIndex.build(inventory)
-    reports = tuple(subject_report(inventory, index, config, s, params) for s in index.subjects())
+    evaluator = DutyEvaluator(config, params)
+    reports = tuple(subject_report(inventory, index, evaluator, s) for s in index.subjects())
     return RbacAnalysis(index, config, reports)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import lru_cache
 from typing import Any
 
 from scanner.errors import ConfigError
@@ -38,6 +37,15 @@ class Permission:
     resources: tuple[str, ...]
     #: ``("*",)`` any namespace, ``("production",)`` the production namespaces, else globs.
     namespaces: tuple[str, ...] = (ANY_NAMESPACE,)
+
+    @property
+    def cluster_only(self) -> bool:
+        """Every resource it names is cluster-scoped (reachable only cluster-wide)."""
+        return all(
+            is_cluster_scoped(g, r.partition("/")[0])
+            for g in self.api_groups
+            for r in self.resources
+        )
 
     def held_by(self, rule: PolicyRule) -> bool:
         """The rule allows at least one (verb, group, resource) of this permission."""
@@ -198,52 +206,77 @@ class HeldDuty:
     implied_by: str = ""
 
 
-@lru_cache(maxsize=65536)
-def _held(perm: Permission, rule: PolicyRule) -> bool:
-    """Memoised: the same rule reaches many subjects through shared roles."""
-    return perm.held_by(rule)
+class DutyEvaluator:
+    """Duties of subjects under one configuration; memoises which permissions each rule holds.
 
+    The same rule object reaches many subjects through shared roles, so each rule is matched
+    against every permission once per analysis (keyed by identity: the index keeps the rules
+    alive for the evaluator's lifetime).
+    """
 
-def _permission_chains(
-    perm: Permission, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
-) -> list[str]:
-    return [g.chain(subject) for g in grants if _held(perm, g.rule) and perm.covers(g, params)]
+    def __init__(self, config: DutyConfig, params: Mapping[str, Any]) -> None:
+        self.config = config
+        self.params = params
+        perms = [p for d in config.duties.values() for p in (*d.any_of, *d.all_of)]
+        self._perms = tuple(dict.fromkeys(perms))
+        self._ids = {p: i for i, p in enumerate(self._perms)}
+        self._held: dict[int, tuple[PolicyRule, frozenset[int]]] = {}
 
+    def _rule_perms(self, rule: PolicyRule) -> frozenset[int]:
+        entry = self._held.get(id(rule))
+        if entry is None or entry[0] is not rule:
+            entry = (rule, frozenset(i for i, p in enumerate(self._perms) if p.held_by(rule)))
+            self._held[id(rule)] = entry
+        return entry[1]
 
-def _direct(
-    duty: Duty, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
-) -> tuple[str, ...]:
-    chains: list[str] = []
-    if duty.any_of:
-        found = [c for p in duty.any_of for c in _permission_chains(p, grants, subject, params)]
-        if not found:
-            return ()
-        chains.extend(found)
-    for perm in duty.all_of:
-        found = _permission_chains(perm, grants, subject, params)
-        if not found:
-            return ()
-        chains.extend(found)
-    return tuple(dict.fromkeys(chains))
+    def held_duties(self, grants: Sequence[Grant], subject: Subject) -> list[HeldDuty]:
+        """Duties the grants add up to, in name order (implied ones carry the implying chains)."""
+        matched = [(g, self._rule_perms(g.rule)) for g in grants]
+        matched = [(g, ids) for g, ids in matched if ids]
+        direct: dict[str, tuple[str, ...]] = {}
+        for name, duty in self.config.duties.items():
+            chains = self._direct(duty, matched, subject)
+            if chains:
+                direct[name] = chains
+        implying = sorted(n for n in direct if self.config.duties[n].implies_all)
+        held: list[HeldDuty] = []
+        for name in sorted(self.config.duties):
+            if name in direct:
+                held.append(HeldDuty(name, direct[name]))
+            elif implying:
+                held.append(HeldDuty(name, direct[implying[0]], implied_by=implying[0]))
+        return held
+
+    def _chains(
+        self, perm: Permission, matched: Sequence[tuple[Grant, frozenset[int]]], subject: Subject
+    ) -> list[str]:
+        pid = self._ids[perm]
+        return [
+            g.chain(subject) for g, ids in matched if pid in ids and perm.covers(g, self.params)
+        ]
+
+    def _direct(
+        self, duty: Duty, matched: Sequence[tuple[Grant, frozenset[int]]], subject: Subject
+    ) -> tuple[str, ...]:
+        chains: list[str] = []
+        if duty.any_of:
+            found = [c for p in duty.any_of for c in self._chains(p, matched, subject)]
+            if not found:
+                return ()
+            chains.extend(found)
+        for perm in duty.all_of:
+            found = self._chains(perm, matched, subject)
+            if not found:
+                return ()
+            chains.extend(found)
+        return tuple(dict.fromkeys(chains))
 
 
 def held_duties(
     config: DutyConfig, grants: Sequence[Grant], subject: Subject, params: Mapping[str, Any]
 ) -> list[HeldDuty]:
-    """Duties the grants add up to, in name order (implied duties carry the implying chains)."""
-    direct = {
-        name: chains
-        for name, duty in config.duties.items()
-        if (chains := _direct(duty, grants, subject, params))
-    }
-    implying = sorted(n for n in direct if config.duties[n].implies_all)
-    held: list[HeldDuty] = []
-    for name in sorted(config.duties):
-        if name in direct:
-            held.append(HeldDuty(name, direct[name]))
-        elif implying:
-            held.append(HeldDuty(name, direct[implying[0]], implied_by=implying[0]))
-    return held
+    """Duties one subject's grants add up to (see :class:`DutyEvaluator`)."""
+    return DutyEvaluator(config, params).held_duties(grants, subject)
 
 
 def conflicts_of(

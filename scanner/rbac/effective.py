@@ -55,11 +55,14 @@ _EXTRA_CLUSTER_SCOPED = {
 }
 
 
+_CLUSTER_SCOPED = frozenset(
+    _EXTRA_CLUSTER_SCOPED | {(k.group, k.plural) for k in kinds.KINDS if not k.namespaced}
+)
+
+
 def is_cluster_scoped(group: str, resource: str) -> bool:
     """Cluster-scoped resources can be reached only through a ClusterRoleBinding."""
-    if (group, resource) in _EXTRA_CLUSTER_SCOPED:
-        return True
-    return any(k.group == group and k.plural == resource and not k.namespaced for k in kinds.KINDS)
+    return (group, resource) in _CLUSTER_SCOPED
 
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:

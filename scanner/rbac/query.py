@@ -1,0 +1,155 @@
+"""Questions a person asks about RBAC, answered as plain data from any inventory.
+
+``who_can`` (every subject allowed a request, and why) and ``describe_subject`` (a subject's
+duties, conflicts and permissions) back ``ledgergate rbac``; they take an Inventory so the
+same answers come from a repository, a live cluster or a snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scanner import kinds
+from scanner.inventory import Inventory
+from scanner.rbac.analysis import SubjectReport, subject_report
+from scanner.rbac.duties import DutyConfig, DutyEvaluator
+from scanner.rbac.effective import RbacIndex, Request
+from scanner.rbac.model import Grant, PolicyRule, Subject
+
+
+def _plurals(inventory: Inventory) -> dict[str, list[str]]:
+    """Resource name (plural, singular or kind) -> API groups, core first."""
+    found: dict[str, list[str]] = {}
+
+    def add(group: str, *names: str) -> None:
+        for name in names:
+            if name:
+                groups = found.setdefault(name.lower(), [])
+                if group not in groups:
+                    groups.append(group)
+
+    for k in kinds.KINDS:
+        add(k.group, k.plural, k.kind)
+    for i in inventory.of_kind("CustomResourceDefinition"):
+        spec = inventory.resources[i].body.get("spec") or {}
+        names = spec.get("names") or {} if isinstance(spec, Mapping) else {}
+        if isinstance(names, Mapping) and isinstance(spec, Mapping):
+            add(str(spec.get("group", "")), *(str(names.get(n, "")) for n in names))
+    for groups in found.values():
+        groups.sort(key=lambda g: (g != "", g))
+    return found
+
+
+def parse_request(verb: str, resource: str, namespace: str | None, inventory: Inventory) -> Request:
+    """Read RESOURCE as kubectl writes it: ``pods/exec``, ``schedules.velero.io``, ``/healthz``."""
+    if resource.startswith("/"):
+        return Request(verb, url=resource)
+    main, _, sub = resource.partition("/")
+    name, dot, group = main.partition(".")
+    if not dot:
+        groups = _plurals(inventory).get(name.lower(), [""])
+        group = groups[0]
+        plural = next(
+            (k.plural for k in kinds.KINDS if k.group == group and k.kind.lower() == name.lower()),
+            name,
+        )
+        name = plural or name
+    return Request(verb, name, group, sub, namespace)
+
+
+def rule_data(rule: PolicyRule) -> dict[str, Any]:
+    """A PolicyRule as Kubernetes writes it (empty fields left out)."""
+    data: dict[str, Any] = {"verbs": list(rule.verbs)}
+    if rule.api_groups:
+        data["apiGroups"] = list(rule.api_groups)
+    if rule.resources:
+        data["resources"] = list(rule.resources)
+    if rule.resource_names:
+        data["resourceNames"] = list(rule.resource_names)
+    if rule.non_resource_urls:
+        data["nonResourceURLs"] = list(rule.non_resource_urls)
+    return data
+
+
+def grant_data(grant: Grant, holder: Subject | None = None) -> dict[str, Any]:
+    """One grant: where it applies, the chain that gives it, and the rule."""
+    return {
+        "scope": grant.scope(),
+        "namespace": grant.namespace,
+        "chain": grant.chain(holder),
+        "binding": grant.binding.display(),
+        "role": grant.binding.role.display(),
+        "ruleSource": grant.source.display(),
+        "ruleIndex": grant.rule_index,
+        "rule": rule_data(grant.rule),
+    }
+
+
+def who_can(
+    inventory: Inventory, verb: str, resource: str, namespace: str | None = None
+) -> dict[str, Any]:
+    """Every subject a binding names that is allowed the request, with each grant that does."""
+    index = RbacIndex.build(inventory)
+    request = parse_request(verb, resource, namespace, inventory)
+    subjects: dict[Subject, list[dict[str, Any]]] = {}
+    for subject, grant in index.who_can(request):
+        subjects.setdefault(subject, []).append(grant_data(grant))
+    return {
+        "request": {
+            "verb": request.verb,
+            "resource": request.resource,
+            "apiGroup": request.group,
+            "subresource": request.subresource,
+            "nonResourceURL": request.url,
+            "namespace": request.namespace,
+            "display": request.display(),
+        },
+        "subjects": [
+            {
+                "subject": s.id,
+                "kind": s.kind,
+                "name": s.name,
+                "namespace": s.namespace,
+                "grants": grants,
+            }
+            for s, grants in sorted(subjects.items())
+        ],
+        "problems": list(index.problems),
+    }
+
+
+def _report_data(report: SubjectReport) -> dict[str, Any]:
+    return {
+        "subject": report.subject.id,
+        "kind": report.subject.kind,
+        "name": report.subject.name,
+        "namespace": report.subject.namespace,
+        "duties": [
+            {"name": d.name, "impliedBy": d.implied_by, "chains": report.chains_of(d)}
+            for d in report.duties
+        ],
+        "conflicts": [
+            {
+                "duties": list(conflict.duties),
+                "reason": conflict.reason,
+                "chains": {h.name: report.chains_of(h) for h in held},
+            }
+            for conflict, held in report.conflicts
+        ],
+        "permissions": [grant_data(g, report.subject) for g in report.grants],
+        "problems": list(report.problems),
+    }
+
+
+def describe_subject(
+    inventory: Inventory, subject: Subject, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A subject's duties (with chains), conflicts and every permission that reaches it."""
+    config = DutyConfig.from_params(params)
+    index = RbacIndex.build(inventory)
+    evaluator = DutyEvaluator(config, params)
+    data = _report_data(subject_report(inventory, index, evaluator, subject))
+    data["known"] = subject in set(index.subjects())
+    data["memberOf"] = [m.id for m in index.memberships(subject)[1:]]
+    return data
