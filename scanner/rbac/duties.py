@@ -166,7 +166,8 @@ def _duty(name: str, body: Any) -> Duty:
         raise DutyConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     sections = {}
     for key in ("anyOf", "allOf"):
-        items = body.get(key) or []
+        items = body.get(key)
+        items = [] if items is None else items
         if not isinstance(items, list):
             raise DutyConfigError(f"{where}.{key} must be a list of permissions")
         sections[key] = tuple(_permission(f"{where}.{key}[{i}]", p) for i, p in enumerate(items))
