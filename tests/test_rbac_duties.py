@@ -107,6 +107,7 @@ def test_conflict_chains_name_the_aggregated_source() -> None:
     ]
     origin = inventory.resources[dba.origin_index].origin
     assert (origin.path, origin.start_line) == ("platform/rbac-sod/bindings.yaml", 4)
+    assert fact["files"] == ["platform/rbac-sod/bindings.yaml", "platform/rbac-sod/roles.yaml"]
 
 
 def test_conflict_appears_only_through_aggregation(tmp_path: Path) -> None:

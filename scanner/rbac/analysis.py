@@ -29,6 +29,9 @@ class SubjectReport:
     #: Inventory index of the first binding (by file and line) that grants the subject anything.
     origin_index: int
     problems: tuple[str, ...] = ()
+    #: Files of the bindings and roles that give the subject anything: a change to any of
+    #: them can change its duties (what a pre-merge gate should treat as touching it).
+    files: tuple[str, ...] = ()
 
     def chains_of(self, duty: HeldDuty) -> list[str]:
         """Grant chains of a duty (prefixed when the duty is only implied)."""
@@ -58,6 +61,7 @@ class SubjectReport:
             "conflicts": conflicts,
             "conflictEvidence": evidence,
             "problems": list(self.problems),
+            "files": list(self.files),
         }
 
 
@@ -112,7 +116,20 @@ def subject_report(
         conflicts,
         _origin_index(inventory, index, subject, grants),
         problems,
+        _files(inventory, index, grants),
     )
+
+
+def _files(inventory: Inventory, index: RbacIndex, grants: list[Grant]) -> tuple[str, ...]:
+    found: set[int] = set()
+    for grant in grants:
+        found.add(grant.binding.index)
+        for key in (grant.binding.role, grant.source):
+            role = index.roles.get(key)
+            if role is not None:
+                found.add(role.index)
+    paths = {inventory.resources[i].origin.path for i in found if i >= 0}
+    return tuple(sorted(p for p in paths if p))
 
 
 def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
