@@ -48,6 +48,8 @@ def _warn(data: dict[str, Any]) -> None:
         click.echo(f"warning: not read, the answer may be incomplete: {line}", err=True)
     for line in data["problems"]:
         click.echo(f"warning: {line}", err=True)
+    for line in data["notes"]:
+        click.echo(f"note: {line}", err=True)
 
 
 def _emit(data: dict[str, Any], fmt: str, table: str) -> None:

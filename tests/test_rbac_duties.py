@@ -318,3 +318,39 @@ roleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k
     assert [s for s, _, _ in _run_rule(tmp_path, default_params())] == ["pass"]
     strict = {**default_params(), "sodExemptSubjects": []}
     assert [s for s, _, _ in _run_rule(tmp_path, strict)] == ["fail"]
+
+
+def test_dangling_and_invalid_bindings_fail_lg_rbac_101(tmp_path: Path) -> None:
+    (tmp_path / "rbac.yaml").write_text(
+        """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: metrics-server:system:auth-delegator}
+subjects: [{kind: ServiceAccount, name: metrics-server, namespace: kube-system}]
+roleRef: {kind: ClusterRole, name: system:auth-delegator, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: support, namespace: finance-prod}
+subjects: [{kind: Group, name: oidc:support}]
+roleRef: {kind: Role, name: support, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: robots}
+subjects: [{kind: ServiceAccount, name: robot}]
+roleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}
+"""
+    )
+    rules = load_rules([rules_dir()], include=["LG-RBAC-101"])
+    findings, _ = Engine(RuleSet(rules), default_params(), default_analyzers()).run(
+        inventory_of(tmp_path)
+    )
+    assert sorted((f.status.value, f.message) for f in findings) == [
+        ("fail", "ClusterRoleBinding robots: ServiceAccount robot has no namespace"),
+        (
+            "fail",
+            "RoleBinding finance-prod/support: Role finance-prod/support not found; grants nothing",
+        ),
+        ("pass", "Every RBAC binding resolves to a role and valid subjects"),
+    ]

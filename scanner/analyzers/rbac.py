@@ -14,6 +14,7 @@ from typing import Any
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.inventory import Inventory
 from scanner.model import SYNTHETIC_GROUP, Origin, Resource, ResourceRef
+from scanner.rbac.effective import RBAC_GROUP
 
 SUBJECT_KIND = "RbacSubject"
 SUBJECT_API_VERSION = f"{SYNTHETIC_GROUP}/v1"
@@ -51,15 +52,18 @@ class RbacAnalyzer(Analyzer):
                 "subject": {"kind": subject.kind, "name": subject.name},
             }
             result.resources.append(Resource(ref, body, origin, {"rbacSubject": fact}))
-        for binding in analysis.index.bindings:
-            if binding.index < 0:
-                continue
-            result.facts[binding.index] = {
+        described = {b.index: b for b in analysis.index.bindings}
+        kinds = ("RoleBinding", "ClusterRoleBinding")
+        for i in inventory.of_kind(*kinds, groups=[RBAC_GROUP]):
+            binding = described.get(i)
+            result.facts[i] = {
                 "rbacBinding": {
-                    "role": binding.role.display(),
-                    "resolved": binding.role in analysis.index.roles,
-                    "subjects": [s.id for s in binding.subjects],
-                    "subjectsWithConflicts": sorted(set(conflicted.get(binding.display(), ()))),
+                    "role": binding.role.display() if binding else "",
+                    "subjects": [s.id for s in binding.subjects] if binding else [],
+                    "problems": analysis.index.problems_by_binding.get(i, []),
+                    "subjectsWithConflicts": sorted(
+                        set(conflicted.get(binding.display(), ())) if binding else ()
+                    ),
                 }
             }
         return result

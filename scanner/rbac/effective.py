@@ -151,6 +151,10 @@ class RbacIndex:
     bindings: list[BindingInfo] = field(default_factory=list)
     #: Bindings that could not be fully resolved, as human sentences.
     problems: list[str] = field(default_factory=list)
+    #: The same sentences by inventory index of the binding (for ``facts.rbacBinding``).
+    problems_by_binding: dict[int, list[str]] = field(default_factory=dict)
+    #: Bindings to Kubernetes' own ``system:`` ClusterRoles that the scanner does not model.
+    unmodelled: list[str] = field(default_factory=list)
     service_accounts: set[Subject] = field(default_factory=set)
     _by_subject: dict[Subject, list[BindingInfo]] = field(default_factory=dict)
     _rules: dict[RoleKey, tuple[tuple[RoleKey, int, PolicyRule], ...]] = field(default_factory=dict)
@@ -185,12 +189,18 @@ class RbacIndex:
         if role_kind not in ("Role", "ClusterRole") or (
             kind == "ClusterRoleBinding" and role_kind != "ClusterRole"
         ):
-            self.problems.append(f"{what}: roleRef kind {role_kind!r} is invalid; grants nothing")
+            self._problem(index, what, f"roleRef kind {role_kind!r} is invalid; grants nothing")
             return
         key = RoleKey(role_kind, role_name, namespace if role_kind == "Role" else "")
         if key not in self.roles:
-            self.problems.append(f"{what}: {key.display()} not found; grants nothing")
-        subjects = self._subjects(what, body.get("subjects"), namespace)
+            if role_kind == "ClusterRole" and role_name.startswith("system:"):
+                self.unmodelled.append(
+                    f"{what}: {key.display()} is a Kubernetes built-in role "
+                    "this scanner does not model; counted as granting nothing"
+                )
+            else:
+                self._problem(index, what, f"{key.display()} not found; grants nothing")
+        subjects = self._subjects(what, body.get("subjects"), namespace, index)
         binding = BindingInfo(
             kind, name, namespace if kind == "RoleBinding" else "", key, subjects, index
         )
@@ -198,19 +208,23 @@ class RbacIndex:
         for subject in dict.fromkeys(subjects):
             self._by_subject.setdefault(subject, []).append(binding)
 
-    def _subjects(self, what: str, raw: Any, namespace: str) -> tuple[Subject, ...]:
+    def _problem(self, index: int, what: str, message: str) -> None:
+        self.problems.append(f"{what}: {message}")
+        self.problems_by_binding.setdefault(index, []).append(message)
+
+    def _subjects(self, what: str, raw: Any, namespace: str, index: int) -> tuple[Subject, ...]:
         found: list[Subject] = []
         for s in raw if isinstance(raw, list) else ():
             if not isinstance(s, Mapping):
                 continue
             kind, name = str(s.get("kind", "")), str(s.get("name", ""))
             if kind not in SUBJECT_KINDS or not name:
-                self.problems.append(f"{what}: subject kind {kind!r} name {name!r} is invalid")
+                self._problem(index, what, f"subject kind {kind!r} name {name!r} is invalid")
                 continue
             if kind == "ServiceAccount":
                 ns = str(s.get("namespace") or namespace)
                 if not ns:
-                    self.problems.append(f"{what}: ServiceAccount {name} has no namespace")
+                    self._problem(index, what, f"ServiceAccount {name} has no namespace")
                     continue
                 found.append(Subject(kind, name, ns))
             elif kind == "User" and name.startswith(SA_USER_PREFIX) and name.count(":") == 3:

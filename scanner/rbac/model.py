@@ -148,6 +148,10 @@ class PolicyRule:
         return " ".join(parts)
 
 
+def _display(kind: str, namespace: str, name: str) -> str:
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 @dataclass(frozen=True, order=True)
 class RoleKey:
     """A Role (with namespace) or ClusterRole (namespace ``""``)."""
@@ -158,11 +162,7 @@ class RoleKey:
 
     def display(self) -> str:
         """``Role ns/name`` or ``ClusterRole name``."""
-        return (
-            f"{self.kind} {self.namespace}/{self.name}"
-            if self.namespace
-            else (f"{self.kind} {self.name}")
-        )
+        return _display(self.kind, self.namespace, self.name)
 
 
 @dataclass(frozen=True)
@@ -184,11 +184,7 @@ class BindingInfo:
 
     def display(self) -> str:
         """``RoleBinding ns/name`` or ``ClusterRoleBinding name``."""
-        return (
-            f"{self.kind} {self.namespace}/{self.name}"
-            if self.namespace
-            else (f"{self.kind} {self.name}")
-        )
+        return _display(self.kind, self.namespace, self.name)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def who_can(
             for s, grants in sorted(subjects.items())
         ],
         "problems": list(index.problems),
+        "notes": list(index.unmodelled),
     }
 
 
@@ -150,6 +151,7 @@ def describe_subject(
     index = RbacIndex.build(inventory)
     evaluator = DutyEvaluator(config, params)
     data = _report_data(subject_report(inventory, index, evaluator, subject))
+    data["notes"] = list(index.unmodelled)
     data["known"] = subject in set(index.subjects())
     data["memberOf"] = [m.id for m in index.memberships(subject)[1:]]
     return data
