@@ -165,3 +165,37 @@ def test_unreadable_input_makes_the_answer_incomplete(tmp_path: Path) -> None:
     assert len(data["incomplete"]) == 1
     assert data["incomplete"][0].startswith("broken.yaml:")
     assert "warning: not read, the answer may be incomplete: broken.yaml:" in result.stderr
+
+
+def test_parse_request_resolves_names_like_kubectl(tmp_path: Path) -> None:
+    from scanner.inventory import Inventory
+    from scanner.rbac.query import parse_request
+    from scanner.sources.repo import RepoSource
+
+    (tmp_path / "crd.yaml").write_text(
+        """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ledgers.finance.example}
+spec:
+  group: finance.example
+  scope: Namespaced
+  names: {plural: ledgers, singular: ledger, kind: Ledger, shortNames: [ldg]}
+  versions: []
+"""
+    )
+    inventory = Inventory.from_items(RepoSource(tmp_path).collect())
+
+    def parsed(text: str) -> tuple[str, str, str]:
+        r = parse_request("get", text, None, inventory)
+        return (r.group, r.resource, r.subresource)
+
+    assert parsed("pods/exec") == ("", "pods", "exec")
+    assert parsed("Deployment") == ("apps", "deployments", "")
+    assert parsed("deployments.apps/scale") == ("apps", "deployments", "scale")
+    assert parsed("schedules") == ("velero.io", "schedules", "")
+    assert parsed("schedules.velero.io") == ("velero.io", "schedules", "")
+    assert parsed("ldg") == ("finance.example", "ledgers", "")
+    assert parsed("Ledger") == ("finance.example", "ledgers", "")
+    assert parsed("widgets") == ("", "widgets", "")
+    assert parse_request("get", "/metrics", None, inventory).url == "/metrics"

@@ -17,44 +17,67 @@ from scanner.rbac.duties import DutyConfig, DutyEvaluator
 from scanner.rbac.effective import RbacIndex, Request
 from scanner.rbac.model import Grant, PolicyRule, Subject
 
+#: Resources kubectl users name bare that the kinds table does not hold: (group, plural, kind).
+WELL_KNOWN = (
+    ("", "nodes", "Node"),
+    ("", "events", "Event"),
+    ("", "endpoints", "Endpoints"),
+    ("", "persistentvolumes", "PersistentVolume"),
+    ("", "resourcequotas", "ResourceQuota"),
+    ("", "limitranges", "LimitRange"),
+    ("coordination.k8s.io", "leases", "Lease"),
+    ("velero.io", "schedules", "Schedule"),
+    ("velero.io", "backups", "Backup"),
+    ("velero.io", "restores", "Restore"),
+    ("velero.io", "backupstoragelocations", "BackupStorageLocation"),
+    ("argoproj.io", "applications", "Application"),
+    ("argoproj.io", "applicationsets", "ApplicationSet"),
+    ("argoproj.io", "appprojects", "AppProject"),
+    ("kustomize.toolkit.fluxcd.io", "kustomizations", "Kustomization"),
+    ("helm.toolkit.fluxcd.io", "helmreleases", "HelmRelease"),
+)
 
-def _plurals(inventory: Inventory) -> dict[str, list[str]]:
-    """Resource name (plural, singular or kind) -> API groups, core first."""
-    found: dict[str, list[str]] = {}
 
-    def add(group: str, *names: str) -> None:
-        for name in names:
-            if name:
-                groups = found.setdefault(name.lower(), [])
-                if group not in groups:
-                    groups.append(group)
+def _names(inventory: Inventory) -> dict[str, list[tuple[str, str]]]:
+    """Resource name (plural, singular, kind or short name) -> (group, plural), core first."""
+    found: dict[str, list[tuple[str, str]]] = {}
+
+    def add(group: str, plural: str, *names: str) -> None:
+        for name in (plural, *names):
+            pairs = found.setdefault(name.lower(), [])
+            if name and (group, plural) not in pairs:
+                pairs.append((group, plural))
 
     for k in kinds.KINDS:
-        add(k.group, k.plural, k.kind)
+        if k.plural:
+            add(k.group, k.plural, k.kind)
+    for group, plural, kind in WELL_KNOWN:
+        add(group, plural, kind)
     for i in inventory.of_kind("CustomResourceDefinition"):
-        spec = inventory.resources[i].body.get("spec") or {}
-        names = spec.get("names") or {} if isinstance(spec, Mapping) else {}
-        if isinstance(names, Mapping) and isinstance(spec, Mapping):
-            add(str(spec.get("group", "")), *(str(names.get(n, "")) for n in names))
-    for groups in found.values():
-        groups.sort(key=lambda g: (g != "", g))
+        spec = inventory.resources[i].body.get("spec")
+        names = spec.get("names") if isinstance(spec, Mapping) else None
+        if isinstance(spec, Mapping) and isinstance(names, Mapping) and names.get("plural"):
+            short = names.get("shortNames")
+            extra = [str(names.get(k) or "") for k in ("kind", "singular")]
+            extra += [str(n) for n in short] if isinstance(short, list) else []
+            add(str(spec.get("group", "")), str(names["plural"]), *[e for e in extra if e])
+    for pairs in found.values():
+        pairs.sort(key=lambda gp: (gp[0] != "", gp))
     return found
 
 
 def parse_request(verb: str, resource: str, namespace: str | None, inventory: Inventory) -> Request:
-    """Read RESOURCE as kubectl writes it: ``pods/exec``, ``schedules.velero.io``, ``/healthz``."""
+    """Read RESOURCE as kubectl writes it: ``pods/exec``, ``schedules.velero.io``, ``/healthz``.
+
+    A bare name resolves like kubectl's discovery: the core group first, then the kinds
+    table, well-known CRDs and the CRDs in the inventory; unknown names are taken as core.
+    """
     if resource.startswith("/"):
         return Request(verb, url=resource)
     main, _, sub = resource.partition("/")
     name, dot, group = main.partition(".")
     if not dot:
-        groups = _plurals(inventory).get(name.lower(), [""])
-        group = groups[0]
-        plural = next(
-            (k.plural for k in kinds.KINDS if k.group == group and k.kind.lower() == name.lower()),
-            name,
-        )
-        name = plural or name
+        group, name = _names(inventory).get(name.lower(), [("", name)])[0]
     return Request(verb, name, group, sub, namespace)
 
 
