@@ -354,3 +354,52 @@ roleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}
         ),
         ("pass", "Every RBAC binding resolves to a role and valid subjects"),
     ]
+
+
+def test_analyzer_facts_on_bindings_and_synthetic_subjects() -> None:
+    from scanner.analyzers.rbac import RbacAnalyzer
+
+    inventory = inventory_of(FIXTURE_REPOS / "odoo-finance-noncompliant")
+    result = RbacAnalyzer().analyze(inventory, repo_params("odoo-finance-noncompliant"))
+    by_name = {
+        inventory.resources[i].ref.display(): facts["rbacBinding"]
+        for i, facts in result.facts.items()
+    }
+    assert by_name == {
+        "ClusterRoleBinding finance-dba-toolbox": {
+            "role": "ClusterRole finance-dba-toolbox",
+            "subjects": ["Group/oidc:finance-dba"],
+            "problems": [],
+            "subjectsWithConflicts": ["Group/oidc:finance-dba"],
+        },
+        "ClusterRoleBinding platform-operators-admin": {
+            "role": "ClusterRole cluster-admin",
+            "subjects": ["User/jane.doe@finance.example"],
+            "problems": [],
+            "subjectsWithConflicts": ["User/jane.doe@finance.example"],
+        },
+        "RoleBinding finance-prod/finance-dba": {
+            "role": "ClusterRole odoo-dba",
+            "subjects": ["Group/oidc:finance-dba"],
+            "problems": [],
+            "subjectsWithConflicts": ["Group/oidc:finance-dba"],
+        },
+        "RoleBinding finance-prod/odoo-developers": {
+            "role": "ClusterRole odoo-developer",
+            "subjects": ["Group/oidc:odoo-developers"],
+            "problems": [],
+            "subjectsWithConflicts": [],
+        },
+        "RoleBinding finance-prod/odoo-support": {
+            "role": "Role finance-prod/odoo-support",
+            "subjects": ["Group/oidc:odoo-support"],
+            "problems": ["Role finance-prod/odoo-support not found; grants nothing"],
+            "subjectsWithConflicts": [],
+        },
+    }
+    assert {(r.ref.kind, r.ref.name, r.origin.path) for r in result.resources} == {
+        ("RbacSubject", "Group/oidc:finance-dba", "platform/rbac-sod/bindings.yaml"),
+        ("RbacSubject", "Group/oidc:odoo-developers", "platform/rbac-sod/bindings.yaml"),
+        ("RbacSubject", "Group/oidc:odoo-support", "platform/rbac-sod/bindings.yaml"),
+        ("RbacSubject", "User/jane.doe@finance.example", "platform/rbac/operators.yaml"),
+    }

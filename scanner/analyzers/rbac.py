@@ -32,12 +32,12 @@ class RbacAnalyzer(Analyzer):
 
         analysis = analyze(inventory, params)
         result = AnalyzerResult()
-        conflicted: dict[str, list[str]] = {}
+        conflicted: dict[int, set[str]] = {}
         for report in analysis.subjects:
             fact = report.to_fact()
             if report.conflicts:
                 for grant in report.grants:
-                    conflicted.setdefault(grant.binding.display(), []).append(report.subject.id)
+                    conflicted.setdefault(grant.binding.index, set()).add(report.subject.id)
             origin = (
                 inventory.resources[report.origin_index].origin
                 if report.origin_index >= 0
@@ -61,9 +61,7 @@ class RbacAnalyzer(Analyzer):
                     "role": binding.role.display() if binding else "",
                     "subjects": [s.id for s in binding.subjects] if binding else [],
                     "problems": analysis.index.problems_by_binding.get(i, []),
-                    "subjectsWithConflicts": sorted(
-                        set(conflicted.get(binding.display(), ())) if binding else ()
-                    ),
+                    "subjectsWithConflicts": sorted(conflicted.get(i, ())),
                 }
             }
         return result

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any
 
 from scanner.errors import ConfigError
@@ -38,7 +39,7 @@ class Permission:
     #: ``("*",)`` any namespace, ``("production",)`` the production namespaces, else globs.
     namespaces: tuple[str, ...] = (ANY_NAMESPACE,)
 
-    @property
+    @cached_property
     def cluster_only(self) -> bool:
         """Every resource it names is cluster-scoped (reachable only cluster-wide)."""
         return all(
@@ -61,11 +62,7 @@ class Permission:
         """The grant applies where this permission asks (cluster-scoped needs cluster-wide)."""
         if grant.binding.cluster_wide:
             return True
-        if all(
-            is_cluster_scoped(g, r.partition("/")[0])
-            for g in self.api_groups
-            for r in self.resources
-        ):
+        if self.cluster_only:
             return False
         ns = grant.binding.namespace
         for scope in self.namespaces:
