@@ -108,7 +108,10 @@ def synthetic_inventory(roles: int, bindings: int, seed: int = 7) -> Inventory:
         subjects = []
         for _ in range(rng.randint(1, 3)):
             pick = rng.random()
-            if pick < 0.5:
+            if pick < 0.02:
+                ns = rng.choice(namespaces)
+                subjects.append({"kind": "Group", "name": f"system:serviceaccounts:{ns}"})
+            elif pick < 0.5:
                 subjects.append({"kind": "User", "name": f"user-{rng.randint(0, 1999)}"})
             elif pick < 0.8:
                 subjects.append({"kind": "Group", "name": f"oidc:group-{rng.randint(0, 299)}"})

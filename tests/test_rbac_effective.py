@@ -433,9 +433,32 @@ def test_service_accounts_bound_across_namespaces(tmp_path: Path) -> None:
         "ServiceAccount/finance-prod/local",
     }
     assert "ServiceAccount/qa/runner" in {s.id for s in index.subjects()}
-    # nodes are cluster-scoped: a RoleBinding can never reach them
-    assert allowed(index, Request("list", "nodes", namespace="qa")) == {
+    # nodes are cluster-scoped: a RoleBinding can never reach them; the members of an
+    # allowed group that the inventory knows are listed with the group
+    assert {s.id for s, _ in index.who_can(Request("list", "nodes"), members=False)} == {
         "Group/system:serviceaccounts"
+    }
+    assert allowed(index, Request("list", "nodes", namespace="qa")) == {
+        "Group/system:serviceaccounts",
+        "Group/system:serviceaccounts:qa",
+        "ServiceAccount/qa/runner",
+        "ServiceAccount/kube-system/default",
+        "ServiceAccount/ci/deployer",
+        "ServiceAccount/finance-prod/local",
+    }
+    members = {
+        (s.id, g.chain(s)) for s, g in index.who_can(Request("get", "configmaps", namespace="qa"))
+    }
+    assert members == {
+        (
+            "Group/system:serviceaccounts:qa",
+            "RoleBinding qa/qa-service-accounts -> ClusterRole configmap-reader -> rule[0]",
+        ),
+        (
+            "ServiceAccount/qa/runner",
+            "RoleBinding qa/qa-service-accounts -> ClusterRole configmap-reader -> rule[0]"
+            " [via Group system:serviceaccounts:qa]",
+        ),
     }
 
 

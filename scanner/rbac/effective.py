@@ -301,8 +301,13 @@ class RbacIndex:
                     found.append(Grant(binding, rule, source, i, member))
         return found
 
-    def who_can(self, request: Request) -> list[tuple[Subject, Grant]]:
-        """Subjects named by a binding that allows the request, with the grant that does."""
+    def who_can(self, request: Request, *, members: bool = True) -> list[tuple[Subject, Grant]]:
+        """Subjects allowed the request, each with a grant that allows it.
+
+        Subjects a binding names come first-hand; with ``members``, every other subject the
+        inventory knows (named in some binding, or a ServiceAccount object) that belongs to
+        an allowed group is listed too, its grant's ``via`` naming the group.
+        """
         cluster_only = bool(request.url) or is_cluster_scoped(request.group, request.resource)
         found: list[tuple[Subject, Grant]] = []
         for binding in self.bindings:
@@ -316,7 +321,22 @@ class RbacIndex:
                     continue
                 for subject in dict.fromkeys(binding.subjects):
                     found.append((subject, Grant(binding, rule, source, i, subject)))
-        return sorted(found, key=lambda sg: (sg[0], sg[1].chain()))
+        if members:
+            found.extend(self._members_of(found))
+        return sorted(found, key=lambda sg: (sg[0], sg[1].chain(sg[0])))
+
+    def _members_of(self, found: list[tuple[Subject, Grant]]) -> list[tuple[Subject, Grant]]:
+        groups: dict[Subject, list[Grant]] = {}
+        for subject, grant in found:
+            if subject.kind == "Group":
+                groups.setdefault(subject, []).append(grant)
+        extra: list[tuple[Subject, Grant]] = []
+        if not groups:
+            return extra
+        for subject in self.subjects():
+            for group in self.memberships(subject)[1:]:
+                extra.extend((subject, grant) for grant in groups.get(group, ()))
+        return extra
 
 
 def _allows(rule: PolicyRule, request: Request) -> bool:

@@ -117,7 +117,7 @@ def who_can(
     request = parse_request(verb, resource, namespace, inventory)
     subjects: dict[Subject, list[dict[str, Any]]] = {}
     for subject, grant in index.who_can(request):
-        subjects.setdefault(subject, []).append(grant_data(grant))
+        subjects.setdefault(subject, []).append(grant_data(grant, subject))
     return {
         "request": {
             "verb": request.verb,
