@@ -107,7 +107,8 @@ def who_can_cmd(
 
     RESOURCE is written as for kubectl: secrets, pods/exec, schedules.velero.io,
     deployments.apps/scale, or a non-resource URL such as /metrics. Subjects are those
-    bindings name (a Group stands for all its members).
+    bindings name; a Group stands for all its members, and members the repository knows
+    (ServiceAccounts, subjects named elsewhere) are listed too, "via Group ...".
     """
     from scanner.rbac.query import who_can
 
