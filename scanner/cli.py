@@ -280,3 +280,13 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: a short message, never a traceback
         click.echo(f"ledgergate: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def _register_subcommands() -> None:
+    """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_rbac import rbac
+
+    cli.add_command(rbac)
+
+
+_register_subcommands()

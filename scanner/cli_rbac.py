@@ -1,0 +1,187 @@
+"""``ledgergate rbac``: who can do what, and which duties a subject holds.
+
+Registered by ``cli.py`` with ``cli.add_command(rbac)``. Answers come from
+:mod:`scanner.rbac.query`, which takes an Inventory; here the inventory is read from a
+repository. Files that cannot be read are listed on stderr (and under ``incomplete`` in
+JSON): the answer may then miss a binding, and the command says so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from scanner.inventory import Inventory
+
+EXIT_USAGE = 2
+FORMATS = ("table", "json")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"ledgergate: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load(path: Path, config_path: Path | None) -> tuple[Inventory, Any]:
+    from scanner.config import find_config, load_config
+    from scanner.errors import ScannerError
+    from scanner.sources.repo import RepoSource
+
+    try:
+        config = load_config(find_config(path, config_path))
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    source = RepoSource(path, excludes=config.exclude_paths, max_file_size=config.max_file_size)
+    return Inventory.from_items(source.collect()), config
+
+
+def _incomplete(inventory: Inventory) -> list[str]:
+    return [f"{p.origin.display()}: {p.message}" for p in inventory.problems]
+
+
+def _warn(data: dict[str, Any]) -> None:
+    for line in data["incomplete"]:
+        click.echo(f"warning: not read, the answer may be incomplete: {line}", err=True)
+    for line in data["problems"]:
+        click.echo(f"warning: {line}", err=True)
+    for line in data["notes"]:
+        click.echo(f"note: {line}", err=True)
+
+
+def _emit(data: dict[str, Any], fmt: str, table: str) -> None:
+    _warn(data)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(table, nl=False)
+
+
+_PATH = click.argument(
+    "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
+)
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Configuration file (default: ledgergate.yaml at PATH); duties come from its params.",
+)
+
+
+@click.group()
+def rbac() -> None:
+    """Effective RBAC permissions, duties and separation-of-duties conflicts.
+
+    \b
+    Examples:
+      ledgergate rbac who-can create pods/exec -n finance-prod .
+      ledgergate rbac who-can delete schedules.velero.io .
+      ledgergate rbac subject Group/oidc:finance-dba . --format json
+    """
+
+
+@rbac.command("who-can")
+@click.argument("verb")
+@click.argument("resource")
+@_PATH
+@click.option(
+    "-n", "--namespace", help="Only grants that apply in this namespace (default: anywhere)."
+)
+@_FORMAT
+@_CONFIG
+def who_can_cmd(
+    verb: str,
+    resource: str,
+    path: Path,
+    namespace: str | None,
+    fmt: str,
+    config_path: Path | None,
+) -> None:
+    """List every subject allowed VERB on RESOURCE, and the binding -> role -> rule why.
+
+    RESOURCE is written as for kubectl: secrets, pods/exec, schedules.velero.io,
+    deployments.apps/scale, or a non-resource URL such as /metrics. Subjects are those
+    bindings name; a Group stands for all its members, and members the repository knows
+    (ServiceAccounts, subjects named elsewhere) are listed too, "via Group ...".
+    """
+    from scanner.rbac.query import who_can
+
+    inventory, _ = _load(path, config_path)
+    data = who_can(inventory, verb, resource, namespace)
+    data["incomplete"] = _incomplete(inventory)
+    _emit(data, fmt, _who_can_table(data))
+
+
+def _who_can_table(data: dict[str, Any]) -> str:
+    lines = [f"who can {data['request']['display']}:"]
+    if not data["subjects"]:
+        lines.append("  nobody")
+    for s in data["subjects"]:
+        lines.append(f"  {s['subject']}")
+        for g in s["grants"]:
+            lines.append(f"    {g['scope']:<28} {g['chain']}")
+            lines.append(f"    {'':<28}   {_rule_text(g['rule'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    parts = [f"{k}={','.join(v or chr(34) * 2 for v in rule[k])}" for k in sorted(rule)]
+    return " ".join(parts)
+
+
+@rbac.command("subject")
+@click.argument("subject")
+@_PATH
+@_FORMAT
+@_CONFIG
+def subject_cmd(subject: str, path: Path, fmt: str, config_path: Path | None) -> None:
+    """Show a subject's duties (with grant chains), conflicts and permissions.
+
+    SUBJECT is User/NAME, Group/NAME or ServiceAccount/NAMESPACE/NAME.
+    """
+    from scanner.errors import ScannerError
+    from scanner.rbac.model import Subject
+    from scanner.rbac.query import describe_subject
+
+    try:
+        who = Subject.parse(subject)
+    except ValueError as exc:
+        _fail(str(exc))
+    inventory, config = _load(path, config_path)
+    try:
+        data = describe_subject(inventory, who, config.params)
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    data["incomplete"] = _incomplete(inventory)
+    _emit(data, fmt, _subject_table(data))
+
+
+def _subject_table(data: dict[str, Any]) -> str:
+    lines = [data["subject"]]
+    if not data["known"]:
+        lines.append("  (no binding names this subject; only group grants apply)")
+    lines.append(f"  member of: {', '.join(data['memberOf']) or '-'}")
+    lines.append("duties:")
+    if not data["duties"]:
+        lines.append("  none")
+    for d in data["duties"]:
+        lines.append(f"  {d['name']}")
+        lines.extend(f"    {c}" for c in d["chains"])
+    lines.append("conflicts:")
+    if not data["conflicts"]:
+        lines.append("  none")
+    for c in data["conflicts"]:
+        lines.append(f"  {' + '.join(c['duties'])}: {c['reason']}")
+    lines.append("permissions:")
+    if not data["permissions"]:
+        lines.append("  none")
+    for g in data["permissions"]:
+        lines.append(f"  {g['scope']:<28} {_rule_text(g['rule'])}")
+        lines.append(f"  {'':<28} from {g['chain']}")
+    return "\n".join(lines) + "\n"
