@@ -158,3 +158,33 @@ def test_cli_reads_waivers_at_root_and_flag(tmp_path: Path, monkeypatch) -> None
     result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--waivers", str(bad)])
     assert result.exit_code == 2
     assert "approver must differ from owner" in result.output
+
+
+def test_sarif_marks_waived_results_as_accepted_suppressions(
+    tmp_path: Path, testdata: Path
+) -> None:
+    from dataclasses import replace
+
+    import jsonschema
+
+    from scanner.reporters.sarif import build_log
+
+    repo = NONCOMPLIANT
+    result = scan_repo(repo, load_config(find_config(repo, None)))
+    register = load_waivers(_register(tmp_path, SECRET_WAIVER), "waivers.yaml")
+    findings = apply_waivers(result.findings, register, dt.date(2026, 7, 1))
+    log = build_log(replace(result, findings=tuple(sorted(findings, key=lambda f: f.sort_key()))))
+    schema = json.loads((testdata / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(log)) == []
+    suppressed = {
+        r["ruleId"]: r["suppressions"] for r in log["runs"][0]["results"] if "suppressions" in r
+    }
+    assert list(suppressed) == ["LG-SEC-001"]
+    (entry,) = suppressed["LG-SEC-001"]
+    assert (entry["kind"], entry["status"], entry["properties"]["ticket"]) == (
+        "external",
+        "accepted",
+        "RISK-101",
+    )
+    expired = [r for r in log["runs"][0]["results"] if r["ruleId"] == "waiver/expired"]
+    assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in expired] == [10]

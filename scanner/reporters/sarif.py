@@ -147,7 +147,9 @@ def _result(f: Finding, index: int) -> om.Result:
     if f.status is Status.WAIVED and f.waiver:
         result.suppressions = [
             om.Suppression(
-                kind="external", status="accepted", justification=f.waiver.get("justification", "")
+                kind="external",
+                justification=f.waiver.get("justification", ""),
+                properties={k: v for k, v in f.waiver.items() if k != "justification"},
             )
         ]
     return result
@@ -192,6 +194,9 @@ def build_log(result: ScanResult) -> dict[str, Any]:
     )
     log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
     data: dict[str, Any] = to_json(log)
+    for res in data["runs"][0].get("results", []):
+        for suppression in res.get("suppressions", []):
+            suppression["status"] = "accepted"  # SARIF 2.1.0 name; sarif-om 1.0.4 lacks it
     return data
 
 
