@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html", "md")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
