@@ -363,3 +363,34 @@ def test_report_rerenders_the_bundle_from_findings(
     loose = _invoke(report_cmd, str(tmp_path / "b" / "findings.json"), "--format", "md")
     assert loose.exit_code == 0 and "`LG-RBAC-001`" in loose.output
     assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv")).exit_code == 2
+
+
+def test_a_non_bundle_folder_is_never_overwritten(
+    scan: Callable[..., Result], repo: Path, tmp_path: Path
+) -> None:
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    result = scan(repo, "--evidence", str(precious))
+    assert result.exit_code == 2 and "holds no evidence bundle" in result.output
+    assert [p.name for p in precious.iterdir()] == ["keep.txt"]
+    bundle = tmp_path / "bundle"
+    for _ in range(2):  # an earlier bundle is replaced as a whole
+        assert scan(repo, "--evidence", str(bundle)).exit_code == 1
+    assert {p.name for p in bundle.iterdir()} == BUNDLE_FILES - {"manifest.sig.json"}
+
+
+def test_a_corrupt_zip_entry_is_named(
+    scan: Callable[..., Result], repo: Path, keys: Keys, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle.zip"
+    scan(repo, "--evidence", str(bundle), "--sign-key", str(keys["ec"][0]))
+    data = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as archive:
+        info = archive.getinfo("inventory.json")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    bundle.write_bytes(bytes(data))
+    result = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys["ec"][1]))
+    assert result.exit_code == 1
+    assert result.output.startswith("FAILED inventory.json: corrupt zip entry")

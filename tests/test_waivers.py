@@ -188,3 +188,5 @@ def test_sarif_marks_waived_results_as_accepted_suppressions(
     )
     expired = [r for r in log["runs"][0]["results"] if r["ruleId"] == "waiver/expired"]
     assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in expired] == [10]
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["waiver/expired"]["shortDescription"]["text"] == "Waiver expired"

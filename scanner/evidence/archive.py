@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -40,8 +41,13 @@ def write(files: Mapping[str, bytes], path: Path) -> None:
             return
         if path.exists() and not path.is_dir():
             raise ReportError(f"{path}: exists and is not a folder")
-        if path.is_dir():
-            shutil.rmtree(path)
+        if path.is_dir() and any(path.iterdir()):
+            if not (path / "manifest.json").is_file():
+                raise ReportError(
+                    f"{path}: folder is not empty and holds no evidence bundle; "
+                    "choose a new or empty folder"
+                )
+            shutil.rmtree(path)  # replace an earlier bundle as a whole
         for name in sorted(files):
             target = path / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +61,12 @@ def _safe_name(name: str) -> bool:
     return bool(name) and not pure.is_absolute() and ".." not in pure.parts
 
 
-def read(path: Path) -> dict[str, bytes]:
-    """Every file of a bundle folder or zip (name -> bytes); raises ReportError if unreadable."""
+def read(path: Path, corrupt: dict[str, str] | None = None) -> dict[str, bytes]:
+    """Every file of a bundle folder or zip (name -> bytes); raises ReportError if unreadable.
+
+    Zip entries that fail their CRC are recorded in ``corrupt`` (name -> reason) when
+    given, so verification can name them; otherwise they raise.
+    """
     try:
         if path.is_dir():
             return {
@@ -73,7 +83,12 @@ def read(path: Path) -> dict[str, bytes]:
                     raise ReportError(f"{path}: unsafe entry name {info.filename!r}")
                 if info.file_size > MAX_MEMBER_SIZE:
                     raise ReportError(f"{path}: entry {info.filename} is too large")
-                out[info.filename] = archive.read(info)
+                try:
+                    out[info.filename] = archive.read(info)
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+                    if corrupt is None:
+                        raise ReportError(f"{path}: entry {info.filename}: {exc}") from exc
+                    corrupt[info.filename] = str(exc)
             return out
     except (OSError, zipfile.BadZipFile) as exc:
         raise ReportError(f"cannot read evidence bundle {path}: {exc}") from exc

@@ -134,4 +134,8 @@ def verify_files(files: Mapping[str, bytes], key: signing.PublicKey | None = Non
 def verify_bundle(path: Path, key_path: Path | None = None) -> Verification:
     """Read a bundle folder or zip and verify it; ScannerError if it cannot be read."""
     key = signing.load_public_key(key_path) if key_path is not None else None
-    return verify_files(archive.read(path), key)
+    corrupt: dict[str, str] = {}
+    outcome = verify_files(archive.read(path, corrupt), key)
+    for name, reason in sorted(corrupt.items()):
+        outcome.problems.insert(0, Problem(name, f"corrupt zip entry: {reason}"))
+    return outcome

@@ -105,6 +105,29 @@ def _input_descriptor(rule_id: str) -> om.ReportingDescriptor:
     )
 
 
+def _waiver_descriptor(rule_id: str) -> om.ReportingDescriptor:
+    """The pseudo-rule of an expired waiver (see scanner/waivers.py)."""
+    return om.ReportingDescriptor(
+        id=rule_id,
+        name=rule_id.replace("/", "").replace("-", ""),
+        short_description=om.MultiformatMessageString(text="Waiver expired"),
+        full_description=om.MultiformatMessageString(
+            text="A waiver in the register is past its expiry date and no longer applies."
+        ),
+        help=om.MultiformatMessageString(
+            text="Renew the waiver with a new approval and expiry, or fix the findings it covered.",
+            markdown="Renew the waiver with a new approval and `expires` date, "
+            "or fix the findings it covered.",
+        ),
+        default_configuration=om.ReportingConfiguration(level=LEVEL[Severity.MEDIUM]),
+        properties={
+            "security-severity": SECURITY_SEVERITY[Severity.MEDIUM],
+            "tags": ["compliance", "waiver"],
+            "precision": "high",
+        },
+    )
+
+
 def _location(f: Finding) -> om.Location:
     if f.origin.path:
         region = None
@@ -160,7 +183,10 @@ def build_log(result: ScanResult) -> dict[str, Any]:
     descriptors = [_descriptor(r) for r in result.rules]
     reported = [f for f in result.findings if f.status is not Status.PASS]
     known = {r.id for r in result.rules}
-    descriptors.extend(_input_descriptor(i) for i in sorted({f.rule_id for f in reported} - known))
+    descriptors.extend(
+        _waiver_descriptor(i) if i.startswith("waiver/") else _input_descriptor(i)
+        for i in sorted({f.rule_id for f in reported} - known)
+    )
     index = {d.id: i for i, d in enumerate(descriptors)}
     notifications = [
         om.Notification(
