@@ -58,6 +58,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = base / "repo"
     shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
     (repo / "waivers.yaml").write_text(WAIVERS)
+    (repo / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
     rbac = repo / "platform/rbac/operators.yaml"
     rbac.write_text(rbac.read_text().replace("jane.doe@finance.example", HOSTILE))
     out = base / "bundle"
@@ -73,12 +74,16 @@ def test_report_is_self_contained_and_escaped(bundle: Path) -> None:
     dom = _Dom()
     dom.feed(html)
     assert dom.tags.isdisjoint({"script", "link", "iframe", "img", "object", "embed"})
-    assert dom.urls == []
+    assert all(url.startswith("#finding-") for url in dom.urls)  # in-page links only
     assert not re.search(r"@import|url\(|https?://", html.split("</style>")[0])
     assert "default-src 'none'" in html
     assert HOSTILE not in html and "&lt;script&gt;" in html
     assert "<b>stays</b>" not in html and "&lt;b&gt;stays&lt;/b&gt;" in html
     assert "@media print" in html
+    dom_urls = [u for u in dom.urls if u.startswith("#finding-")]
+    findings = json.loads((bundle / "findings.json").read_text())["findings"]
+    errors = [f"#finding-{f['fingerprint']}" for f in findings if f["status"] == "error"]
+    assert errors and dom_urls == errors  # coverage gaps link to the unreadable inputs
 
 
 def _chromium() -> str:

@@ -38,6 +38,7 @@ def render_html(view: ReportView) -> str:
             coverage=doc.get("coverage", []),
             skipped=doc.get("skipped", []),
             not_evaluated=[r for r in view.controls if r.status == NOT_EVALUATED],
+            errors=[f for f in view.problems if f.get("status") == "error"],
             bundle=view.bundle,
         )
     )
