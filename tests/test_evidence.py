@@ -33,6 +33,7 @@ BUNDLE_FILES = {
     "manifest.json",
     "manifest.sig.json",
     "report.html",
+    "waivers.json",
 }
 WAIVERS = """\
 waivers:
@@ -131,6 +132,12 @@ def test_bundle_holds_every_file_and_a_valid_manifest(
         p.stem for p in (ROOT / "rules").glob("*/LG-*.yaml")
     )
     assert manifest["summary"]["waived"] == 1
+    register = json.loads((bundle / "waivers.json").read_text())
+    assert register["register"] == "waivers.yaml"
+    assert [
+        (w["ticket"], w["state"], w["findingsWaived"], w["source"], w["resource"]["namespace"])
+        for w in register["waivers"]
+    ] == [("RISK-7", "active", 1, "waivers.yaml:2", "finance-*")]
     envelope = json.loads((bundle / "manifest.sig.json").read_text())
     assert envelope["payloadType"] == "application/vnd.in-toto+json"
 
@@ -185,7 +192,7 @@ def test_verify_accepts_an_untouched_signed_bundle(
     scan(repo, "--evidence", str(bundle), "--sign-key", str(keys[kind][0]))
     result = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys[kind][1]))
     assert result.exit_code == 0, result.output
-    assert "verified (6 files)" in result.output
+    assert "verified (7 files)" in result.output
     assert "signature: valid" in result.output
     other = "ed" if kind == "ec" else "ec"
     wrong = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys[other][1]))

@@ -128,3 +128,14 @@ def test_diff_rejects_what_is_not_a_scan(nights: tuple[Path, Path], tmp_path: Pa
     result = CliRunner().invoke(evidence_group, ["diff", str(old), str(junk)])
     assert result.exit_code == 2
     assert "not a ledgergate findings document" in result.output
+
+
+def test_tonight_reports_the_expired_waiver_everywhere(nights: tuple[Path, Path]) -> None:
+    _, new = nights
+    register = json.loads((new / "waivers.json").read_text())
+    assert [(w["ticket"], w["state"], w["findingsWaived"]) for w in register["waivers"]] == [
+        ("RISK-7", "expired", 0)
+    ]
+    html = (new / "report.html").read_text()
+    row = html.split('<tr class="expired-waiver">')[1].split("</tr>")[0]
+    assert "RISK-7" in row and "2026-03-31" in row and "waivers.yaml:2" in row

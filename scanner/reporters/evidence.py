@@ -30,7 +30,7 @@ from scanner.reporters.html import render_html
 from scanner.reporters.json import JsonReporter, result_to_dict
 from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view, controls_csv
-from scanner.waivers import WaiverRegister
+from scanner.waivers import EXPIRED_RULE_ID, WaiverRegister
 
 REPORT = "report.html"
 
@@ -70,6 +70,40 @@ def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
     }
 
 
+def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str, Any]:
+    """``waivers.json``: the whole register as applied, including waivers that matched nothing."""
+    expired = {
+        (f.origin.path, f.origin.start_line)
+        for f in result.findings
+        if f.rule_id == EXPIRED_RULE_ID
+    }
+    covered: dict[str, int] = {}
+    for f in result.findings:
+        if f.waiver:
+            covered[f.waiver.get("source", "")] = covered.get(f.waiver.get("source", ""), 0) + 1
+    entries = []
+    for w in register.waivers if register else ():
+        where = f"{w.source}:{w.line}"
+        entries.append(
+            {
+                **w.record(),
+                "resource": {
+                    "kind": w.selector.kind,
+                    "namespace": w.selector.namespace,
+                    "name": w.selector.name,
+                    "path": w.selector.path,
+                },
+                "state": "expired" if (w.source, w.line) in expired else "active",
+                "findingsWaived": covered.get(where, 0),
+            }
+        )
+    return {
+        "schemaVersion": "1.0",
+        "register": register.path if register else None,
+        "waivers": entries,
+    }
+
+
 def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportView:
     """The report view of a bundle: the findings document plus the manifest's identity.
 
@@ -103,6 +137,7 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
         "findings.json": JsonReporter().render(result).encode(),
         "findings.sarif": SarifReporter().render(result).encode(),
         "inventory.json": canonical(snapshot(inputs.inventory)),
+        "waivers.json": canonical(waivers_doc(inputs.register, result)),
     }
     root = str(result.target.get("path", "."))
     waivers_path = inputs.waivers_path

@@ -7,7 +7,7 @@ from typing import Any
 from scanner.findings import ScanResult
 from scanner.reporters.base import Reporter
 from scanner.reporters.json import result_to_dict
-from scanner.reporters.templating import environment
+from scanner.reporters.templating import environment, location
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view
 
 TEMPLATE = "report.html.j2"
@@ -39,9 +39,20 @@ def render_html(view: ReportView) -> str:
             skipped=doc.get("skipped", []),
             not_evaluated=[r for r in view.controls if r.status == NOT_EVALUATED],
             errors=[f for f in view.problems if f.get("status") == "error"],
+            expired=_expired_waivers(view),
             bundle=view.bundle,
         )
     )
+
+
+def _expired_waivers(view: ReportView) -> list[dict[str, str]]:
+    """Expired waivers, read back from their ``waiver/expired`` findings."""
+    out = []
+    for f in view.problems:
+        if f.get("ruleId") == "waiver/expired":
+            ev = {str(e.get("path")): str(e.get("value", "")) for e in f.get("evidence", [])}
+            out.append({**ev, "at": location(f)})
+    return out
 
 
 class HtmlReporter(Reporter):
