@@ -401,3 +401,24 @@ def test_a_corrupt_zip_entry_is_named(
     result = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys["ec"][1]))
     assert result.exit_code == 1
     assert result.output.startswith("FAILED inventory.json: corrupt zip entry")
+
+
+def test_inventory_snapshot_survives_yaml_scalars_json_lacks(
+    scan: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = tmp_path / "dated"
+    repo.mkdir()
+    (repo / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dated\n"
+        "  creationTimestamp: 2024-01-01T00:00:00Z\n"
+        "data:\n  when: 2024-01-01\n  blob: !!binary aGVsbG8=\n  1: numeric-key\n"
+    )
+    result = scan(repo, "--evidence", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    (resource,) = json.loads((tmp_path / "b" / "inventory.json").read_text())["resources"]
+    assert resource["body"]["data"] == {
+        "1": "numeric-key",
+        "blob": "[BINARY 5 bytes sha256:4ef79bf561cd]",
+        "when": "2024-01-01",
+    }
+    assert resource["body"]["metadata"]["creationTimestamp"].startswith("2024-01-01")

@@ -7,6 +7,7 @@ string that merely contains a detected value (e.g. last-applied annotations).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,12 @@ def _mask(value: str) -> str:
 
 
 def _redact(node: Any, key: str, secrets: tuple[str, ...], hidden: bool) -> Any:
+    if isinstance(node, bytes | bytearray):  # YAML !!binary: never shown
+        return f"[BINARY {len(node)} bytes {fingerprint(node.hex())}]"
+    if isinstance(node, dt.date | dt.datetime):
+        node = node.isoformat()
+    elif not isinstance(node, Mapping | list | str | bool | int | float | type(None)):
+        node = str(node)
     if isinstance(node, Mapping):
         name = node.get("name")
         env_secret = "value" in node and isinstance(name, str) and bool(SENSITIVE_KEY.search(name))
