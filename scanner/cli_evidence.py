@@ -242,6 +242,10 @@ def _load_view(path: Path) -> Any:
     files = archive.read(path)
     if MANIFEST not in files:
         return build_view(doc)
+    from scanner.evidence.verify import verify_files
+
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
     try:
         manifest = json.loads(files[MANIFEST])
     except (UnicodeDecodeError, ValueError) as exc:

@@ -367,9 +367,16 @@ def test_report_rerenders_the_bundle_from_findings(
             "| RISK-7 | `LG-TLS-001` | carol@finance.example | dave@finance.example | 2026-03-31 |"
             in md
         )
+    findings = tmp_path / "b" / "findings.json"
+    findings.write_text(findings.read_text().replace('"status": "fail"', '"status": "error"'))
+    tampered = _invoke(report_cmd, str(tmp_path / "b"), "--format", "csv")
+    assert "warning: unverified bundle: findings.json: sha256" in tampered.output
     loose = _invoke(report_cmd, str(tmp_path / "b" / "findings.json"), "--format", "md")
-    assert loose.exit_code == 0 and "`LG-RBAC-001`" in loose.output
+    assert loose.exit_code == 0 and "| error | critical | `LG-RBAC-001` |" in loose.output
     assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv")).exit_code == 2
+    findings.write_text(findings.read_text().replace('"title"', '"tittle"', 1))
+    broken = _invoke(report_cmd, str(findings))
+    assert broken.exit_code == 2 and "findings[0]: field 'title' is missing" in broken.output
 
 
 def test_a_non_bundle_folder_is_never_overwritten(

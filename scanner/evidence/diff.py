@@ -36,7 +36,39 @@ def load_findings(path: Path) -> dict[str, Any]:
             raise ReportError(f"{path}: findings.json is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise ReportError(f"{path}: not a ledgergate findings document")
+    for index, finding in enumerate(data["findings"]):
+        problem = _shape_problem(finding)
+        if problem:
+            raise ReportError(f"{path}: findings[{index}]: {problem}")
     return data
+
+
+#: Fields every finding of a findings document has, and their JSON types.
+FINDING_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "ruleId": str,
+    "status": str,
+    "severity": str,
+    "title": str,
+    "message": str,
+    "fingerprint": str,
+    "location": dict,
+    "evidence": list,
+    "controls": list,
+    "resource": (dict, type(None)),
+}
+STATUSES = ("fail", "error", "waived", "pass")
+
+
+def _shape_problem(finding: Any) -> str:
+    """Why a finding does not have the shape reporters rely on ('' when it does)."""
+    if not isinstance(finding, dict):
+        return "not an object"
+    for key, kind in FINDING_SHAPE.items():
+        if not isinstance(finding.get(key), kind):
+            return f"field {key!r} is missing or of the wrong type"
+    if finding["status"] not in STATUSES:
+        return f"unknown status {finding['status']!r}"
+    return ""
 
 
 @dataclass(frozen=True)

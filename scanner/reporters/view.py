@@ -44,8 +44,9 @@ class ReportView:
     @property
     def summary(self) -> Mapping[str, int]:
         """Counts by status from the findings document."""
-        summary: Mapping[str, int] = self.doc.get("summary", {})
-        return summary
+        given = self.doc.get("summary")
+        keys = ("fail", "error", "waived", "pass", "resources", "rules")
+        return {k: 0 for k in keys} | (dict(given) if isinstance(given, Mapping) else {})
 
 
 def _natural(text: str) -> tuple[Any, ...]:
