@@ -231,7 +231,7 @@ def _load_view(path: Path) -> Any:
 
     from scanner.errors import ReportError
     from scanner.evidence import archive
-    from scanner.evidence.diff import load_findings
+    from scanner.evidence.findings_doc import load_findings
     from scanner.evidence.manifest import MANIFEST
     from scanner.reporters.evidence import bundle_view
     from scanner.reporters.view import build_view
