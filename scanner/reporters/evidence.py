@@ -7,7 +7,6 @@ a detected secret value is refused (fail closed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from scanner.errors import ReportError
 from scanner.evidence import archive, signing
 from scanner.evidence.inventory import secret_values, snapshot
+from scanner.evidence.leaks import find_leak
 from scanner.evidence.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -169,15 +169,12 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
 
 def _refuse_leaks(files: Mapping[str, bytes], inventory: Inventory | None) -> None:
     """Fail closed: no detected secret value may appear in any bundle file."""
-    for value in sorted(secret_values(inventory)):
-        needle = value.encode("utf-8", "surrogatepass")
-        escaped = json.dumps(value)[1:-1].encode()
-        for name, data in sorted(files.items()):
-            if needle in data or escaped in data:
-                raise ReportError(
-                    f"evidence bundle not written: {name} would contain a secret value "
-                    "(please report this as a bug)"
-                )
+    leaked = find_leak(files, secret_values(inventory))
+    if leaked is not None:
+        raise ReportError(
+            f"evidence bundle not written: {leaked} would contain a secret value "
+            "(please report this as a bug)"
+        )
 
 
 def write_bundle(inputs: BundleInputs, path: Path) -> dict[str, bytes]:
