@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from scanner import __version__
+from scanner.cli_evidence import AuditOptions, audit_options
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-FORMATS = ("table", "json", "sarif")
+FORMATS = ("table", "json", "sarif", "html", "md")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -126,6 +127,7 @@ def _write_file(path: Path, text: str) -> None:
     help="Lowest severity that makes the exit code 1 [default: high, or failOn "
     "in the config]. Any `error` result always does.",
 )
+@audit_options
 def scan_repo_cmd(
     path: Path,
     base: str | None,
@@ -135,6 +137,7 @@ def scan_repo_cmd(
     sarif: Path | None,
     json_out: Path | None,
     fail_on: str | None,
+    audit: AuditOptions,
 ) -> None:
     """Scan the manifests and estate config files of a repository.
 
@@ -153,12 +156,22 @@ def scan_repo_cmd(
             from scanner.sources.repo import changed_files
 
             changed = changed_files(path.resolve(), base)
-        result = scan_repo(path, config, progress=_progress(sys.stderr.isatty()))
+        result = scan_repo(
+            path,
+            config,
+            progress=_progress(sys.stderr.isatty()),
+            waivers=audit.load_register(path),
+            on_inventory=audit.keep_inventory,
+        )
         if changed is not None:
             result = result.only_paths(changed)
     except ScannerError as exc:
         _fail(exc.diagnostics())
     _write_outputs(result, fmt, output, sarif, json_out)
+    try:
+        audit.write_bundle(result, config)
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
     threshold = Severity(fail_on) if fail_on else config.fail_on
     sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
 
@@ -284,9 +297,12 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_rbac import rbac
 
     cli.add_command(rbac)
+    cli.add_command(evidence_group)
+    cli.add_command(report_cmd)
 
 
 _register_subcommands()

@@ -19,6 +19,7 @@ from scanner.model import CoverageEntry
 from scanner.rules import RuleSet, load_rules
 from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
+from scanner.waivers import WaiverRegister, apply_waivers
 
 Progress = Callable[[str], None]
 
@@ -63,6 +64,8 @@ def run_scan(
     *,
     rules: RuleSet | None = None,
     progress: Progress | None = None,
+    waivers: WaiverRegister | None = None,
+    on_inventory: Callable[[Inventory], None] | None = None,
 ) -> ScanResult:
     """Scan one source with the configured rules; never raises for a bad input."""
     started = now_iso()
@@ -76,6 +79,9 @@ def run_scan(
         engine = Engine(ruleset, config.params, default_analyzers())
         findings, unknown = engine.run(inventory)
         findings = source.locate(findings)
+        findings = apply_waivers(findings, waivers)
+        if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
+            on_inventory(inventory)
     coverage = list(inventory.coverage)
     coverage.extend(
         CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures

@@ -35,6 +35,13 @@ _ANY_TOKEN = re.compile("|".join(f"(?:{p.pattern})" for _, p in TOKEN_PATTERNS))
 SENSITIVE_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth)", re.IGNORECASE
 )
+#: Keys that configure how secrets are handled rather than hold one
+#: (``password_encryption``, ``secretName``, ``tokenTTL``, ``kmsKeyId``, ``auth_method``).
+SETTING_KEY = re.compile(
+    r"(encryption|method|file|path|policy|ref|name|type|mode|algorithm|length|age|ttl"
+    r"|rotation|enabled|url|uri|endpoint|id|store|provider|class)$",
+    re.IGNORECASE,
+)
 #: Values that are clearly placeholders or references, not secrets.
 PLACEHOLDER = re.compile(r"^(\$\{.*\}|\$\(.*\)|<.*>|changeme|false|true|none|null|\*+|)$", re.I)
 MIN_SECRET_LENGTH = 8
@@ -77,6 +84,7 @@ def classify(key: str, value: str) -> str | None:
         return None
     if (
         SENSITIVE_KEY.search(key)
+        and not SETTING_KEY.search(key)
         and len(stripped) >= MIN_SECRET_LENGTH
         and entropy(stripped) >= MIN_ENTROPY_BITS
     ):

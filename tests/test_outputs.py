@@ -49,3 +49,20 @@ def test_fingerprint_survives_unrelated_line_moves(tmp_path: Path) -> None:
     second = scan_repo(tmp_path, load_config(None)).problems()[0]
     assert first.origin.start_line != second.origin.start_line
     assert first.fingerprint == second.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "secret"),
+    [
+        ("password_encryption", "scram-sha-256", False),
+        ("secretName", "erp-finance-tls-2026", False),
+        ("kmsKeyId", "arn:aws:kms:eu-west-1:111122223333:key/abcd", False),
+        ("db_password", "Zq8#vLr2!pT9wXe4", True),
+        ("PGPASSWORD", "s3cr3t-Pa55w0rd!", True),
+        ("anything", "AKIAIOSFODNN7EXAMPLE", True),
+    ],
+)
+def test_secret_classification(key: str, value: str, secret: bool) -> None:
+    from scanner.redaction import classify
+
+    assert (classify(key, value) is not None) is secret

@@ -26,6 +26,7 @@ TRICKY = {
     "octal-mode": "defaultMode: 0644\n",
     "list-kind": "apiVersion: v1\nkind: List\nitems:\n  - {kind: A}\n  - kind: B\n    x: 1\n",
     "trailing-marker": "a: 1\n---\n",
+    "binary-stays-base64": "blob: !!binary aGVsbG8=\nother: !!binary |\n  aGVs\n  bG8=\n",
     "flow-and-quotes": "a: {b: [1, 2], c: 'x: y'}\nd: \"multi\n  line\"\n",
 }
 

@@ -7,7 +7,7 @@ from scanner.reporters.base import OUTPUT_SCHEMA_VERSION, Reporter, finding_to_d
 
 def reporter_names() -> tuple[str, ...]:
     """Formats ``--format`` accepts."""
-    return ("table", "json", "sarif")
+    return ("table", "json", "sarif", "html", "md")
 
 
 def get_reporter(name: str, *, color: bool = False) -> Reporter:
@@ -24,6 +24,14 @@ def get_reporter(name: str, *, color: bool = False) -> Reporter:
         from scanner.reporters.sarif import SarifReporter
 
         return SarifReporter()
+    if name == "html":
+        from scanner.reporters.html import HtmlReporter
+
+        return HtmlReporter()
+    if name == "md":
+        from scanner.reporters.markdown import MarkdownReporter
+
+        return MarkdownReporter()
     raise ValueError(f"unknown format {name!r}")
 
 

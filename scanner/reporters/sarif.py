@@ -105,6 +105,29 @@ def _input_descriptor(rule_id: str) -> om.ReportingDescriptor:
     )
 
 
+def _waiver_descriptor(rule_id: str) -> om.ReportingDescriptor:
+    """The pseudo-rule of an expired waiver (see scanner/waivers.py)."""
+    return om.ReportingDescriptor(
+        id=rule_id,
+        name=rule_id.replace("/", "").replace("-", ""),
+        short_description=om.MultiformatMessageString(text="Waiver expired"),
+        full_description=om.MultiformatMessageString(
+            text="A waiver in the register is past its expiry date and no longer applies."
+        ),
+        help=om.MultiformatMessageString(
+            text="Renew the waiver with a new approval and expiry, or fix the findings it covered.",
+            markdown="Renew the waiver with a new approval and `expires` date, "
+            "or fix the findings it covered.",
+        ),
+        default_configuration=om.ReportingConfiguration(level=LEVEL[Severity.MEDIUM]),
+        properties={
+            "security-severity": SECURITY_SEVERITY[Severity.MEDIUM],
+            "tags": ["compliance", "waiver"],
+            "precision": "high",
+        },
+    )
+
+
 def _location(f: Finding) -> om.Location:
     if f.origin.path:
         region = None
@@ -150,7 +173,9 @@ def _result(f: Finding, index: int) -> om.Result:
     if f.status is Status.WAIVED and f.waiver:
         result.suppressions = [
             om.Suppression(
-                kind="external", status="accepted", justification=f.waiver.get("justification", "")
+                kind="external",
+                justification=f.waiver.get("justification", ""),
+                properties={k: v for k, v in f.waiver.items() if k != "justification"},
             )
         ]
     return result
@@ -161,7 +186,10 @@ def build_log(result: ScanResult) -> dict[str, Any]:
     descriptors = [_descriptor(r) for r in result.rules]
     reported = [f for f in result.findings if f.status is not Status.PASS]
     known = {r.id for r in result.rules}
-    descriptors.extend(_input_descriptor(i) for i in sorted({f.rule_id for f in reported} - known))
+    descriptors.extend(
+        _waiver_descriptor(i) if i.startswith("waiver/") else _input_descriptor(i)
+        for i in sorted({f.rule_id for f in reported} - known)
+    )
     index = {d.id: i for i, d in enumerate(descriptors)}
     notifications = [
         om.Notification(
@@ -195,6 +223,9 @@ def build_log(result: ScanResult) -> dict[str, Any]:
     )
     log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
     data: dict[str, Any] = to_json(log)
+    for res in data["runs"][0].get("results", []):
+        for suppression in res.get("suppressions", []):
+            suppression["status"] = "accepted"  # SARIF 2.1.0 name; sarif-om 1.0.4 lacks it
     return data
 
 

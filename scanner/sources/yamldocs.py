@@ -11,7 +11,7 @@ Two paths give the same documents and spans:
 
 A document takes the reference path whenever the fast path could differ: YAML 1.1
 scalars Kubernetes reads differently (``yes``, ``on``, ``0755``), a ``List``, a parse
-error, directives or content on a ``---`` line. Timestamps stay strings, as in the
+error, explicit tags, directives or content on a ``---`` line. Timestamps stay strings, as in the
 JSON the API server stores.
 """
 
@@ -99,7 +99,13 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
 
 
 def _needs_reference(text: str) -> bool:
-    return bool(_YAML11_SCALAR.search(text) or _LIST_KIND.search(text) or needs_limit_check(text))
+    """Explicit tags (``!!binary``), YAML 1.1 scalars, Lists and hostile shapes."""
+    return bool(
+        "!!" in text
+        or _YAML11_SCALAR.search(text)
+        or _LIST_KIND.search(text)
+        or needs_limit_check(text)
+    )
 
 
 def _split(text: str) -> Iterator[tuple[str, int]]:
@@ -218,12 +224,21 @@ def _last_content_line(lines: list[str], start: int, end: int) -> int:
 
 
 class _StringTimestamps(_Loader):
-    """Timestamps stay strings, as in the JSON the API server stores."""
+    """Timestamps and ``!!binary`` stay strings, as in the JSON the API server stores."""
+
+
+def _binary_as_base64_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    """Kubernetes turns ``!!binary`` into bytes and back to base64 in JSON: the same text."""
+    return "".join(str(node.value).split())
 
 
 _StringTimestamps.add_constructor(
     "tag:yaml.org,2002:timestamp",
     _StringTimestamps.construct_yaml_str,  # type: ignore[type-var]
+)
+_StringTimestamps.add_constructor(
+    "tag:yaml.org,2002:binary",
+    _binary_as_base64_text,
 )
 
 

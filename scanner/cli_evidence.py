@@ -1,0 +1,253 @@
+"""Command line for audit evidence: scan options, ``evidence verify|diff`` and ``report``.
+
+``audit_options`` adds ``--waivers``, ``--evidence`` and ``--sign-key`` to any scan
+command and hands it one :class:`AuditOptions` value, so the repo, cluster and image
+scans share one implementation. Like ``cli.py``, only this module prints or exits.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.findings import ScanResult
+    from scanner.inventory import Inventory
+    from scanner.waivers import WaiverRegister
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"ledgergate: {message}", err=True)
+    sys.exit(code)
+
+
+@dataclass
+class AuditOptions:
+    """What ``--waivers``, ``--evidence`` and ``--sign-key`` asked for, and run state for them."""
+
+    waivers: Path | None = None
+    evidence: Path | None = None
+    sign_key: Path | None = None
+    inventory: Inventory | None = field(default=None, repr=False)
+    register: WaiverRegister | None = None
+    waivers_file: Path | None = None
+
+    def load_register(self, root: Path | None) -> WaiverRegister | None:
+        """``--waivers``, or ``waivers.yaml`` at the scanned root; raises ConfigError."""
+        from scanner.waivers import find_waivers, load_waivers
+
+        path = find_waivers(root, self.waivers) if root else self.waivers
+        if path is None:
+            return None
+        display = str(path)
+        if root is not None:
+            try:
+                display = path.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                display = str(path)
+        self.waivers_file = path
+        self.register = load_waivers(path, display)
+        return self.register
+
+    def keep_inventory(self, inventory: Inventory) -> None:
+        """Pipeline hook: remember what the rules saw, for the bundle's inventory snapshot."""
+        self.inventory = inventory
+
+    def write_bundle(self, result: ScanResult, config: Config) -> None:
+        """Write ``--evidence`` if asked; raises ScannerError on a bad key or write error."""
+        if self.evidence is None:
+            return
+        from scanner.reporters.evidence import BundleInputs, write_bundle
+
+        inputs = BundleInputs(
+            result=result,
+            config_path=config.path,
+            waivers_path=self.waivers_file,
+            register=self.register,
+            inventory=self.inventory,
+            sign_key=self.sign_key,
+        )
+        write_bundle(inputs, self.evidence)
+
+
+def audit_options(func: F) -> F:
+    """Add ``--waivers``, ``--evidence`` and ``--sign-key``; pass them as ``audit``."""
+
+    @click.option(
+        "--waivers",
+        type=click.Path(path_type=Path),
+        help="Waiver register (default: waivers.yaml at the scanned root).",
+    )
+    @click.option(
+        "--evidence",
+        type=click.Path(path_type=Path),
+        help="Write an audit-evidence bundle here (a folder, or a .zip file).",
+    )
+    @click.option(
+        "--sign-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="PEM private key (ECDSA P-256 or Ed25519) that signs the bundle manifest.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        waivers: Path | None,
+        evidence: Path | None,
+        sign_key: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        if sign_key is not None and evidence is None:
+            _fail("--sign-key needs --evidence")
+        return func(*args, audit=AuditOptions(waivers, evidence, sign_key), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group("evidence")
+def evidence_group() -> None:
+    """Verify audit-evidence bundles and compare two scans."""
+
+
+@evidence_group.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key that must have signed manifest.json.",
+)
+def verify_cmd(bundle: Path, key: Path | None) -> None:
+    """Check every file's sha256 against manifest.json and the manifest's signature.
+
+    Exit 0 when everything matches, 1 naming each file that does not, 2 when the
+    bundle or key cannot be read.
+    """
+    from scanner.errors import ScannerError
+    from scanner.evidence.verify import verify_bundle
+
+    try:
+        outcome = verify_bundle(bundle, key)
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    for problem in outcome.problems:
+        click.echo(f"FAILED {problem}")
+    for name in outcome.checked:
+        click.echo(f"ok     {name}")
+    click.echo(f"signature: {outcome.signature}")
+    if not outcome.ok:
+        click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
+        sys.exit(EXIT_FAILED)
+    click.echo(f"{bundle}: verified ({len(outcome.checked)} files)")
+
+
+@evidence_group.command("diff")
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
+def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None) -> None:
+    """New, fixed and still-open findings and waivers that expired between two scans.
+
+    OLD and NEW are evidence bundles (folders or .zip) or findings.json files.
+    Findings are matched by fingerprint, not by line number.
+    """
+    import json
+
+    from scanner.errors import ScannerError
+    from scanner.evidence.diff import diff, load_findings, render_markdown, render_text
+
+    try:
+        result = diff(load_findings(old), load_findings(new))
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    if fmt == "json":
+        text = json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+    else:
+        text = render_markdown(result) if fmt == "md" else render_text(result)
+    _emit(text, output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None or str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
+
+
+@click.command("report")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "md", "csv"]), default="html", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
+def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
+    """Re-render a bundle (or a findings.json) as HTML, Markdown or the controls CSV.
+
+    Reads findings.json (and the manifest's rule catalogue and hashes when BUNDLE is a
+    bundle); rules are never re-evaluated.
+    """
+    from scanner.errors import ScannerError
+
+    try:
+        view = _load_view(bundle)
+    except ScannerError as exc:
+        _fail(exc.diagnostics())
+    if fmt == "html":
+        from scanner.reporters.html import render_html
+
+        text = render_html(view)
+    elif fmt == "md":
+        from scanner.reporters.markdown import render_markdown
+
+        text = render_markdown(view)
+    else:
+        from scanner.reporters.view import controls_csv
+
+        text = controls_csv(view)
+    _emit(text, output)
+
+
+def _load_view(path: Path) -> Any:
+    import json
+
+    from scanner.errors import ReportError
+    from scanner.evidence import archive
+    from scanner.evidence.findings_doc import load_findings
+    from scanner.evidence.manifest import MANIFEST
+    from scanner.reporters.evidence import bundle_view
+    from scanner.reporters.view import build_view
+
+    doc = load_findings(path)
+    if path.is_file() and not archive.is_zip_path(path):
+        return build_view(doc)
+    files = archive.read(path)
+    if MANIFEST not in files:
+        return build_view(doc)
+    from scanner.evidence.verify import verify_files
+
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+    try:
+        manifest = json.loads(files[MANIFEST])
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(f"{path}: manifest.json is not valid JSON: {exc}") from exc
+    return bundle_view(doc, manifest)

@@ -1,0 +1,1 @@
+"""Audit-evidence bundles: file layout, hash manifest, DSSE signature, verification, diff."""

@@ -1,0 +1,161 @@
+"""Night-to-night diff of two scans: new, fixed and still-open findings, expired waivers.
+
+Findings are matched by fingerprint (identity and field paths, not line numbers), so
+moving a manifest in its file does not count as fixing one finding and adding another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.evidence.findings_doc import load_findings
+
+__all__ = ["ScanDiff", "diff", "load_findings", "render_markdown", "render_text"]
+
+OPEN = ("fail", "error")
+EXPIRED_RULE_ID = "waiver/expired"
+
+
+@dataclass(frozen=True)
+class ScanDiff:
+    """What changed between two scans."""
+
+    new: tuple[Mapping[str, Any], ...]
+    fixed: tuple[Mapping[str, Any], ...]
+    still_open: tuple[Mapping[str, Any], ...]
+    expired_waivers: tuple[Mapping[str, str], ...]
+    old_scan: str = ""
+    new_scan: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of the diff."""
+        return {
+            "oldScan": self.old_scan,
+            "newScan": self.new_scan,
+            "summary": {
+                "new": len(self.new),
+                "fixed": len(self.fixed),
+                "stillOpen": len(self.still_open),
+                "expiredWaivers": len(self.expired_waivers),
+            },
+            "new": [dict(f) for f in self.new],
+            "fixed": [dict(f) for f in self.fixed],
+            "stillOpen": [dict(f) for f in self.still_open],
+            "expiredWaivers": [dict(w) for w in self.expired_waivers],
+        }
+
+
+def _open(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        str(f.get("fingerprint")): f
+        for f in doc.get("findings", [])
+        if f.get("status") in OPEN and f.get("ruleId") != EXPIRED_RULE_ID
+    }
+
+
+def _evidence(finding: Mapping[str, Any]) -> dict[str, str]:
+    return {str(e.get("path")): str(e.get("value", "")) for e in finding.get("evidence", [])}
+
+
+def _expired(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
+    """Waivers in force (or not yet reported expired) in OLD that NEW reports expired."""
+    before = {
+        str(f.get("fingerprint"))
+        for f in old.get("findings", [])
+        if f.get("ruleId") == EXPIRED_RULE_ID
+    }
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for f in new.get("findings", []):
+        if f.get("ruleId") != EXPIRED_RULE_ID or str(f.get("fingerprint")) in before:
+            continue
+        ev = _evidence(f)
+        loc = f.get("location") or {}
+        out[(ev.get("ticket", ""), ev.get("rule", ""))] = {
+            "ticket": ev.get("ticket", ""),
+            "rule": ev.get("rule", ""),
+            "owner": ev.get("owner", ""),
+            "approver": ev.get("approver", ""),
+            "expiry": ev.get("expiry", ""),
+            "declaredAt": f"{loc.get('path', '')}:{loc.get('startLine', 0)}",
+        }
+    return tuple(out[k] for k in sorted(out))
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> ScanDiff:
+    """Compare two findings documents."""
+    before, after = _open(old), _open(new)
+
+    def pick(source: dict[str, Mapping[str, Any]], keys: set[str]) -> tuple[Mapping[str, Any], ...]:
+        return tuple(source[k] for k in sorted(keys, key=lambda k: (_sort(source[k]), k)))
+
+    return ScanDiff(
+        new=pick(after, set(after) - set(before)),
+        fixed=pick(before, set(before) - set(after)),
+        still_open=pick(after, set(after) & set(before)),
+        expired_waivers=_expired(old, new),
+        old_scan=str(old.get("finished", "")),
+        new_scan=str(new.get("finished", "")),
+    )
+
+
+def _sort(f: Mapping[str, Any]) -> tuple[str, int, str]:
+    loc = f.get("location") or {}
+    return (str(loc.get("path", "")), int(loc.get("startLine", 0) or 0), str(f.get("ruleId")))
+
+
+def _line(f: Mapping[str, Any]) -> str:
+    loc = f.get("location") or {}
+    where = f"{loc.get('path', '')}:{loc.get('startLine', 0)}" if loc.get("path") else ""
+    res = f.get("resource") or {}
+    name = f"{res.get('kind', '')} {res.get('namespace', '')}/{res.get('name', '')}" if res else ""
+    head = f"{f.get('status')} {f.get('severity')} {f.get('ruleId')}"
+    return f"{head} {where} [{name}] {f.get('message')}"
+
+
+def render_text(d: ScanDiff) -> str:
+    """Plain text for terminals and logs."""
+    out = [
+        f"{len(d.new)} new, {len(d.fixed)} fixed, {len(d.still_open)} still open, "
+        f"{len(d.expired_waivers)} waiver(s) expired  ({d.old_scan or '?'} -> {d.new_scan or '?'})"
+    ]
+    for title, items in (("NEW", d.new), ("FIXED", d.fixed), ("STILL OPEN", d.still_open)):
+        out.extend(f"{title:<10} {_line(f)}" for f in items)
+    out.extend(
+        f"EXPIRED    waiver {w['ticket']} for {w['rule']} (owner {w['owner']}, approver "
+        f"{w['approver']}) expired {w['expiry']} at {w['declaredAt']}"
+        for w in d.expired_waivers
+    )
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(d: ScanDiff) -> str:
+    """Markdown for a ticket or chat message."""
+    from scanner.reporters.templating import location, markdown_cell
+
+    out = [
+        "## Ledgergate: changes since the last scan",
+        "",
+        f"**{len(d.new)}** new, **{len(d.fixed)}** fixed, **{len(d.still_open)}** still open, "
+        f"**{len(d.expired_waivers)}** waiver(s) expired.",
+    ]
+    for title, items in (("New", d.new), ("Fixed", d.fixed), ("Still open", d.still_open)):
+        if items:
+            out += ["", f"### {title}", "", "| status | severity | rule | location | message |"]
+            out.append("|---|---|---|---|---|")
+            out += [
+                f"| {f.get('status')} | {f.get('severity')} | `{markdown_cell(f.get('ruleId'))}` "
+                f"| `{markdown_cell(location(f))}` | {markdown_cell(f.get('message'))} |"
+                for f in items
+            ]
+    if d.expired_waivers:
+        out += ["", "### Waivers expired", "", "| ticket | rule | owner | approver | expiry |"]
+        out.append("|---|---|---|---|---|")
+        out += [
+            "| "
+            + " | ".join(markdown_cell(w[k]) for k in ("ticket", "rule", "owner", "approver"))
+            + f" | {markdown_cell(w['expiry'])} |"
+            for w in d.expired_waivers
+        ]
+    return "\n".join(out) + "\n"

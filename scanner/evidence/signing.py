@@ -1,0 +1,136 @@
+"""DSSE envelopes over an in-toto v1 statement, signed with ECDSA P-256 or Ed25519.
+
+The statement's subject is ``manifest.json`` with its sha256; the manifest in turn
+holds the sha256 of every other file, so one signature covers the whole bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from scanner.errors import ConfigError, ReportError
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://ledgergate.dev/evidence-bundle/v1"
+
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what is actually signed."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def load_private_key(path: Path) -> PrivateKey:
+    """An unencrypted PEM private key of a supported type; ConfigError otherwise."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{path}: not an unencrypted PEM private key: {exc}") from exc
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    raise ConfigError(f"{path}: key type not supported (use ECDSA P-256 or Ed25519)")
+
+
+def load_public_key(path: Path) -> PublicKey:
+    """A PEM public key (or the public half of a private key file)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from exc
+    try:
+        key: Any = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm):
+        try:
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise ConfigError(f"{path}: not a PEM public key: {exc}") from exc
+    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        return key
+    raise ConfigError(f"{path}: key type not supported (use ECDSA P-256 or Ed25519)")
+
+
+def key_id(public: PublicKey) -> str:
+    """sha256 of the DER SubjectPublicKeyInfo, as hex."""
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def statement(subject_name: str, digest: str, predicate: Mapping[str, Any]) -> dict[str, Any]:
+    """An in-toto v1 statement about one file."""
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": subject_name, "digest": {"sha256": digest}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": dict(predicate),
+    }
+
+
+def _sign(key: PrivateKey, message: bytes) -> bytes:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(message)
+    try:  # RFC 6979 keeps signed bundles reproducible
+        return key.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    except UnsupportedAlgorithm:  # pragma: no cover - older OpenSSL
+        return key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def sign_envelope(key: PrivateKey, stmt: Mapping[str, Any]) -> dict[str, Any]:
+    """A DSSE envelope carrying the statement and one signature."""
+    payload = json.dumps(stmt, sort_keys=True, separators=(",", ":")).encode()
+    sig = _sign(key, pae(PAYLOAD_TYPE, payload))
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}],
+    }
+
+
+def open_envelope(envelope: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """The payload bytes and the statement; ReportError if the envelope is malformed."""
+    try:
+        if envelope["payloadType"] != PAYLOAD_TYPE:
+            raise ReportError(f"payloadType is {envelope['payloadType']!r}, not {PAYLOAD_TYPE}")
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        stmt = json.loads(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"malformed DSSE envelope: {exc}") from exc
+    if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
+        raise ReportError("payload is not an in-toto v1 statement")
+    return payload, stmt
+
+
+def verify_envelope(envelope: Mapping[str, Any], public: PublicKey) -> None:
+    """Raise ReportError unless a signature by ``public`` covers the payload."""
+    payload, _ = open_envelope(envelope)
+    message = pae(PAYLOAD_TYPE, payload)
+    wanted = key_id(public)
+    for entry in envelope.get("signatures") or []:
+        if not isinstance(entry, Mapping) or entry.get("keyid") not in (None, "", wanted):
+            continue
+        try:
+            sig = base64.b64decode(str(entry.get("sig", "")), validate=True)
+            if isinstance(public, ed25519.Ed25519PublicKey):
+                public.verify(sig, message)
+            else:
+                public.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+            return
+        except (InvalidSignature, ValueError):
+            continue
+    raise ReportError(f"no valid signature by key {wanted[:16]}…")

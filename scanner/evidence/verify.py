@@ -1,0 +1,141 @@
+"""Verify a bundle: every file against the manifest, the manifest against its signature.
+
+Each problem names the file it concerns, so an auditor knows exactly what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ReportError
+from scanner.evidence import archive, signing
+from scanner.evidence.manifest import MANIFEST, MANIFEST_KIND, SIGNATURE, sha256
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One verification failure, tied to a bundle file."""
+
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+@dataclass
+class Verification:
+    """The outcome: problems (empty means verified) and what was checked."""
+
+    problems: list[Problem] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    signature: str = "absent"
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.problems
+
+
+def _manifest(files: Mapping[str, bytes], out: Verification) -> Mapping[str, Any] | None:
+    if MANIFEST not in files:
+        out.problems.append(Problem(MANIFEST, "missing"))
+        return None
+    try:
+        data = json.loads(files[MANIFEST])
+    except (UnicodeDecodeError, ValueError) as exc:
+        out.problems.append(Problem(MANIFEST, f"not valid JSON: {exc}"))
+        return None
+    if not isinstance(data, dict) or data.get("kind") != MANIFEST_KIND:
+        out.problems.append(Problem(MANIFEST, "not a ledgergate evidence manifest"))
+        return None
+    from scanner.evidence.schema import validation_errors
+
+    for message in validation_errors(data):
+        out.problems.append(Problem(MANIFEST, f"does not match its schema: {message}"))
+    return data
+
+
+def _check_files(
+    files: Mapping[str, bytes], manifest: Mapping[str, Any], out: Verification
+) -> None:
+    listed: set[str] = set()
+    for entry in manifest.get("files", []):
+        if not isinstance(entry, Mapping):
+            continue
+        name = str(entry.get("path", ""))
+        listed.add(name)
+        if name not in files:
+            out.problems.append(Problem(name, "listed in the manifest but missing"))
+            continue
+        actual = sha256(files[name])
+        if actual != entry.get("sha256"):
+            out.problems.append(
+                Problem(
+                    name, f"sha256 {actual} does not match the manifest's {entry.get('sha256')}"
+                )
+            )
+        elif len(files[name]) != entry.get("size"):
+            out.problems.append(Problem(name, "size does not match the manifest"))
+        else:
+            out.checked.append(name)
+    for name in sorted(set(files) - listed - {MANIFEST, SIGNATURE}):
+        out.problems.append(Problem(name, "not listed in the manifest (added after signing?)"))
+
+
+def _check_signature(
+    files: Mapping[str, bytes], key: signing.PublicKey | None, out: Verification
+) -> None:
+    if SIGNATURE not in files:
+        if key is not None:
+            out.problems.append(Problem(SIGNATURE, "missing, but --key was given"))
+        return
+    try:
+        envelope = json.loads(files[SIGNATURE])
+        if not isinstance(envelope, dict):
+            raise ReportError("not a JSON object")
+        _, stmt = signing.open_envelope(envelope)
+    except (UnicodeDecodeError, ValueError, ReportError) as exc:
+        out.problems.append(Problem(SIGNATURE, f"unreadable: {exc}"))
+        return
+    subjects = {
+        s.get("name"): (s.get("digest") or {}).get("sha256")
+        for s in stmt.get("subject", [])
+        if isinstance(s, Mapping)
+    }
+    if MANIFEST in files and subjects.get(MANIFEST) != sha256(files[MANIFEST]):
+        out.problems.append(
+            Problem(MANIFEST, "sha256 does not match the signed statement in manifest.sig.json")
+        )
+    if key is None:
+        out.signature = "present, not checked (pass --key to verify it)"
+        return
+    try:
+        signing.verify_envelope(envelope, key)
+        out.signature = f"valid (key {signing.key_id(key)[:16]})"
+    except ReportError as exc:
+        out.problems.append(Problem(SIGNATURE, f"signature invalid: {exc}"))
+
+
+def verify_files(files: Mapping[str, bytes], key: signing.PublicKey | None = None) -> Verification:
+    """Check a bundle's files (name -> bytes)."""
+    out = Verification()
+    manifest = _manifest(files, out)
+    if manifest is not None:
+        _check_files(files, manifest, out)
+    _check_signature(files, key, out)
+    return out
+
+
+def verify_bundle(path: Path, key_path: Path | None = None) -> Verification:
+    """Read a bundle folder or zip and verify it; ScannerError if it cannot be read."""
+    key = signing.load_public_key(key_path) if key_path is not None else None
+    corrupt: dict[str, str] = {}
+    outcome = verify_files(archive.read(path, corrupt), key)
+    for name, reason in sorted(corrupt.items()):
+        outcome.problems.insert(0, Problem(name, f"corrupt zip entry: {reason}"))
+    return outcome

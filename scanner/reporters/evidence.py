@@ -1,0 +1,184 @@
+"""The audit-evidence bundle: findings, SARIF, coverage, controls, inventory, HTML, manifest.
+
+Every file is rendered from the scan result, hashed into ``manifest.json`` and, with a
+key, covered by a DSSE signature in ``manifest.sig.json``. A bundle that would contain
+a detected secret value is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ReportError
+from scanner.evidence import archive, signing
+from scanner.evidence.inventory import secret_values, snapshot
+from scanner.evidence.leaks import find_leak
+from scanner.evidence.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    build_manifest,
+    canonical,
+    file_identity,
+    sha256,
+)
+from scanner.findings import ScanResult
+from scanner.inventory import Inventory
+from scanner.reporters.html import render_html
+from scanner.reporters.json import JsonReporter, result_to_dict
+from scanner.reporters.sarif import SarifReporter
+from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view, controls_csv
+from scanner.waivers import EXPIRED_RULE_ID, WaiverRegister
+
+REPORT = "report.html"
+
+
+@dataclass(frozen=True)
+class BundleInputs:
+    """What a bundle is made of: the result plus the inputs whose identity it records."""
+
+    result: ScanResult
+    config_path: Path | None = None
+    waivers_path: Path | None = None
+    register: WaiverRegister | None = None
+    inventory: Inventory | None = None
+    sign_key: Path | None = None
+
+
+def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
+    """``coverage.json``: what could not be read, what was skipped, what no rule judged."""
+    judged = {f.rule_id for f in result.findings}
+    return {
+        "schemaVersion": "1.0",
+        "resourcesScanned": result.resources_scanned,
+        "coverage": [
+            {"source": c.source, "target": c.target, "reason": c.reason, "kinds": list(c.kinds)}
+            for c in result.coverage
+        ],
+        "skipped": [
+            {"path": s.origin.path, "line": s.origin.start_line, "reason": s.reason}
+            for s in result.skipped
+        ],
+        "rulesWithoutFindings": sorted(r.id for r in result.rules if r.id not in judged),
+        "controlsNotEvaluated": [
+            {"framework": r.framework, "id": r.control, "rules": list(r.rules)}
+            for r in view.controls
+            if r.status == NOT_EVALUATED
+        ],
+    }
+
+
+def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str, Any]:
+    """``waivers.json``: the whole register as applied, including waivers that matched nothing."""
+    expired = {
+        (f.origin.path, f.origin.start_line)
+        for f in result.findings
+        if f.rule_id == EXPIRED_RULE_ID
+    }
+    covered: dict[str, int] = {}
+    for f in result.findings:
+        if f.waiver:
+            covered[f.waiver.get("source", "")] = covered.get(f.waiver.get("source", ""), 0) + 1
+    entries = []
+    for w in register.waivers if register else ():
+        where = f"{w.source}:{w.line}"
+        entries.append(
+            {
+                **w.record(),
+                "resource": {
+                    "kind": w.selector.kind,
+                    "namespace": w.selector.namespace,
+                    "name": w.selector.name,
+                    "path": w.selector.path,
+                },
+                "state": "expired" if (w.source, w.line) in expired else "active",
+                "findingsWaived": covered.get(where, 0),
+            }
+        )
+    return {
+        "schemaVersion": "1.0",
+        "register": register.path if register else None,
+        "waivers": entries,
+    }
+
+
+def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportView:
+    """The report view of a bundle: the findings document plus the manifest's identity.
+
+    Used both when the bundle is written and when ``ledgergate report`` re-renders it,
+    so both give the same HTML.
+    """
+    shown = [f for f in manifest.get("files", []) if f["path"] not in (REPORT, MANIFEST)]
+    identity = {
+        key: manifest.get(key) for key in ("target", "tool", "scan", "runBy", "config", "waivers")
+    }
+    identity["ruleSet"] = {"sha256": manifest.get("ruleSet", {}).get("sha256", "")}
+    identity["files"] = shown
+    catalogue = manifest.get("ruleSet", {}).get("rules", [])
+    return build_view(doc, catalogue, identity)
+
+
+def _display(path: Path | None, root: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.name
+
+
+def build_files(inputs: BundleInputs) -> dict[str, bytes]:
+    """Every file of the bundle, name -> bytes (deterministic for the same inputs)."""
+    result = inputs.result
+    doc = result_to_dict(result)
+    files: dict[str, bytes] = {
+        "findings.json": JsonReporter().render(result).encode(),
+        "findings.sarif": SarifReporter().render(result).encode(),
+        "inventory.json": canonical(snapshot(inputs.inventory)),
+        "waivers.json": canonical(waivers_doc(inputs.register, result)),
+    }
+    root = str(result.target.get("path", "."))
+    waivers_path = inputs.waivers_path
+    identities = {
+        "config": file_identity(inputs.config_path, _display(inputs.config_path, root)),
+        "waivers": file_identity(waivers_path, inputs.register.path if inputs.register else None),
+    }
+    draft = build_manifest(result, {}, **identities)
+    view = bundle_view(doc, draft)
+    files["controls.csv"] = controls_csv(view).encode()
+    files["coverage.json"] = canonical(coverage_doc(result, view))
+    view = bundle_view(doc, build_manifest(result, files, **identities))
+    files[REPORT] = render_html(view).encode()
+    manifest = build_manifest(result, files, **identities)
+    files[MANIFEST] = canonical(manifest)
+    if inputs.sign_key is not None:
+        key = signing.load_private_key(inputs.sign_key)
+        predicate = {
+            "tool": manifest["tool"],
+            "target": manifest["target"],
+            "scan": manifest["scan"],
+            "ruleSet": {"sha256": manifest["ruleSet"]["sha256"]},
+        }
+        stmt = signing.statement(MANIFEST, sha256(files[MANIFEST]), predicate)
+        files[SIGNATURE] = canonical(signing.sign_envelope(key, stmt))
+    _refuse_leaks(files, inputs.inventory)
+    return files
+
+
+def _refuse_leaks(files: Mapping[str, bytes], inventory: Inventory | None) -> None:
+    """Fail closed: no detected secret value may appear in any bundle file."""
+    leaked = find_leak(files, secret_values(inventory))
+    if leaked is not None:
+        raise ReportError(
+            f"evidence bundle not written: {leaked} would contain a secret value "
+            "(please report this as a bug)"
+        )
+
+
+def write_bundle(inputs: BundleInputs, path: Path) -> dict[str, bytes]:
+    """Build the bundle and write it as a folder or, for ``*.zip``, an archive."""
+    files = build_files(inputs)
+    archive.write(files, path)
+    return files

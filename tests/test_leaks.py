@@ -1,0 +1,58 @@
+"""The bundle's last line of defence against secret values, in every spelling."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import cli
+from scanner.evidence.leaks import find_leak, trie_pattern
+
+from .conftest import FIXTURE_REPOS
+
+SECRET = 'p<a"ss&w\\ord#2024'
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("raw.txt", f"x {SECRET} y"),
+        ("a.json", '{"v": "p<a\\"ss&w\\\\ord#2024"}'),
+        ("r.html", "<td>p&lt;a&#34;ss&amp;w\\ord#2024</td>"),
+        ("c.csv", 'k,"p<a""ss&w\\ord#2024"\n'),
+    ],
+)
+def test_every_spelling_is_found(name: str, text: str) -> None:
+    files = {"clean.json": b'{"v": "[REDACTED sha256:abc]"}', name: text.encode()}
+    assert find_leak(files, [SECRET, "unrelated-value-1"]) == name
+    assert find_leak({"clean.json": files["clean.json"]}, [SECRET]) is None
+
+
+def test_trie_matches_exactly_the_words() -> None:
+    pattern = trie_pattern(["abcd1234", "abcd12", "zzzz9999"])
+    assert pattern is not None
+    assert [m.group(0) for m in pattern.finditer("abcd1 abcd12 abcd1234 zzzz999 zzzz9999")] == [
+        "abcd12",
+        "abcd1234",
+        "zzzz9999",
+    ]
+    assert trie_pattern([]) is None
+
+
+def test_a_leaking_reporter_stops_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scanner.reporters.evidence as evidence
+
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
+    real = evidence.render_html
+    monkeypatch.setattr(evidence, "render_html", lambda view: real(view) + "Zq8#vLr2!pT9wXe4")
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(out)])
+    assert result.exit_code == 2
+    assert "report.html would contain a secret value" in result.output
+    assert not out.exists()

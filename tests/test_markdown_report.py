@@ -1,0 +1,58 @@
+"""The Markdown PR summary: counts, a findings table that cannot be broken by its content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from scanner.cli import cli
+from scanner.reporters.markdown import render_markdown
+from scanner.reporters.view import build_view
+
+from .conftest import FIXTURE_REPOS
+
+
+def _finding(i: int, message: str) -> dict:  # type: ignore[type-arg]
+    return {
+        "ruleId": f"LG-X-{i:03d}",
+        "status": "fail",
+        "severity": "high",
+        "message": message,
+        "location": {"path": "a.yaml", "startLine": i},
+        "controls": [{"framework": "pci-dss-4.0", "id": "4.2.1"}],
+        "fingerprint": f"{i:032d}",
+    }
+
+
+def test_cells_are_escaped_and_the_list_is_capped() -> None:
+    doc = {
+        "summary": {"fail": 3, "error": 0, "waived": 0, "pass": 0, "resources": 1, "rules": 3},
+        "findings": [
+            _finding(1, "a | b <img src=x>\nsecond line"),
+            _finding(2, "`x`"),
+            _finding(3, "c"),
+        ],
+    }
+    md = render_markdown(build_view(doc), limit=2)
+    lines = md.splitlines()
+    assert lines[0] == "## Ledgergate: 3 failed, 0 not evaluated"
+    assert (
+        "| fail | high | `LG-X-001` | `a.yaml:1` | a \\| b &lt;img src=x&gt; second line |" in lines
+    )
+    assert "| fail | high | `LG-X-002` | `a.yaml:2` | 'x' |" in lines
+    assert not any("LG-X-003" in line for line in lines)
+    assert "… and 1 more in the full report." in lines
+    assert "| pci-dss-4.0 | 0 | 1 | 0 | 0 | 0 |" in lines
+
+
+def test_scan_writes_markdown_and_html(tmp_path: Path) -> None:
+    repo = FIXTURE_REPOS / "odoo-finance-compliant"
+    out = tmp_path / "comment.md"
+    result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--format", "md", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("## Ledgergate: all checks passed")
+    assert "### Findings" not in text
+    html = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--format", "html"]).output
+    assert 'data-status="pass"' in html and "No failed, unevaluated or waived findings." in html
