@@ -35,7 +35,11 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 DSN = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s@/]{3,})@[^\s]+")
 
 SENSITIVE_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth)", re.IGNORECASE
+    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|"
+    # ``auth`` alone is a credential (REDIS_AUTH, BASIC_AUTH); AUTH_METHOD is a setting.
+    r"auth(?![_-]?(method|type|mode|url|uri|provider|enabled|issuer|realm|scheme|plugin|"
+    r"mechanism|backend|source|db|database|timeout|or)))",
+    re.IGNORECASE,
 )
 #: Keys that name or point at a secret rather than hold one (``passwordFile``, ``secretName``).
 REFERENCE_KEY = re.compile(r"(name|names|ref|file|path|dir|secretkey|keyref)$", re.IGNORECASE)
@@ -64,6 +68,7 @@ EMBEDDED_OBJECT_KEYS = ("last-applied-configuration",)
 CIPHERTEXT_PREFIXES: Mapping[str, tuple[str, ...]] = {
     "SealedSecret": ("spec.encryptedData.",),
 }
+FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{12}$")
 MIN_SECRET_LENGTH = 8
 MIN_ENTROPY_BITS = 3.0
 MAX_EMBEDDED_DEPTH = 3
@@ -219,7 +224,13 @@ def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
 
 
 def redact_value(value: str, secrets: list[str] | tuple[str, ...], sensitive: bool) -> str:
-    """An evidence value safe to print: a fingerprint if sensitive or secret-like."""
+    """An evidence value safe to print: a fingerprint if sensitive or secret-like.
+
+    A value that already is a fingerprint (``facts.secretLiterals[].fingerprint``) is shown
+    as is, so the same secret has the same label whichever rule reports it.
+    """
+    if FINGERPRINT.match(value):
+        return f"[REDACTED {value}]"
     if sensitive or classify("", value) or any(s and s in value for s in secrets):
         return f"[REDACTED {fingerprint(value)}]"
     return value if len(value) <= 200 else value[:197] + "..."

@@ -147,3 +147,20 @@ def test_external_secret_references_are_not_literals() -> None:
 def test_secret_data_values_all_count() -> None:
     body = {"data": {"password": "c3VwZXJzZWNyZXQ=", "empty": ""}}
     assert found("Secret", body) == {("data.password", "kubernetes-secret")}
+
+
+@pytest.mark.parametrize(
+    ("name", "flagged"),
+    [("AUTH_METHOD", False), ("OAUTH_ISSUER", False), ("REDIS_AUTH", True), ("BASIC_AUTH", True)],
+)
+def test_auth_keys_are_credentials_but_auth_settings_are_not(name: str, flagged: bool) -> None:
+    body = pod({"env": [{"name": name, "value": "scram-sha-256-Xq9"}]})
+    assert bool(found("Pod", body)) is flagged
+
+
+def test_same_secret_same_label_whether_fingerprinted_before_or_not() -> None:
+    from scanner.redaction import fingerprint, redact_value
+
+    value = "Zq8#vLr2!pT9wXe4"
+    assert redact_value(value, [], sensitive=True) == f"[REDACTED {fingerprint(value)}]"
+    assert redact_value(fingerprint(value), [], sensitive=True) == redact_value(value, [], True)
