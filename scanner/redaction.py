@@ -54,8 +54,10 @@ NOT_A_SECRET_VALUE = re.compile(r"^(/|\./|~/|https?://[^@\s]*$)")
 #: ``password=...`` / ``--db-password=...`` / ``token: ...`` inside free text (args, config files).
 ASSIGNMENT = re.compile(
     r"(?:^|[\s;&|\"'({,])-{0,2}"
-    r"([A-Za-z0-9_.-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key|credential)[A-Za-z0-9_.-]*)"
-    r"[ \t]*(?:=|:[ \t])[ \t]*[\"']?([^\s\"';&|,)}]+)",
+    # Bounded name parts keep the scan linear on huge single-token values.
+    r"([A-Za-z0-9_.-]{0,40}(?:pass(?:word|wd)?|secret|token|api[_-]?key|credential)"
+    r"[A-Za-z0-9_.-]{0,40})"
+    r"[ \t]{0,8}(?:=|:[ \t])[ \t]{0,8}[\"']?([^\s\"';&|,)}]{1,512})",
     re.IGNORECASE,
 )
 #: A command-line flag whose *next* argument is the secret (``["--password", "s3cr3t"]``).

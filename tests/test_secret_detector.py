@@ -164,3 +164,9 @@ def test_same_secret_same_label_whether_fingerprinted_before_or_not() -> None:
     value = "Zq8#vLr2!pT9wXe4"
     assert redact_value(value, [], sensitive=True) == f"[REDACTED {fingerprint(value)}]"
     assert redact_value(fingerprint(value), [], sensitive=True) == redact_value(value, [], True)
+
+
+def test_huge_keyword_runs_scan_in_linear_time() -> None:
+    # Unbounded name parts made this quadratic (minutes); bounded, it is well under a second.
+    text = "password" * 50_000 + " " + "token=" * 50_000
+    assert find_secrets("ConfigMap", {"data": {"blob": text}}) == []
