@@ -170,3 +170,14 @@ def test_huge_keyword_runs_scan_in_linear_time() -> None:
     # Unbounded name parts made this quadratic (minutes); bounded, it is well under a second.
     text = "password" * 50_000 + " " + "token=" * 50_000
     assert find_secrets("ConfigMap", {"data": {"blob": text}}) == []
+
+
+def test_references_to_secrets_by_name_are_not_secrets() -> None:
+    body = {
+        "spec": {
+            "tls": {"secretName": "erp-finance-tls"},
+            "credentialsFile": "/credentials/cloud",
+            "existingSecretName": "odoo-db-credentials",
+        }
+    }
+    assert found("IngressRoute", body) == set()
