@@ -106,7 +106,13 @@ def rule_files(folders: Iterable[Path]) -> list[Path]:
             if path.name not in NON_RULE_FILES and path.parent.name != "schema":
                 found.append(path)
         found.extend(p for p in folder.glob("*.yaml") if p.name not in NON_RULE_FILES)
-    return sorted(set(found))
+    # Given one pack folder, ``*/*.yaml`` also reaches the fixtures beside its rules.
+    return sorted({p for p in found if not _is_fixture(p)})
+
+
+def _is_fixture(path: Path) -> bool:
+    """``<pack>/<ID>/<case>.yaml`` next to ``<pack>/<ID>.yaml`` is a fixture, not a rule."""
+    return (path.parent.parent / f"{path.parent.name}.yaml").is_file()
 
 
 def _compile(path: Path, text: str, rule_id: str, key: Sequence[str | int], src: str) -> Any:
