@@ -188,6 +188,8 @@ class Engine:
             if name in resource.facts:
                 continue
             why = next((f.message for f in self.failures if name in f.provides), "")
+            if not why and not any(name in a.provides for a in self.analyzers):
+                why = "no analyzer in this scan provides it"
             return f"fact {name!r} is not available" + (f": {why}" if why else "")
         return None
 

@@ -57,3 +57,23 @@ def marker_lines(repo: Path) -> set[tuple[str, str, int]]:
                 if rule_id.strip():
                     found.add((rel, rule_id.strip(), line))
     return found
+
+
+#: The RBAC files the RBAC answers are about; other packs' fixtures grow independently.
+RBAC_FILES = ("ledgergate.yaml", "platform/rbac-sod", "platform/rbac/operators.yaml")
+
+
+def rbac_only_repo(name: str) -> Path:
+    """A copy of a fixture repo holding only its RBAC separation-of-duties files."""
+    import shutil
+    import tempfile
+
+    target = Path(tempfile.mkdtemp(prefix="rbac-")) / name
+    for rel in RBAC_FILES:
+        src = FIXTURE_REPOS / name / rel
+        if src.is_dir():
+            shutil.copytree(src, target / rel)
+        elif src.is_file():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, target / rel)
+    return target

@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 
 from scanner.cli_rbac import rbac
 
-from .conftest import FIXTURE_REPOS
+from .conftest import rbac_only_repo
 
-BAD = str(FIXTURE_REPOS / "odoo-finance-noncompliant")
-GOOD = str(FIXTURE_REPOS / "odoo-finance-compliant")
+BAD = str(rbac_only_repo("odoo-finance-noncompliant"))
+GOOD = str(rbac_only_repo("odoo-finance-compliant"))
 
 
 def run(*args: str) -> Result:

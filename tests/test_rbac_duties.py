@@ -17,7 +17,7 @@ from scanner.rules import RuleSet, load_rules
 from scanner.shipped import rules_dir
 from scanner.sources.repo import RepoSource
 
-from .conftest import FIXTURE_REPOS
+from .conftest import FIXTURE_REPOS, rbac_only_repo
 
 RULE_FIXTURES = rules_dir() / "rbac" / "LG-RBAC-100"
 
@@ -62,7 +62,7 @@ EVERY_DUTY = [
 
 
 def test_noncompliant_repo_duties_and_conflicts() -> None:
-    inventory = inventory_of(FIXTURE_REPOS / "odoo-finance-noncompliant")
+    inventory = inventory_of(rbac_only_repo("odoo-finance-noncompliant"))
     params = repo_params("odoo-finance-noncompliant")
     assert duties_by_subject(inventory, params) == {
         "Group/oidc:finance-dba": [
@@ -84,7 +84,7 @@ def test_noncompliant_repo_duties_and_conflicts() -> None:
 
 
 def test_conflict_chains_name_the_aggregated_source() -> None:
-    inventory = inventory_of(FIXTURE_REPOS / "odoo-finance-noncompliant")
+    inventory = inventory_of(rbac_only_repo("odoo-finance-noncompliant"))
     analysis = analyze(inventory, repo_params("odoo-finance-noncompliant"))
     (dba,) = [r for r in analysis.subjects if r.subject.id == "Group/oidc:finance-dba"]
     fact = dba.to_fact()
@@ -128,7 +128,7 @@ def test_conflict_appears_only_through_aggregation(tmp_path: Path) -> None:
 
 
 def test_compliant_repo_has_no_conflicts_and_an_exact_matrix() -> None:
-    inventory = inventory_of(FIXTURE_REPOS / "odoo-finance-compliant")
+    inventory = inventory_of(rbac_only_repo("odoo-finance-compliant"))
     matrix = duty_matrix(inventory, repo_params("odoo-finance-compliant"))
     held = {
         row["subject"]: sorted(d for d, cell in row["duties"].items() if cell["held"])
@@ -359,7 +359,7 @@ roleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}
 def test_analyzer_facts_on_bindings_and_synthetic_subjects() -> None:
     from scanner.analyzers.rbac import RbacAnalyzer
 
-    inventory = inventory_of(FIXTURE_REPOS / "odoo-finance-noncompliant")
+    inventory = inventory_of(rbac_only_repo("odoo-finance-noncompliant"))
     result = RbacAnalyzer().analyze(inventory, repo_params("odoo-finance-noncompliant"))
     by_name = {
         inventory.resources[i].ref.display(): facts["rbacBinding"]
@@ -390,16 +390,16 @@ def test_analyzer_facts_on_bindings_and_synthetic_subjects() -> None:
             "problems": [],
             "subjectsWithConflicts": [],
         },
-        "RoleBinding finance-prod/odoo-support": {
-            "role": "Role finance-prod/odoo-support",
-            "subjects": ["Group/oidc:odoo-support"],
-            "problems": ["Role finance-prod/odoo-support not found; grants nothing"],
+        "RoleBinding finance-prod/odoo-helpdesk": {
+            "role": "Role finance-prod/odoo-helpdesk",
+            "subjects": ["Group/oidc:odoo-helpdesk"],
+            "problems": ["Role finance-prod/odoo-helpdesk not found; grants nothing"],
             "subjectsWithConflicts": [],
         },
     }
     assert {(r.ref.kind, r.ref.name, r.origin.path) for r in result.resources} == {
         ("RbacSubject", "Group/oidc:finance-dba", "platform/rbac-sod/bindings.yaml"),
         ("RbacSubject", "Group/oidc:odoo-developers", "platform/rbac-sod/bindings.yaml"),
-        ("RbacSubject", "Group/oidc:odoo-support", "platform/rbac-sod/bindings.yaml"),
+        ("RbacSubject", "Group/oidc:odoo-helpdesk", "platform/rbac-sod/bindings.yaml"),
         ("RbacSubject", "User/jane.doe@finance.example", "platform/rbac/operators.yaml"),
     }

@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from scanner.evidence.leaks import trie_pattern
 from scanner.inventory import Inventory
 from scanner.model import Resource
-from scanner.redaction import PLACEHOLDER, SENSITIVE_KEY, classify, fingerprint, scrub
+from scanner.redaction import PLACEHOLDER, SENSITIVE_KEY, classify, fingerprint
 
 SNAPSHOT_VERSION = "1.0"
 
@@ -22,7 +23,23 @@ def _mask(value: str) -> str:
     return f"[REDACTED {fingerprint(value)}]"
 
 
-def _redact(node: Any, key: str, secrets: tuple[str, ...], hidden: bool) -> Any:
+class _Scrubber:
+    """Replaces every detected secret value of the whole inventory in one regex pass.
+
+    A value found in one object (a Secret's data) may also appear in another (a name, a
+    config line); the snapshot hides it everywhere, as the bundle's leak check demands.
+    """
+
+    def __init__(self, secrets: set[str]) -> None:
+        self.pattern = trie_pattern(s for s in secrets if len(s) >= 4)
+
+    def __call__(self, text: str) -> str:
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(lambda m: _mask(m.group(0)), text)
+
+
+def _redact(node: Any, key: str, secrets: _Scrubber, hidden: bool) -> Any:
     if isinstance(node, bytes | bytearray):  # YAML !!binary: never shown
         return f"[BINARY {len(node)} bytes {fingerprint(node.hex())}]"
     if isinstance(node, dt.date | dt.datetime):
@@ -42,13 +59,13 @@ def _redact(node: Any, key: str, secrets: tuple[str, ...], hidden: bool) -> Any:
         sensitive = bool(SENSITIVE_KEY.search(key)) and not PLACEHOLDER.match(node.strip())
         if hidden or sensitive or classify(key, node):
             return _mask(node) if node else node
-        return scrub(node, secrets)
+        return secrets(node)
     if hidden and node is not None and not isinstance(node, bool):
         return _mask(str(node))
     return node
 
 
-def redacted_body(resource: Resource, secrets: tuple[str, ...]) -> dict[str, Any]:
+def redacted_body(resource: Resource, secrets: _Scrubber) -> dict[str, Any]:
     """The resource body with every secret-looking value replaced by its fingerprint."""
     body = dict(resource.body)
     out: dict[str, Any] = {}
@@ -63,8 +80,8 @@ def snapshot(inventory: Inventory | None) -> dict[str, Any]:
     if inventory is None:
         return {"schemaVersion": SNAPSHOT_VERSION, "resources": [], "captured": False}
     rows: list[tuple[tuple[str, int, str, str, str], dict[str, Any]]] = []
-    for index, res in enumerate(inventory.resources):
-        secrets = tuple(h.value for h in inventory.secrets.get(index, []))
+    secrets = _Scrubber({h.value for hits in inventory.secrets.values() for h in hits})
+    for res in inventory.resources:
         key = (
             res.origin.path,
             res.origin.start_line,
