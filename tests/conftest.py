@@ -51,3 +51,6 @@ def expected_markers(repo: Path) -> set[tuple[str, str]]:
                 if rule_id.strip():
                     found.add((rel, rule_id.strip()))
     return found
+
+
+from tests.kubeapi.fixtures import kube_server, kube_target  # noqa: E402, F401

@@ -44,6 +44,10 @@ class Source(abc.ABC):
     def collect(self) -> Iterator[SourceItem]:
         """Yield every resource, problem and skip; never raise for one bad input."""
 
+    def origin(self) -> Origin:
+        """Where findings about the source as a whole point (e.g. a kind it could not read)."""
+        return Origin()
+
     def target(self) -> dict[str, str]:
         """Identity of what was scanned (for reports and the evidence manifest)."""
         return {}
