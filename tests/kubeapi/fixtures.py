@@ -24,6 +24,9 @@ SCANNER_TOKEN = "scanner-token-7f3a"
 SCANNER_USER = "system:serviceaccount:ledgergate:scanner"
 LIMITED_TOKEN = "limited-token-91c2"
 LIMITED_USER = "system:serviceaccount:ledgergate:limited"
+#: A user whose access is exactly a ClusterRole's grants (set by tests via ``authz.allowed``).
+ROLE_TOKEN = "role-token-5d8e"
+ROLE_USER = "system:serviceaccount:ledgergate:role-bound"
 
 
 @dataclass
@@ -51,7 +54,8 @@ class KubeTarget:
 
 def start_server(folder: Path, workdir: Path) -> FixtureApiServer:
     """Serve ``folder`` over TLS with the scanner and limited tokens."""
-    authz = Authz({SCANNER_TOKEN: SCANNER_USER, LIMITED_TOKEN: LIMITED_USER})
+    authz = Authz({SCANNER_TOKEN: SCANNER_USER, LIMITED_TOKEN: LIMITED_USER, ROLE_TOKEN: ROLE_USER})
+    authz.allowed[ROLE_USER] = set()
     authz.deny(LIMITED_USER, "rbac.authorization.k8s.io", "clusterrolebindings")
     return FixtureApiServer(Store.from_folder(folder), authz, make_pki(workdir / "pki")).start()
 

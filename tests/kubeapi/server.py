@@ -72,10 +72,18 @@ class Fault:
 
 @dataclass
 class Authz:
-    """Tokens -> users, and (user -> denied (group, plural)) for 403 answers."""
+    """Tokens -> users; per user, denied (group, plural) pairs or an allow-list (else 403)."""
 
     tokens: dict[str, str] = field(default_factory=dict)
     denied: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    allowed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def permits(self, user: str, group: str, plural: str) -> bool:
+        """Whether ``user`` may read ``group/plural``."""
+        if (group, plural) in self.denied.get(user, set()):
+            return False
+        allow = self.allowed.get(user)
+        return allow is None or (group, plural) in allow
 
     def deny(self, user: str, group: str, plural: str) -> None:
         """Forbid ``user`` to read ``group/plural``."""
@@ -250,7 +258,7 @@ class KubeApi:
         return self._list(res, namespace, query, accept)
 
     def _authorize(self, user: str, verb: str, res: ApiResource, namespace: str | None) -> None:
-        if (res.group, res.plural) not in self.authz.denied.get(user, set()):
+        if self.authz.permits(user, res.group, res.plural):
             return
         where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
         raise ApiError(
