@@ -132,3 +132,38 @@ def test_cli_formats_name_the_cluster(kube_target: KubeTarget, fmt: str) -> None
 
 def test_fixture_folder_has_expectations() -> None:
     assert (CLUSTER_FIXTURE / "expected-findings.yaml").is_file()
+
+
+def test_objects_owned_by_controllers_are_judged_through_their_owner(
+    kube_target: KubeTarget,
+) -> None:
+    result, _ = scan_cluster(kube_target.kubeconfig)
+    judged = {(f.resource.kind, f.resource.name) for f in result.findings if f.resource}
+    assert ("ReplicaSet", "odoo-worker-6b8d9c7f4") not in judged
+    assert ("Pod", "odoo-worker-6b8d9c7f4-x2k9p") not in judged
+    assert ("Pod", "debug-shell") in judged
+    notes = {c.target: c.reason for c in result.coverage}
+    if kube_target.server is not None:
+        assert (
+            notes["/apis/apps/v1/replicasets"]
+            == "1 replicasets owned by controllers were judged through their owners"
+        )
+        assert (
+            notes["/api/v1/pods"] == "1 pods owned by controllers were judged through their owners"
+        )
+
+
+def test_namespace_filter(kube_server: FixtureApiServer, kube_target: KubeTarget) -> None:
+    start = len(kube_server.log)
+    result, _ = scan_cluster(kube_target.kubeconfig, namespaces=["velero"])
+    assert problems(result) == {
+        ("LG-BAK-001", "fail", "Schedule", "velero", "finance-hourly"),
+        ("LG-RBAC-001", "fail", "ClusterRoleBinding", "", "ops-breakglass"),  # cluster-scoped: kept
+    }
+    paths = {r.path for r in kube_server.log[start:]}
+    assert (
+        "/apis/velero.io/v1/namespaces/velero/schedules" in paths
+    )  # a plain name lists one namespace
+    assert "/apis/velero.io/v1/schedules" not in paths
+    globbed, _ = scan_cluster(kube_target.kubeconfig, namespaces=["finance-*"])
+    assert {p[3] for p in problems(globbed)} == {"finance-prod", ""}

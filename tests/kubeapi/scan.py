@@ -23,11 +23,14 @@ def scan_cluster(
     timeout_s: float = 10.0,
     sleep: Callable[[float], None] | None = None,
     rules: RuleSet | None = None,
+    ca_file: Path | None = None,
     **kw: Any,
 ) -> tuple[ScanResult, KubeClient]:
     """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries)."""
     ruleset = rules if rules is not None else load_rules()
-    client = KubeClient(connect(kubeconfig), timeout_s=timeout_s, sleep=sleep or (lambda _s: None))
+    client = KubeClient(
+        connect(kubeconfig, ca_file=ca_file), timeout_s=timeout_s, sleep=sleep or (lambda _s: None)
+    )
     source = KubeSource(client, ruleset, **kw)
     return run_scan(source, load_config(None), rules=ruleset), client
 

@@ -170,9 +170,10 @@ class KubeApi:
         return code, body, extra
 
     def _user(self, authorization: str) -> str | None:
-        if not authorization.startswith("Bearer "):
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":  # the apiserver accepts any case, as in-cluster clients send
             return None
-        return self.authz.tokens.get(authorization[7:].strip())
+        return self.authz.tokens.get(token.strip())
 
     def _route(
         self, path: str, query: dict[str, str], accept: str, user: str, extra: dict[str, str]
@@ -354,7 +355,11 @@ class KubeApi:
                     {"rv": int(list_rv), "key": [last.get("namespace", ""), last["name"]]}
                 )
                 if labels is None and fields is None:
-                    meta["remainingItemCount"] = 1 + sum(1 for _ in matched)
+                    meta["remainingItemCount"] = (
+                        self.store.count_after(res, after) - limit
+                        if namespace is None
+                        else 1 + sum(1 for _ in matched)
+                    )
                 break
             items.append(obj)
         if TABLE_AS in accept:

@@ -268,7 +268,8 @@ class Store:
         """Objects in key order after ``after`` that match namespace and selectors."""
         bucket = self._buckets.get((res.group, res.plural), _Bucket())
         start = bisect.bisect_right(bucket.keys, after) if after else 0
-        for obj in bucket.objects[start:]:
+        for index in range(start, len(bucket.objects)):
+            obj = bucket.objects[index]
             meta = obj["metadata"]
             if namespace is not None and meta.get("namespace") != namespace:
                 continue
@@ -277,6 +278,11 @@ class Store:
             if fields is not None and not fields(meta):
                 continue
             yield obj
+
+    def count_after(self, res: ApiResource, after: tuple[str, str] | None) -> int:
+        """How many objects of a resource sort after ``after`` (all when None)."""
+        bucket = self._buckets.get((res.group, res.plural), _Bucket())
+        return len(bucket.keys) - (bisect.bisect_right(bucket.keys, after) if after else 0)
 
     def get(self, res: ApiResource, namespace: str, name: str) -> dict[str, Any] | None:
         """One object by key."""
