@@ -79,3 +79,25 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
     missing = CliRunner().invoke(cluster, ["--kubeconfig", str(tmp_path / "absent")])
     assert missing.exit_code == 2
     assert "cannot load Kubernetes configuration" in missing.output
+
+
+def test_client_certificate_authentication(
+    kube_server: FixtureApiServer, kube_target: KubeTarget, tmp_path: Path
+) -> None:
+    import base64
+
+    from tests.kubeapi.pki import client_cert
+
+    assert kube_server.pki is not None
+    cert, key = client_cert(kube_server.pki, "ledgergate-auditor", ("finance:auditors",))
+    cfg = yaml.safe_load(kube_target.kubeconfig.read_text())
+    cfg["users"][0]["user"] = {
+        "client-certificate-data": base64.b64encode(cert).decode(),
+        "client-key-data": base64.b64encode(key).decode(),
+    }
+    path = tmp_path / "cert-kubeconfig"
+    path.write_text(yaml.safe_dump(cfg))
+    start = len(kube_server.log)
+    result, _ = scan_cluster(path)
+    assert problems(result) == expected_problems()
+    assert {r.user for r in kube_server.log[start:]} == {"ledgergate-auditor"}

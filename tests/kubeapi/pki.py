@@ -20,6 +20,7 @@ class Pki:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    ca_key: Path
 
     def ca_pem(self) -> bytes:
         """The CA certificate, as kubeconfig ``certificate-authority-data`` wants it."""
@@ -82,14 +83,41 @@ def make_pki(folder: Path, ca_name: str = "ledgergate-fixture-ca") -> Pki:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    pki = Pki(folder / "ca.crt", folder / "tls.crt", folder / "tls.key")
+    pki = Pki(folder / "ca.crt", folder / "tls.crt", folder / "tls.key", folder / "ca.key")
+    pki.ca_key.write_bytes(_key_pem(ca_key))
     pki.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.server_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    pki.server_key.write_bytes(_key_pem(key))
     return pki
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def client_cert(pki: Pki, user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+    """A client certificate (PEM cert, PEM key) for ``user`` (CN) in ``groups`` (O), as
+    the apiserver's x509 authenticator reads them."""
+    ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, user)]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)

@@ -145,13 +145,14 @@ class KubeApi:
             self.compacted_rv = self.store.rv
 
     def handle(
-        self, method: str, raw_path: str, headers: Any
+        self, method: str, raw_path: str, headers: Any, cert_user: str | None = None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer one request: (status, JSON body, extra headers)."""
         parts = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         accept = headers.get("Accept", "") or ""
-        user = self._user(headers.get("Authorization", ""))
+        authorization = headers.get("Authorization", "")
+        user = self._user(authorization) if authorization else cert_user
         extra: dict[str, str] = {}
         try:
             if user is None:
@@ -441,7 +442,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _answer(self) -> None:
-        code, body, extra = self.server.api.handle(self.command, self.path, self.headers)
+        code, body, extra = self.server.api.handle(
+            self.command, self.path, self.headers, self._cert_user()
+        )
         data = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -450,6 +453,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _cert_user(self) -> str | None:
+        """The CN of a client certificate the CA signed (the x509 authenticator)."""
+        if not isinstance(self.request, ssl.SSLSocket):
+            return None
+        cert = self.request.getpeercert()
+        for rdn in (cert or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return str(value)
+        return None
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -461,6 +475,14 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     api: KubeApi
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that fail the TLS handshake or hang up are expected; anything else is not."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class FixtureApiServer:
@@ -486,6 +508,8 @@ class FixtureApiServer:
         if self.pki is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.pki.server_cert, self.pki.server_key)
+            ctx.load_verify_locations(self.pki.ca_cert)
+            ctx.verify_mode = ssl.CERT_OPTIONAL  # client certificates authenticate too
             httpd.socket = ctx.wrap_socket(
                 httpd.socket, server_side=True, do_handshake_on_connect=False
             )
