@@ -122,4 +122,30 @@ def test_unreachable_server_errors_every_rule(kube_target: KubeTarget, tmp_path:
     dead.write_text(yaml.safe_dump(cfg))
     result, _ = scan_cluster(dead, timeout_s=1)
     errored = {f.rule_id for f in result.findings if f.status is Status.ERROR}
-    assert errored == {"LG-BAK-001", "LG-IMG-001", "LG-RBAC-001", "LG-TLS-001", "LG-SEC-001"}
+    assert errored == {"LG-BAK-001", "LG-IMG-001", "LG-RBAC-001", "LG-TLS-001"}
+
+
+def test_bad_credentials_are_an_explicit_gap(kube_target: KubeTarget) -> None:
+    result, _ = scan_cluster(kube_target.kubeconfig_for("expired-token", "expired"))
+    gap = next(c for c in result.coverage if c.kinds)
+    assert gap.reason.startswith("discovery failed: 401 Unauthorized")
+    assert {f.rule_id for f in result.findings} == {
+        "LG-BAK-001",
+        "LG-IMG-001",
+        "LG-RBAC-001",
+        "LG-TLS-001",
+    }  # not LG-SEC-001: Secrets were not asked for
+    assert all(f.status is Status.ERROR for f in result.findings)
+
+
+def test_progress_names_each_kind(kube_target: KubeTarget) -> None:
+    said: list[str] = []
+    scan_cluster(kube_target.kubeconfig, progress=said.append)
+    kinds = {line.split(":", 1)[0] for line in said}
+    assert {
+        "Namespace",
+        "apps/Deployment",
+        "velero.io/Schedule",
+        "traefik.io/IngressRoute",
+    } <= kinds
+    assert all(" read in " in line for line in said)

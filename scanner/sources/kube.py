@@ -152,7 +152,7 @@ class KubeSource(Source):
         try:
             served_groups = self._group_versions()
         except KubeRequestError as exc:
-            keys = tuple(sorted(_key(k.group, k.kind) for k in self.plan.wanted))
+            keys = tuple(sorted(_key(g, k) for g, k in self._readable()))
             return [], [CoverageEntry(SOURCE, "/apis", f"discovery failed: {exc.describe()}", keys)]
         for group in groups:
             if group == "*":
@@ -162,7 +162,7 @@ class KubeSource(Source):
                     found.update(self._resources(group, version, found))
                 except KubeRequestError as exc:
                     kinds_here = tuple(
-                        sorted(_key(k.group, k.kind) for k in self.plan.wanted if k.group == group)
+                        sorted(_key(g, k) for g, k in self._readable() if g == group)
                     )
                     gaps.append(
                         CoverageEntry(
@@ -187,6 +187,11 @@ class KubeSource(Source):
                     )
                 )
         return result, gaps
+
+    def _readable(self) -> list[tuple[str, str]]:
+        """(group, kind) pairs this scan would list (Secrets only when asked)."""
+        pairs = [(k.group, k.kind) for k in self.plan.wanted] + list(self.plan.unknown)
+        return [p for p in pairs if p != SECRET or self.include_secrets]
 
     def _group_versions(self) -> dict[str, list[str]]:
         """Group -> served versions, preferred first ('' is the core group)."""
