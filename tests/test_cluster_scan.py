@@ -167,3 +167,14 @@ def test_namespace_filter(kube_server: FixtureApiServer, kube_target: KubeTarget
     assert "/apis/velero.io/v1/schedules" not in paths
     globbed, _ = scan_cluster(kube_target.kubeconfig, namespaces=["finance-*"])
     assert {p[3] for p in problems(globbed)} == {"finance-prod", ""}
+
+
+def test_owned_objects_are_judged_when_their_owner_does_not_meet_the_rule(
+    kube_target: KubeTarget,
+) -> None:
+    from scanner.rules import load_rules
+
+    rules = load_rules([TEST_RULES], include=["LG-TEST-901"])
+    result, _ = scan_cluster(kube_target.kubeconfig, rules=rules)
+    judged = {f.resource.name for f in result.findings if f.resource and f.resource.kind == "Pod"}
+    assert judged == {"debug-shell", "odoo-worker-6b8d9c7f4-x2k9p"}

@@ -16,14 +16,12 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.model import CoverageEntry, Origin, Resource, ResourceRef
-from scanner.rules import Rule
+from scanner.rules import Rule, RuleSet
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.kubeclient import JSON, METADATA_ONLY, KubeClient, KubeRequestError
 from scanner.sources.kubeplan import SECRET, plan
 
 SOURCE = "cluster"
-#: Objects a controller of one of these kinds owns are judged through their owner.
-CONTROLLER_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 ARGO_INSTANCE = "app.kubernetes.io/instance"
 FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io"
@@ -77,15 +75,12 @@ def git_source(meta: Mapping[str, Any]) -> str:
     return ""
 
 
-def _owned_by_controller(meta: Mapping[str, Any]) -> str:
+def _controller(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(apiVersion, kind) of the controlling owner, if any."""
     for owner in meta.get("ownerReferences") or ():
-        if (
-            isinstance(owner, Mapping)
-            and owner.get("controller")
-            and owner.get("kind") in CONTROLLER_KINDS
-        ):
-            return str(owner["kind"])
-    return ""
+        if isinstance(owner, Mapping) and owner.get("controller"):
+            return str(owner.get("apiVersion", "")), str(owner.get("kind", ""))
+    return None
 
 
 class KubeSource(Source):
@@ -104,7 +99,8 @@ class KubeSource(Source):
         progress: Progress | None = None,
     ) -> None:
         self.client = client
-        self.plan = plan(rules)
+        self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
+        self.plan = plan(self.rules)
         self.namespaces = tuple(namespaces)
         self.include_secrets = include_secrets
         self.page_size = page_size
@@ -243,7 +239,7 @@ class KubeSource(Source):
             meta = item.get("metadata") or {}
             if not self._namespace_selected(served, meta):
                 continue
-            if _owned_by_controller(meta):
+            if self._judged_through_owner(served, meta):
                 owned += 1
                 continue
             kept += 1
@@ -255,6 +251,16 @@ class KubeSource(Source):
                 f"{owned} {served.plural} owned by controllers were judged through their owners",
             )
         self.progress(f"{served.key}: {kept} read in {time.monotonic() - started:.1f}s")
+
+    def _judged_through_owner(self, served: Served, meta: Mapping[str, Any]) -> bool:
+        """True when the controlling owner meets every rule this object would: judging the
+        object too would only repeat the owner's findings (a Pod of a Deployment's ReplicaSet)."""
+        owner = _controller(meta)
+        if owner is None:
+            return False
+        mine = {r.id for r in self.rules.for_kind(served.api_version, served.kind)}
+        theirs = {r.id for r in self.rules.for_kind(*owner)}
+        return bool(mine) and mine <= theirs
 
     def _paths(self, served: Served) -> list[str]:
         """One cluster-wide list, or one per namespace when every pattern is a plain name."""
