@@ -163,7 +163,7 @@ class KubeSource(Source):
                     gaps.append(
                         CoverageEntry(
                             SOURCE,
-                            f"/apis/{group}/{version}",
+                            _discovery_path(group, version),
                             f"discovery failed: {exc.describe()}",
                             kinds_here,
                         )
@@ -203,8 +203,7 @@ class KubeSource(Source):
     def _resources(
         self, group: str, version: str, found: Mapping[tuple[str, str], Served]
     ) -> dict[tuple[str, str], Served]:
-        path = f"/apis/{group}/{version}" if group else "/api/v1"
-        listing = self.client.get(path)
+        listing = self.client.get(_discovery_path(group, version))
         new: dict[tuple[str, str], Served] = {}
         for res in listing.get("resources") or ():
             name = str(res.get("name", ""))
@@ -298,6 +297,10 @@ class KubeSource(Source):
         )
         facts = {"metadataOnly": True} if metadata_only else {}
         return Resource(ref, body, origin, facts)
+
+
+def _discovery_path(group: str, version: str) -> str:
+    return f"/apis/{group}/{version}" if group else f"/api/{version}"
 
 
 def _key(group: str, kind: str) -> str:
