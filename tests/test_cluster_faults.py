@@ -149,3 +149,21 @@ def test_progress_names_each_kind(kube_target: KubeTarget) -> None:
         "traefik.io/IngressRoute",
     } <= kinds
     assert all(" read in " in line for line in said)
+
+
+def test_failed_group_discovery_errors_the_rules_of_that_group(
+    kube_server: FixtureApiServer, kube_target: KubeTarget
+) -> None:
+    kube_server.faults["discovery:velero.io/v1"] = Fault(status=503)
+    result, _ = scan_cluster(kube_target.kubeconfig)
+    gap = next(c for c in result.coverage if c.kinds)
+    assert (gap.target, gap.kinds) == ("/apis/velero.io/v1", ("velero.io/Schedule",))
+    assert "503" in gap.reason
+    errors = {
+        (f.rule_id, f.status.value, f.resource.kind if f.resource else "", "", "*")
+        for f in result.findings
+        if f.status is Status.ERROR
+    }
+    assert errors == {("LG-BAK-001", "error", "Schedule", "", "*")}
+    expected = {p for p in expected_problems() if p[0] != "LG-BAK-001"}
+    assert {p for p in problems(result) if p[1] == "fail"} == expected

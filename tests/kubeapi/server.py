@@ -239,6 +239,9 @@ class KubeApi:
             r for r in self.store.resources.values() if r.group == group and r.version == version
         ]
         if not rest:
+            self._apply_fault(
+                f"discovery:{group}/{version}" if group else "discovery:v1", False, extra
+            )
             return {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
@@ -254,7 +257,9 @@ class KubeApi:
             raise self._not_found_path("/".join(rest))
         verb = "get" if len(rest) == 2 else "list"
         self._authorize(user, verb, res, namespace)
-        self._apply_fault(res, "continue" in query, extra)
+        self._apply_fault(
+            f"{res.group}/{res.plural}" if res.group else res.plural, "continue" in query, extra
+        )
         if verb == "get":
             return self._get(res, namespace or "", rest[1], accept)
         return self._list(res, namespace, query, accept)
@@ -272,8 +277,8 @@ class KubeApi:
             {"group": res.group, "kind": res.plural},
         )
 
-    def _apply_fault(self, res: ApiResource, has_continue: bool, extra: dict[str, str]) -> None:
-        fault = self.faults.get(f"{res.group}/{res.plural}" if res.group else res.plural)
+    def _apply_fault(self, key: str, has_continue: bool, extra: dict[str, str]) -> None:
+        fault = self.faults.get(key)
         if fault is None or not fault.fire(has_continue):
             return
         if fault.delay:
@@ -297,8 +302,7 @@ class KubeApi:
             raise ApiError(
                 403,
                 "Forbidden",
-                f"{res.plural} is forbidden: fault injected",
-                {"group": res.group, "kind": res.plural},
+                f"{key} is forbidden: fault injected",
             )
         if fault.status:
             raise ApiError(
@@ -533,7 +537,8 @@ class FixtureApiServer:
 
     @property
     def faults(self) -> dict[str, Fault]:
-        """Fault knobs keyed by ``plural`` (core) or ``group/plural``."""
+        """Fault knobs keyed by ``plural`` (core) or ``group/plural``, or
+        ``discovery:group/version`` for a group's discovery document."""
         return self.api.faults
 
 
