@@ -275,3 +275,24 @@ def test_unknown_kind_without_crd_is_a_load_error() -> None:
 def test_kubeconfig_shape() -> None:
     cfg = kubeconfig("https://127.0.0.1:1", b"PEM", "tok")
     assert yaml.safe_load(yaml.safe_dump(cfg))["users"][0]["user"]["token"] == "tok"
+
+
+def test_dynamic_client_discovers_and_lists(
+    kube_server: FixtureApiServer,
+    kube_target: KubeTarget,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kubernetes import config, dynamic
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # its discovery cache file
+    dyn = dynamic.DynamicClient(config.new_client_from_config(str(kube_target.kubeconfig)))
+    schedules = dyn.resources.get(api_version="velero.io/v1", kind="Schedule").get()
+    assert sorted(s.metadata.name for s in schedules.items) == ["finance-daily", "finance-hourly"]
+    bindings = dyn.resources.get(api_version="rbac.authorization.k8s.io/v1", kind="RoleBinding")
+    assert {b.metadata.name for b in bindings.get(namespace="finance-prod").items} == {
+        "finance-admins",
+        "odoo-reader",
+    }
+    namespaces = dyn.resources.get(api_version="v1", kind="Namespace").get()
+    assert namespaces.kind == "NamespaceList" and len(namespaces.items) == 5
