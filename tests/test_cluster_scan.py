@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from scanner.cli_cluster import cluster
 from scanner.model import Status
-from tests.kubeapi.fixtures import CLUSTER_FIXTURE, KubeTarget
+from tests.kubeapi.fixtures import CLUSTER_FIXTURE, LIMITED_TOKEN, KubeTarget
 from tests.kubeapi.scan import expected_problems, problems, scan_cluster
 from tests.kubeapi.server import FixtureApiServer
 
@@ -178,3 +178,19 @@ def test_owned_objects_are_judged_when_their_owner_does_not_meet_the_rule(
     result, _ = scan_cluster(kube_target.kubeconfig, rules=rules)
     judged = {f.resource.name for f in result.findings if f.resource and f.resource.kind == "Pod"}
     assert judged == {"debug-shell", "odoo-worker-6b8d9c7f4-x2k9p"}
+
+
+def test_cluster_sarif_validates_against_the_official_schema(
+    kube_target: KubeTarget, testdata: Path
+) -> None:
+    import jsonschema
+
+    limited = kube_target.kubeconfig_for(LIMITED_TOKEN, "limited")  # includes a kind-level error
+    res = CliRunner().invoke(
+        cluster, ["--kubeconfig", str(limited), "--format", "sarif"], catch_exceptions=False
+    )
+    log = json.loads(res.output)
+    schema = json.loads((testdata / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(log)) == []
+    statuses = {r["properties"]["status"] for r in log["runs"][0]["results"]}
+    assert statuses == {"fail", "error"}
