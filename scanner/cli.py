@@ -9,33 +9,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
 import click
 
 from scanner import __version__
 from scanner.cli_evidence import AuditOptions, audit_options
-
-if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.findings import ScanResult
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-FORMATS = ("table", "json", "sarif", "html", "md")
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"ledgergate: {message}", err=True)
-    sys.exit(code)
-
-
-def _progress(enabled: bool) -> Any:
-    def say(message: str) -> None:
-        if enabled:
-            click.echo(f"… {message}", err=True)
-
-    return say
+from scanner.cliutil import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    FORMATS,
+    SEVERITIES,
+    fail,
+    load_scan_config,
+    progress,
+    write_outputs,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,39 +49,6 @@ def cli() -> None:
 @cli.group()
 def scan() -> None:
     """Scan a target (a repository today)."""
-
-
-def _load_config(root: Path, config_path: Path | None) -> Config:
-    from scanner.config import find_config, load_config
-
-    return load_config(find_config(root, config_path))
-
-
-def _write_outputs(
-    result: ScanResult, fmt: str, output: Path | None, sarif: Path | None, json_out: Path | None
-) -> None:
-    from scanner.reporters import get_reporter
-
-    color = output is None and fmt == "table" and sys.stdout.isatty()
-    text = get_reporter(fmt, color=color).render(result)
-    for path, name in ((sarif, "sarif"), (json_out, "json")):
-        if path is not None:
-            _write_file(path, get_reporter(name).render(result))
-    if output is None or str(output) == "-":
-        click.echo(text, nl=False)
-    else:
-        _write_file(output, text)
-
-
-def _write_file(path: Path, text: str) -> None:
-    if str(path) == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror}")
 
 
 @scan.command("repo")
@@ -150,7 +107,7 @@ def scan_repo_cmd(
     from scanner.pipeline import scan_repo
 
     try:
-        config = _load_config(path, config_path)
+        config = load_scan_config(path, config_path)
         changed = None
         if base:
             from scanner.sources.repo import changed_files
@@ -159,19 +116,19 @@ def scan_repo_cmd(
         result = scan_repo(
             path,
             config,
-            progress=_progress(sys.stderr.isatty()),
+            progress=progress(sys.stderr.isatty()),
             waivers=audit.load_register(path),
             on_inventory=audit.keep_inventory,
         )
         if changed is not None:
             result = result.only_paths(changed)
     except ScannerError as exc:
-        _fail(exc.diagnostics())
-    _write_outputs(result, fmt, output, sarif, json_out)
+        fail(exc.diagnostics())
+    write_outputs(result, fmt, output, sarif, json_out)
     try:
         audit.write_bundle(result, config)
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     threshold = Severity(fail_on) if fail_on else config.fail_on
     sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
 
@@ -187,11 +144,11 @@ def _ruleset(config_path: Path | None, extra: tuple[Path, ...] = ()) -> Any:
     from scanner.shipped import rules_dir
 
     try:
-        config = _load_config(Path.cwd(), config_path)
+        config = load_scan_config(Path.cwd(), config_path)
         folders = list(extra) or [rules_dir(), *config.rule_paths]
         return load_rules(folders, severity_overrides=config.severity_overrides), config
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
 
 
 @rules.command("list")
@@ -240,7 +197,7 @@ def rules_show(rule_id: str, config_path: Path | None) -> None:
     ruleset, _ = _ruleset(config_path)
     rule = ruleset.get(rule_id)
     if rule is None:
-        _fail(f"no rule {rule_id!r} (see `ledgergate rules list`)")
+        fail(f"no rule {rule_id!r} (see `ledgergate rules list`)")
     kinds = ", ".join(f"{g}/{k}" if g not in ("", "*") else k for g, k in rule.match.kinds)
     click.echo(f"{rule.id}  [{rule.severity.value}]  {rule.title}")
     click.echo(f"family:      {rule.family}")
@@ -297,9 +254,11 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_rbac import rbac
 
+    scan.add_command(cluster)
     cli.add_command(rbac)
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)

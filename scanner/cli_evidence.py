@@ -12,9 +12,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from scanner.cliutil import EXIT_FINDINGS, fail
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -22,13 +24,7 @@ if TYPE_CHECKING:
     from scanner.inventory import Inventory
     from scanner.waivers import WaiverRegister
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"ledgergate: {message}", err=True)
-    sys.exit(code)
 
 
 @dataclass
@@ -107,7 +103,7 @@ def audit_options(func: F) -> F:
         **kwargs: Any,
     ) -> Any:
         if sign_key is not None and evidence is None:
-            _fail("--sign-key needs --evidence")
+            fail("--sign-key needs --evidence")
         return func(*args, audit=AuditOptions(waivers, evidence, sign_key), **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -137,7 +133,7 @@ def verify_cmd(bundle: Path, key: Path | None) -> None:
     try:
         outcome = verify_bundle(bundle, key)
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     for problem in outcome.problems:
         click.echo(f"FAILED {problem}")
     for name in outcome.checked:
@@ -145,7 +141,7 @@ def verify_cmd(bundle: Path, key: Path | None) -> None:
     click.echo(f"signature: {outcome.signature}")
     if not outcome.ok:
         click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_FINDINGS)
     click.echo(f"{bundle}: verified ({len(outcome.checked)} files)")
 
 
@@ -174,7 +170,7 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None) -> None:
     try:
         result = diff(load_findings(old), load_findings(new))
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
     else:
@@ -190,7 +186,7 @@ def _emit(text: str, output: Path | None) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror}")
+        fail(f"cannot write {output}: {exc.strerror}")
 
 
 @click.command("report")
@@ -210,7 +206,7 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
     try:
         view = _load_view(bundle)
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     if fmt == "html":
         from scanner.reporters.html import render_html
 

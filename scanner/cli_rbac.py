@@ -9,21 +9,15 @@ JSON): the answer may then miss a binding, and the command says so.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from scanner.cliutil import fail
 from scanner.inventory import Inventory
 
-EXIT_USAGE = 2
 FORMATS = ("table", "json")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"ledgergate: {message}", err=True)
-    sys.exit(EXIT_USAGE)
 
 
 def _load(path: Path, config_path: Path | None) -> tuple[Inventory, Any]:
@@ -34,7 +28,7 @@ def _load(path: Path, config_path: Path | None) -> tuple[Inventory, Any]:
     try:
         config = load_config(find_config(path, config_path))
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     source = RepoSource(path, excludes=config.exclude_paths, max_file_size=config.max_file_size)
     return Inventory.from_items(source.collect()), config
 
@@ -152,12 +146,12 @@ def subject_cmd(subject: str, path: Path, fmt: str, config_path: Path | None) ->
     try:
         who = Subject.parse(subject)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     inventory, config = _load(path, config_path)
     try:
         data = describe_subject(inventory, who, config.params)
     except ScannerError as exc:
-        _fail(exc.diagnostics())
+        fail(exc.diagnostics())
     data["incomplete"] = _incomplete(inventory)
     _emit(data, fmt, _subject_table(data))
 

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from scanner.model import CoverageEntry, Finding, Severity, Status
+from scanner.engine import fingerprint
+from scanner.model import CoverageEntry, Finding, Origin, ResourceRef, Severity, Status
 from scanner.rules import Rule
 from scanner.sources.base import Skipped
 
@@ -55,3 +56,33 @@ class ScanResult:
             if f.status is Status.FAIL and f.severity.rank >= fail_on.rank:
                 return True
         return False
+
+
+def coverage_errors(
+    coverage: Iterable[CoverageEntry], rules: Iterable[Rule], origin: Origin
+) -> list[Finding]:
+    """One ``error`` per (rule, unread kind): a control whose inputs could not be read has not
+    passed. Entries name kinds as ``group/Kind`` (``Kind`` for core); notes name none."""
+    rules = tuple(rules)
+    found: list[Finding] = []
+    for entry in coverage:
+        for key in entry.kinds:
+            group, _, kind = key.rpartition("/")
+            for rule in rules:
+                if not any(g in ("*", group) and k in ("*", kind) for g, k in rule.match.kinds):
+                    continue
+                ref = ResourceRef(f"{group}/*" if group else "v1", kind, "", "*")
+                found.append(
+                    Finding(
+                        rule_id=rule.id,
+                        status=Status.ERROR,
+                        severity=rule.severity,
+                        title=rule.title,
+                        message=f"{kind} objects could not be read: {entry.reason}",
+                        resource=ref,
+                        origin=origin,
+                        controls=rule.controls,
+                        fingerprint=fingerprint(rule.id, None, origin, [key, entry.target]),
+                    )
+                )
+    return found

@@ -13,7 +13,7 @@ from scanner import __version__
 from scanner.analyzers import default_analyzers
 from scanner.config import Config
 from scanner.engine import Engine
-from scanner.findings import ScanResult
+from scanner.findings import ScanResult, coverage_errors
 from scanner.inventory import Inventory
 from scanner.model import CoverageEntry
 from scanner.rules import RuleSet, load_rules
@@ -78,6 +78,7 @@ def run_scan(
         say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
         engine = Engine(ruleset, config.params, default_analyzers())
         findings, unknown = engine.run(inventory)
+        findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.locate(findings)
         findings = apply_waivers(findings, waivers)
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw

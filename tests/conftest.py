@@ -77,3 +77,6 @@ def rbac_only_repo(name: str) -> Path:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, target / rel)
     return target
+
+
+from tests.kubeapi.fixtures import kube_server, kube_target  # noqa: E402, F401

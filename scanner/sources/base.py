@@ -48,6 +48,10 @@ class Source(abc.ABC):
         """Findings with evidence lines filled in where the source can tell (default: as is)."""
         return findings
 
+    def origin(self) -> Origin:
+        """Where findings about the source as a whole point (e.g. a kind it could not read)."""
+        return Origin()
+
     def target(self) -> dict[str, str]:
         """Identity of what was scanned (for reports and the evidence manifest)."""
         return {}

@@ -1,0 +1,127 @@
+"""``ledgergate scan cluster``: the nightly audit of a live cluster (read-only).
+
+Attached under the ``scan`` group in cli.py; exit codes and outputs are the same as
+``scan repo`` (it reuses their helpers), so a CronJob and a CI gate read them alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from scanner.cliutil import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    FORMATS,
+    SEVERITIES,
+    fail,
+    load_scan_config,
+    progress,
+    write_outputs,
+)
+
+
+@click.command("cluster")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Kubeconfig file [default: $KUBECONFIG, ~/.kube/config, or in-cluster].",
+)
+@click.option("--context", help="Kubeconfig context [default: the current context].")
+@click.option(
+    "--certificate-authority",
+    "ca_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CA bundle to trust for the API server (overrides the kubeconfig's).",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    metavar="GLOB",
+    help="Only these namespaces (repeatable, globs allowed); cluster-scoped kinds are still read.",
+)
+@click.option(
+    "--include-secrets",
+    is_flag=True,
+    help="Also read Secrets, as metadata only (their values are never requested).",
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="ledgergate.yaml.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Format written to stdout (or --output).",
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write --format here.")
+@click.option("--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here.")
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), help="Also write the JSON report here."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Lowest severity that makes the exit code 1 [default: high, or failOn in the "
+    "config]. Any `error` (including a kind that could not be read) always does.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds to wait for each API request.",
+)
+@click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True)
+def cluster(
+    kubeconfig: Path | None,
+    context: str | None,
+    ca_file: Path | None,
+    namespaces: tuple[str, ...],
+    include_secrets: bool,
+    config_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    sarif: Path | None,
+    json_out: Path | None,
+    fail_on: str | None,
+    request_timeout: float,
+    page_size: int,
+) -> None:
+    """Audit a live cluster, read-only, against the rules.
+
+    Lists only the kinds the selected rules judge (plus Namespaces). A kind that
+    cannot be read (forbidden, timed out) is listed as a coverage gap and every rule
+    that judges it reports `error`, so the exit code is 1: a control that could not
+    be checked has not passed. A CRD that is not installed is only a note.
+    """
+    from scanner.errors import ScannerError
+    from scanner.model import Severity
+    from scanner.pipeline import load_ruleset, run_scan
+    from scanner.sources.kube import KubeSource
+    from scanner.sources.kubeclient import KubeClient, connect
+
+    tty = sys.stderr.isatty()
+    try:
+        config = load_scan_config(Path.cwd(), config_path)
+        ruleset = load_ruleset(config)
+        conn = connect(kubeconfig, context, ca_file=ca_file)
+        source = KubeSource(
+            KubeClient(conn, timeout_s=request_timeout),
+            ruleset,
+            namespaces=namespaces,
+            include_secrets=include_secrets,
+            page_size=page_size,
+            progress=progress(tty),
+        )
+        result = run_scan(source, config, rules=ruleset, progress=progress(tty))
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    write_outputs(result, fmt, output, sarif, json_out)
+    threshold = Severity(fail_on) if fail_on else config.fail_on
+    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)

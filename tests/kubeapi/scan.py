@@ -1,0 +1,57 @@
+"""Helpers for tests that scan the fixture cluster through the real source and pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.config import load_config
+from scanner.findings import ScanResult
+from scanner.pipeline import run_scan
+from scanner.rules import RuleSet, load_rules
+from scanner.sources.kube import KubeSource
+from scanner.sources.kubeclient import KubeClient, connect
+from tests.kubeapi.fixtures import CLUSTER_FIXTURE
+
+
+def scan_cluster(
+    kubeconfig: Path,
+    *,
+    timeout_s: float = 10.0,
+    sleep: Callable[[float], None] | None = None,
+    rules: RuleSet | None = None,
+    ca_file: Path | None = None,
+    **kw: Any,
+) -> tuple[ScanResult, KubeClient]:
+    """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries)."""
+    ruleset = rules if rules is not None else load_rules()
+    client = KubeClient(
+        connect(kubeconfig, ca_file=ca_file), timeout_s=timeout_s, sleep=sleep or (lambda _s: None)
+    )
+    source = KubeSource(client, ruleset, **kw)
+    return run_scan(source, load_config(None), rules=ruleset), client
+
+
+def problems(result: ScanResult) -> set[tuple[str, str, str, str, str]]:
+    """(rule, status, kind, namespace, name) of every fail and error finding."""
+    return {
+        (
+            f.rule_id,
+            f.status.value,
+            f.resource.kind if f.resource else "",
+            f.resource.namespace if f.resource else "",
+            f.resource.name if f.resource else "",
+        )
+        for f in result.problems()
+    }
+
+
+def expected_problems() -> set[tuple[str, str, str, str, str]]:
+    """The fixture cluster's expected-findings.yaml as the same tuples."""
+    data = yaml.safe_load((CLUSTER_FIXTURE / "expected-findings.yaml").read_text())
+    return {
+        (e["rule"], e["status"], e["kind"], e["namespace"], e["name"]) for e in data["findings"]
+    }
