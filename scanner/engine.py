@@ -9,6 +9,7 @@ from typing import Any
 
 from scanner import celrt, kinds
 from scanner.analyzers.base import Analyzer
+from scanner.errors import ScannerError
 from scanner.inventory import Inventory, containers_of, is_production, pod_spec_of
 from scanner.model import (
     SYNTHETIC_GROUP,
@@ -55,6 +56,22 @@ def input_finding(problem: InputProblem) -> Finding:
         origin=problem.origin,
         fingerprint=fingerprint(problem.rule_id, None, problem.origin, [problem.code]),
     )
+
+
+def fact_at(facts: Mapping[str, Any], name: str) -> tuple[bool, str]:
+    """Whether a (dotted) fact exists; an ``_error`` on the way says why it could not be derived.
+
+    Analyzers mark a fact they could not derive for one resource as ``{"_error": reason}``,
+    so rules that require it report ``error`` with that reason instead of judging.
+    """
+    node: Any = facts
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, ""
+        node = node[part]
+        if isinstance(node, Mapping) and node.get("_error"):
+            return False, str(node["_error"])
+    return True, ""
 
 
 @dataclass(frozen=True)
@@ -108,9 +125,10 @@ class Engine:
             try:
                 result = analyzer.analyze(inventory, self.params)
             except Exception as exc:
+                why = exc.diagnostics() if isinstance(exc, ScannerError) else None
                 self.failures.append(
                     AnalyzerFailure(
-                        analyzer.name, analyzer.provides, f"{type(exc).__name__}: {exc}"
+                        analyzer.name, analyzer.provides, why or f"{type(exc).__name__}: {exc}"
                     )
                 )
                 continue
@@ -167,9 +185,13 @@ class Engine:
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:
-            if name in resource.facts:
+            found, reason = fact_at(resource.facts, name)
+            if found:
                 continue
-            why = next((f.message for f in self.failures if name in f.provides), "")
+            if reason:
+                return f"fact {name!r} could not be derived: {reason}"
+            head = name.split(".", 1)[0]
+            why = next((f.message for f in self.failures if head in f.provides), "")
             return f"fact {name!r} is not available" + (f": {why}" if why else "")
         return None
 

@@ -4,6 +4,10 @@ Fixtures live beside the rule: ``<pack>/<ID>/pass.<case>.yaml`` must produce at
 least one ``pass`` and nothing else for that rule; ``fail.<case>.yaml`` at least
 one ``fail`` and no ``error``. Other objects in a fixture give context (a
 Namespace, a binding's role) and are judged by the same analyzers as a real scan.
+
+Facts that need outside systems (an image report needs a registry) come from a
+sidecar ``<fixture stem>.facts.yaml`` beside the fixture, e.g. ``pass.signed.facts.yaml``
+holding ``imageReports: {<image>: <report>}``; see ``Analyzer.for_fixture``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner import yamlutil
 from scanner.analyzers import default_analyzers
 from scanner.engine import Engine
 from scanner.inventory import Inventory
@@ -21,6 +26,7 @@ from scanner.rules import Rule, RuleSet
 from scanner.sources.repo import RepoSource
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json", ".conf", ".toml")
+FACTS_SUFFIX = ".facts.yaml"
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,17 @@ def fixtures_of(rule: Rule) -> list[Path]:
         if p.is_file()
         and p.name.split(".", 1)[0] in {"pass", "fail"}
         and p.suffix in FIXTURE_SUFFIXES
+        and not p.name.endswith(FACTS_SUFFIX)
     )
+
+
+def fixture_facts(fixture: Path) -> Mapping[str, Any] | None:
+    """The fixture's ``.facts.yaml`` sidecar (precomputed analyzer inputs), if any."""
+    sidecar = fixture.with_name(fixture.name[: -len(fixture.suffix)] + FACTS_SUFFIX)
+    if not sidecar.is_file():
+        return None
+    data, _ = yamlutil.load_file(sidecar)
+    return data if isinstance(data, Mapping) else {}
 
 
 def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> FixtureOutcome:
@@ -53,7 +69,11 @@ def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> Fixture
     expected = fixture.name.split(".", 1)[0]
     source = RepoSource(fixture.parent, only=[fixture.name])
     inventory = Inventory.from_items(source.collect())
-    findings, _ = Engine(RuleSet([rule]), params, default_analyzers()).run(inventory)
+    analyzers = default_analyzers()
+    facts = fixture_facts(fixture)
+    if facts is not None:
+        analyzers = [a.for_fixture(facts) for a in analyzers]
+    findings, _ = Engine(RuleSet([rule]), params, analyzers).run(inventory)
     mine = [f for f in findings if f.rule_id == rule.id]
     other_errors = [f for f in findings if f.status is Status.ERROR and f.rule_id != rule.id]
     statuses = sorted({f.status.value for f in mine})

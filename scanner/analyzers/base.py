@@ -26,6 +26,14 @@ class Analyzer(abc.ABC):
     provides: tuple[str, ...] = ()
     name: str = "analyzer"
 
+    def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:
+        """This analyzer for a rule fixture with precomputed inputs (a ``.facts.yaml``).
+
+        Analyzers that need outside systems (a registry) read their inputs from ``facts``;
+        the rest ignore them.
+        """
+        return self
+
     @abc.abstractmethod
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Compute facts for the inventory."""
