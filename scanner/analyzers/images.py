@@ -54,6 +54,7 @@ def settings_from(params: Mapping[str, Any]) -> Any:
         workers=max(1, min(16, int(scan.get("workers", 4)))),
         now=now_utc(),
         extra_verifiers=(extra,) if extra else (),
+        evidence_dir=scan.get("evidenceDir") or None,
     )
 
 

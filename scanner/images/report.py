@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from scanner.images import cosign, refs, trivy
@@ -42,6 +43,8 @@ class ScanSettings:
     workers: int = 4
     now: datetime | None = None
     extra_verifiers: tuple[Verifier, ...] = ()
+    #: When set, raw trivy JSON and a CycloneDX SBOM per digest are written here.
+    evidence_dir: str | None = None
 
 
 class ImageScanner:
@@ -146,19 +149,39 @@ class ImageScanner:
 
     def _vulnerabilities(self, ref: refs.ImageRef) -> dict[str, Any]:
         now = self.settings.now or datetime.now().astimezone()
-        if not self.settings.vulnerabilities:
-            return {**trivy.summarize({}, now), "error": "vulnerability scanning disabled"}
         options = replace(
             self.settings.trivy,
             insecure=ref.api_host in self.client.options.insecure,
             ca_file=self.settings.trivy.ca_file or self.client.options.ca_file,
         )
         target = f"{ref.api_host}/{ref.repository}@{ref.digest}"
-        summary, raw = trivy.scan_vulnerabilities(target, options, now)
+        if not self.settings.vulnerabilities:
+            summary = {**trivy.summarize({}, now), "error": "vulnerability scanning disabled"}
+            raw = None
+        else:
+            summary, raw = trivy.scan_vulnerabilities(target, options, now)
         if raw is not None:
             with self._lock:
                 self.raw_vulnerabilities[ref.digest or ""] = raw
+        if self.settings.evidence_dir:
+            self._write_evidence(target, ref.digest or "", raw, options)
         return summary
+
+    def _write_evidence(
+        self, target: str, digest: str, raw: dict[str, Any] | None, options: trivy.TrivyOptions
+    ) -> None:
+        """Keep trivy's raw report and a CycloneDX SBOM beside the scan (evidence)."""
+        folder = Path(self.settings.evidence_dir or ".")
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = digest.replace(":", "-")
+        if raw is not None:
+            (folder / f"{stem}.trivy.json").write_text(json.dumps(raw, indent=2, sort_keys=True))
+        try:
+            bom = trivy.sbom(target, options)
+        except trivy.TrivyError as exc:
+            (folder / f"{stem}.sbom-error.txt").write_text(f"{exc}\n")
+        else:
+            (folder / f"{stem}.cdx.json").write_text(json.dumps(bom, indent=2, sort_keys=True))
 
 
 def _error_report(image: str, message: str) -> dict[str, Any]:

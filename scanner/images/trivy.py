@@ -37,6 +37,8 @@ class TrivyOptions:
     binary: str | None = None
     cache_dir: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    #: Extra seconds past trivy's own --timeout before the process is killed.
+    grace: float = 15.0
     insecure: bool = False
     ca_file: str | None = None
     username: str | None = None
@@ -65,7 +67,7 @@ def image_args(
     """The argument list (never a shell string) for ``trivy image``."""
     args = ["image", "--quiet", "--format", fmt, "--scanners", scanners]
     args += ["--skip-db-update", "--skip-java-db-update", "--offline-scan"]
-    args += ["--timeout", f"{int(options.timeout)}s"]
+    args += ["--timeout", f"{max(1, int(options.timeout))}s"]
     if options.cache_dir:
         args += ["--cache-dir", options.cache_dir]
     if options.insecure:
@@ -92,12 +94,13 @@ def run(args: Sequence[str], options: TrivyOptions) -> bytes:
         done = subprocess.run(
             [binary, *args],
             capture_output=True,
-            timeout=options.timeout + 15,
+            timeout=options.timeout + options.grace,
             env=env,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise TrivyError(f"trivy timed out after {options.timeout + 15:.0f}s") from exc
+        limit = options.timeout + options.grace
+        raise TrivyError(f"trivy timed out after {limit:g}s and was stopped") from exc
     except OSError as exc:
         raise TrivyError(f"trivy could not start: {exc}") from exc
     if done.returncode != 0:
@@ -187,8 +190,12 @@ def scan_vulnerabilities(
 
 
 def sbom(target: str, options: TrivyOptions, *, input_dir: bool = False) -> dict[str, Any]:
-    """A CycloneDX SBOM of the image (needs no vulnerability database)."""
-    raw = run(image_args(target, "vuln", "cyclonedx", options, input_dir=input_dir), options)
+    """A CycloneDX SBOM of the image.
+
+    Uses the license scanner: the package inventory is the same, and unlike ``vuln``
+    it needs no vulnerability database, so it works offline.
+    """
+    raw = run(image_args(target, "license", "cyclonedx", options, input_dir=input_dir), options)
     try:
         data = json.loads(raw)
     except ValueError as exc:

@@ -1,0 +1,109 @@
+"""``ledgergate scan image`` end to end: real registry, real trivy, trust flags, gating."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from scanner.cli_image import scan_image_cmd
+
+from .conftest import Registry
+from .test_trivy import FILES, REPORT
+
+
+def _run(*args: str) -> tuple[int, dict[str, Any], str]:
+    result = CliRunner().invoke(scan_image_cmd, [*args, "--format", "json"], catch_exceptions=False)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        data = {}
+    return result.exit_code, data, result.output
+
+
+def _statuses(data: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(f["ruleId"], f["resource"]["name"]): f["status"] for f in data.get("findings", [])}
+
+
+def test_signed_non_root_image_passes_and_unsigned_root_image_fails(
+    registry: Registry, keys, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    key, pub = keys["release"]
+    _, other_pub = keys["other"]
+    p, host = registry.pusher, registry.host
+    good = p.image("cli/good", "v1", user="1000")
+    p.cosign_sign("cli/good", good, key, reference=f"{host}/cli/good")
+    p.image("cli/bad", "v1", user="root")
+    # a trivy that prints a report in trivy's documented JSON schema (the real trivy
+    # cannot download its vulnerability database here)
+    fake = tmp_path / "trivy"
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(REPORT))
+    fake.write_text(f"#!/bin/sh\ncat {report}\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    config = tmp_path / "ledgergate.yaml"
+    config.write_text(
+        f"params:\n  maxFixableCriticalAgeDays: 365\n  imageScan: {{trivy: {fake}}}\n"
+    )
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1793491200")  # 2026-11-01
+    good_ref, bad_ref = f"{host}/cli/good:v1", f"{host}/cli/bad:v1"
+    code, data, out = _run(
+        good_ref, bad_ref, "--key", str(pub), "--key", str(other_pub),
+        "--insecure-registry", host, "--config", str(config),
+    )  # fmt: skip
+    assert code == 1, out
+    assert _statuses(data) == {
+        ("LG-IMG-050", good_ref): "pass",
+        ("LG-IMG-051", good_ref): "pass",
+        ("LG-IMG-052", good_ref): "pass",
+        ("LG-IMG-050", bad_ref): "fail",
+        ("LG-IMG-051", bad_ref): "pass",
+        ("LG-IMG-052", bad_ref): "fail",
+    }
+    # the same report fails when the allowed age is shorter than the oldest fixable critical
+    config.write_text(f"params:\n  maxFixableCriticalAgeDays: 30\n  imageScan: {{trivy: {fake}}}\n")
+    code, data, _ = _run(
+        good_ref, "--key", str(pub), "--insecure-registry", host, "--config", str(config)
+    )
+    assert _statuses(data)[("LG-IMG-051", good_ref)] == "fail"
+    message = next(f["message"] for f in data["findings"] if f["ruleId"] == "LG-IMG-051")
+    assert message.endswith(f"{good_ref} (2 fixable critical, oldest 92 days)")
+
+
+def test_real_trivy_without_database_makes_the_vulnerability_rule_error(
+    registry: Registry, keys, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    key, pub = keys["release"]
+    digest = registry.pusher.image("cli/trivy", "v1", user="1000", files=FILES)
+    registry.pusher.cosign_sign("cli/trivy", digest, key, reference=f"{registry.host}/cli/trivy")
+    config = tmp_path / "ledgergate.yaml"
+    config.write_text(f"params:\n  imageScan: {{trivyCacheDir: {tmp_path / 'cache'}}}\n")
+    evidence = tmp_path / "evidence"
+    ref = f"{registry.host}/cli/trivy@{digest}"
+    code, data, out = _run(
+        ref, "--key", str(pub), "--insecure-registry", registry.host, "--config", str(config),
+        "--image-evidence-dir", str(evidence),
+    )  # fmt: skip
+    assert code == 1, out
+    statuses = _statuses(data)
+    assert statuses == {
+        ("LG-IMG-050", ref): "pass",
+        ("LG-IMG-051", ref): "error",
+        ("LG-IMG-052", ref): "pass",
+    }
+    message = next(f["message"] for f in data["findings"] if f["ruleId"] == "LG-IMG-051")
+    assert "trivy vulnerability database not present" in message
+    stem = digest.replace(":", "-")
+    assert sorted(p.name for p in evidence.iterdir()) == [f"{stem}.cdx.json"]
+    bom = json.loads((evidence / f"{stem}.cdx.json").read_text())
+    assert "musl" in {c["name"] for c in bom["components"]}
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    code, _, out = _run("Not A Ref")
+    assert code == 2 and "invalid image reference" in out
+    code, _, out = _run("nginx", "--certificate-identity", "me@example.com")
+    assert code == 2 and "--certificate-oidc-issuer" in out
