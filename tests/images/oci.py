@@ -130,3 +130,52 @@ class Pusher:
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg, "layers": [lay]}
         tag = at or digest.replace(":", "-") + ".sig"
         return self.manifest(repo, tag, manifest)
+
+
+BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
+
+
+def attach_bundle(pusher: Pusher, repo: str, digest: str, bundle: bytes) -> str:
+    """Attach a Sigstore bundle as an OCI 1.1 referrer, plus the ``sha256-<hex>`` tag index.
+
+    ``docker-registry`` 2.8 has no referrers API, so the fallback index is written here,
+    as cosign does against such registries.
+    """
+    subject_raw = pusher.session.get(
+        f"{pusher.base}/v2/{repo}/manifests/{digest}",
+        headers={"Accept": OCI_MANIFEST},
+        timeout=10,
+    ).content
+    empty = pusher.blob(repo, b"{}", EMPTY_TYPE)
+    layer_desc = pusher.blob(repo, bundle, BUNDLE_TYPE)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": BUNDLE_TYPE,
+        "config": empty,
+        "layers": [layer_desc],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(subject_raw)},
+        "annotations": {
+            "dev.sigstore.bundle.content": "dsse-envelope",
+            "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1",
+        },
+    }
+    raw = json.dumps(manifest, separators=(",", ":")).encode()
+    referrer = pusher.manifest(repo, digest_of(raw), manifest)
+    tag = digest.replace(":", "-")
+    existing = pusher.session.get(
+        f"{pusher.base}/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_INDEX}, timeout=10
+    )
+    listed = existing.json().get("manifests", []) if existing.status_code == 200 else []
+    listed.append(
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": referrer,
+            "size": len(raw),
+            "artifactType": BUNDLE_TYPE,
+            "annotations": manifest["annotations"],
+        }
+    )
+    pusher.manifest(repo, tag, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed})
+    return referrer

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
-from scanner.images.sigstore_bundle import make_verifier, subject_problem, verify_bundle
-from scanner.images.trust import Identity
+from scanner.images.registry import RegistryClient, RegistryOptions
+from scanner.images.sigstore_bundle import (
+    make_verifier,
+    subject_problem,
+    verifier_for,
+    verify_bundle,
+)
+from scanner.images.trust import Identity, TrustPolicy
+from scanner.images.verdict import SignatureVerdict
+
+from .conftest import Registry
+from .oci import attach_bundle
+from .sigstore_fake import FakeSigstore, cosign_statement
 
 ISSUER = "https://token.actions.githubusercontent.com"
 BEACON = Identity(
@@ -72,3 +85,98 @@ def test_subject_problem() -> None:
     assert "not sha256:cd" in subject_problem(
         "application/vnd.in-toto+json", statement, "sha256:cd", ["p"]
     )
+
+
+# -- bundles on a registry, signed by a private test instance ------------------------------
+
+RELEASE = Identity("https://issuer.test", "release@finance.example")
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> tuple[FakeSigstore, Path]:
+    instance = FakeSigstore()
+    root = tmp_path_factory.mktemp("sigstore") / "trusted_root.json"
+    root.write_text(json.dumps(instance.trusted_root()))
+    return instance, root
+
+
+def _check(registry: Registry, repo: str, digest: str, trust: TrustPolicy) -> SignatureVerdict:
+    verify = verifier_for(trust)
+    assert verify is not None
+    client = RegistryClient(RegistryOptions(insecure=frozenset({registry.host}), retries=0))
+    return verify(client, registry.host, repo, digest)
+
+
+def test_bundle_referrers_on_a_registry(registry: Registry, fake, testdata: Path) -> None:  # type: ignore[no-untyped-def]
+    instance, root = fake
+    p = registry.pusher
+    trust = TrustPolicy(identities=(RELEASE,), trusted_root=str(root))
+
+    signed = p.image("bundles/app", "signed", files={"a": b"1"})
+    bundle = instance.dsse_bundle(
+        cosign_statement(signed), identity=RELEASE.subject, issuer=RELEASE.issuer
+    )
+    attach_bundle(p, "bundles/app", signed, bundle)
+    verdict = _check(registry, "bundles/app", signed, trust)
+    assert (verdict.status, verdict.signer, verdict.method) == (
+        "trusted",
+        "release@finance.example (https://issuer.test)",
+        "sigstore-bundle",
+    )
+
+    unsigned = p.image("bundles/app", "unsigned", files={"a": b"2"})
+    assert _check(registry, "bundles/app", unsigned, trust).status == "unsigned"
+
+    # signed by someone else
+    stranger = p.image("bundles/app", "stranger", files={"a": b"3"})
+    attach_bundle(
+        p,
+        "bundles/app",
+        stranger,
+        instance.dsse_bundle(
+            cosign_statement(stranger), identity="intruder@evil.example", issuer=RELEASE.issuer
+        ),
+    )
+    verdict = _check(registry, "bundles/app", stranger, trust)
+    assert verdict.status == "untrusted" and "do not match" in verdict.reason
+
+    # the signed image's bundle attached to another image: the in-toto subject gives it away
+    copied = p.image("bundles/app", "copied", files={"a": b"4"})
+    attach_bundle(p, "bundles/app", copied, bundle)
+    verdict = _check(registry, "bundles/app", copied, trust)
+    assert verdict.status == "untrusted" and "in-toto subject is" in verdict.reason
+
+    # the same bundle against the public-good root: its CA is not trusted there
+    prod = TrustPolicy(
+        identities=(RELEASE,),
+        trusted_root=str(testdata / "sigstore" / "prod-trusted_root.json"),
+    )
+    assert _check(registry, "bundles/app", signed, prod).status == "untrusted"
+
+    # a tampered bundle (payload changed) does not verify
+    data = json.loads(bundle)
+    statement = cosign_statement(signed)
+    statement["predicate"] = {"note": "changed"}
+    data["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    tampered = p.image("bundles/app", "tampered", files={"a": b"5"})
+    attach_bundle(p, "bundles/app", tampered, json.dumps(data).encode())
+    assert _check(registry, "bundles/app", tampered, trust).status == "untrusted"
+
+
+def test_unusable_trusted_root_is_an_error(registry: Registry, fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    instance, _ = fake
+    digest = registry.pusher.image("bundles/root", "v1")
+    attach_bundle(
+        registry.pusher,
+        "bundles/root",
+        digest,
+        instance.dsse_bundle(
+            cosign_statement(digest), identity=RELEASE.subject, issuer=RELEASE.issuer
+        ),
+    )
+    bad = tmp_path / "root.json"
+    bad.write_text("{}")
+    verdict = _check(
+        registry, "bundles/root", digest, TrustPolicy(identities=(RELEASE,), trusted_root=str(bad))
+    )
+    assert verdict.status == "error" and verdict.reason.startswith("trusted root not usable")
