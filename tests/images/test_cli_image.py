@@ -107,3 +107,40 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "invalid image reference" in out
     code, _, out = _run("nginx", "--certificate-identity", "me@example.com")
     assert code == 2 and "--certificate-oidc-issuer" in out
+
+
+def test_keyless_identity_flags(registry: Registry, tmp_path: Path) -> None:
+    from .oci import attach_bundle
+    from .sigstore_fake import FakeSigstore, cosign_statement
+
+    instance = FakeSigstore()
+    root = tmp_path / "trusted_root.json"
+    root.write_text(json.dumps(instance.trusted_root()))
+    p, host = registry.pusher, registry.host
+    digest = p.image("cli/keyless", "v1", user="1000", files={"k": b"1"})
+    attach_bundle(
+        p,
+        "cli/keyless",
+        digest,
+        instance.dsse_bundle(
+            cosign_statement(digest),
+            identity="https://ci.example/finance/odoo/.ci/release.yml@refs/heads/main",
+            issuer="https://issuer.test",
+        ),
+    )
+    ref = f"{host}/cli/keyless:v1"
+    base = ["--insecure-registry", host, "--trusted-root", str(root), "--no-vulnerabilities"]
+    base += ["--certificate-oidc-issuer", "https://issuer.test"]
+    _, data, out = _run(
+        ref, *base, "--certificate-identity-regexp", r"^https://ci\.example/finance/"
+    )
+    assert _statuses(data)[("LG-IMG-050", ref)] == "pass", out
+    _, data, _ = _run(ref, *base, "--certificate-identity", "someone@else.example")
+    assert _statuses(data)[("LG-IMG-050", ref)] == "fail"
+
+
+def test_config_errors_in_image_trust_name_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "ledgergate.yaml"
+    config.write_text("params:\n  imageTrust:\n    identities:\n      - {subject: a@b.c}\n")
+    code, _, out = _run("nginx", "--config", str(config))
+    assert code == 2 and "params.imageTrust.identities.0" in out and "issuer" in out
