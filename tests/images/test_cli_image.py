@@ -144,3 +144,44 @@ def test_config_errors_in_image_trust_name_the_field(tmp_path: Path) -> None:
     config.write_text("params:\n  imageTrust:\n    identities:\n      - {subject: a@b.c}\n")
     code, _, out = _run("nginx", "--config", str(config))
     assert code == 2 and "params.imageTrust.identities.0" in out and "issuer" in out
+
+
+def test_image_options_decorator_for_other_commands(tmp_path: Path, keys) -> None:  # type: ignore[no-untyped-def]
+    import click
+
+    from scanner.cli_image import ImageFlags, image_options
+    from scanner.config import load_config
+
+    _, pub = keys["release"]
+    seen: list[ImageFlags] = []
+
+    @click.command()
+    @image_options()
+    def cmd(image_flags: ImageFlags) -> None:
+        seen.append(image_flags)
+
+    result = CliRunner().invoke(
+        cmd,
+        ["--images", "--key", str(pub), "--insecure-registry", "r:5000",
+         "--certificate-identity", "a@b.c", "--certificate-oidc-issuer", "https://i"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    params = seen[0].apply(load_config(None)).params
+    assert params["imageScan"] == {"enabled": True}
+    assert params["imageTrust"] == {
+        "keys": [str(pub.resolve())],
+        "identities": [{"issuer": "https://i", "subject": "a@b.c"}],
+        "registries": {"insecure": ["r:5000"]},
+    }
+    CliRunner().invoke(cmd, [])
+    assert seen[1].apply(load_config(None)).params["imageScan"] == {}
+
+
+def test_fact_at_reports_per_resource_errors() -> None:
+    from scanner.engine import fact_at
+
+    facts = {"imageReport": {"containers": [], "signatures": {"_error": "registry down"}}}
+    assert fact_at(facts, "imageReport") == (True, "")
+    assert fact_at(facts, "imageReport.signatures") == (False, "registry down")
+    assert fact_at(facts, "imageReport.config") == (False, "")
+    assert fact_at({}, "imageReport") == (False, "")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.server
 import json
+import re
+import threading
 from pathlib import Path
 
 import pytest
+import requests
 
-from scanner.images.registry import RegistryClient, RegistryOptions
+from scanner.images.registry import OCI_INDEX, RegistryClient, RegistryOptions
 from scanner.images.sigstore_bundle import (
     make_verifier,
     subject_problem,
@@ -180,3 +184,84 @@ def test_unusable_trusted_root_is_an_error(registry: Registry, fake, tmp_path: P
         registry, "bundles/root", digest, TrustPolicy(identities=(RELEASE,), trusted_root=str(bad))
     )
     assert verdict.status == "error" and verdict.reason.startswith("trusted root not usable")
+
+
+class _ReferrersProxy(http.server.BaseHTTPRequestHandler):
+    """A registry front that adds the OCI 1.1 referrers API (which docker-registry 2.8 lacks).
+
+    Referrers are answered from the ``sha256-<hex>`` index the tests write; every other
+    request is passed to the real registry unchanged. Requests are recorded.
+    """
+
+    upstream = ""
+    seen: list[str] = []
+
+    def do_GET(self) -> None:
+        self._forward("GET")
+
+    def do_HEAD(self) -> None:
+        self._forward("HEAD")
+
+    def _forward(self, method: str) -> None:
+        type(self).seen.append(f"{method} {self.path}")
+        match = re.fullmatch(r"/v2/(.+)/referrers/(sha256:[0-9a-f]{64})", self.path)
+        path = self.path
+        if match:
+            path = f"/v2/{match.group(1)}/manifests/{match.group(2).replace(':', '-')}"
+        resp = requests.request(
+            method,
+            self.upstream + path,
+            headers={"Accept": self.headers.get("Accept", "*/*")},
+            timeout=10,
+        )
+        body = resp.content
+        status = resp.status_code
+        if match and status == 404:
+            status, body = (
+                200,
+                json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode(),
+            )
+        self.send_response(status)
+        for header in ("Content-Type", "Docker-Content-Digest"):
+            if header in resp.headers:
+                self.send_header(header, resp.headers[header])
+        if match:
+            self.send_header("Content-Type", OCI_INDEX)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_native_referrers_api_is_used_when_present(registry: Registry, fake) -> None:  # type: ignore[no-untyped-def]
+    instance, root = fake
+    p = registry.pusher
+    digest = p.image("bundles/native", "v1", files={"n": b"1"})
+    attach_bundle(
+        p,
+        "bundles/native",
+        digest,
+        instance.dsse_bundle(
+            cosign_statement(digest), identity=RELEASE.subject, issuer=RELEASE.issuer
+        ),
+    )
+    unsigned = p.image("bundles/native", "v2", files={"n": b"2"})
+    _ReferrersProxy.upstream, _ReferrersProxy.seen = registry.base, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ReferrersProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        verify = verifier_for(TrustPolicy(identities=(RELEASE,), trusted_root=str(root)))
+        assert verify is not None
+        client = RegistryClient(RegistryOptions(insecure=frozenset({host}), retries=0))
+        assert verify(client, host, "bundles/native", digest).status == "trusted"
+        assert verify(client, host, "bundles/native", unsigned).status == "unsigned"
+    finally:
+        server.shutdown()
+        server.server_close()
+    tags = [s for s in _ReferrersProxy.seen if "/manifests/sha256-" in s]
+    assert tags == []  # the fallback tag was not needed
+    assert f"GET /v2/bundles/native/referrers/{digest}" in _ReferrersProxy.seen
