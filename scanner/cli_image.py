@@ -200,6 +200,7 @@ def scan_image_cmd(
     from scanner.cli import EXIT_FINDINGS, EXIT_OK, _fail, _load_config, _write_outputs
     from scanner.errors import ScannerError
     from scanner.images.refs import parse
+    from scanner.images.trust import policy_from
     from scanner.model import Severity
     from scanner.pipeline import run_scan
     from scanner.sources.image import ImageSource
@@ -208,6 +209,7 @@ def scan_image_cmd(
         for ref in refs:
             parse(ref)
         config = image_flags.apply(_load_config(Path.cwd(), config_path))
+        policy_from(config.params)  # a bad key or regexp is a usage error, before any scan
         result = run_scan(ImageSource(refs), config)
     except ScannerError as exc:
         _fail(exc.diagnostics())

@@ -79,11 +79,12 @@ class ImageAnalyzer(Analyzer):
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Collect images from workloads, report each digest once, attach per container."""
-        workloads = {
-            index: [c for c in containers_of(pod_spec_of(r)) if isinstance(c.get("image"), str)]
-            for index, r in enumerate(inventory.resources)
-            if pod_spec_of(r) is not None
-        }
+        workloads: dict[int, list[dict[str, Any]]] = {}
+        for index, resource in enumerate(inventory.resources):
+            pod = pod_spec_of(resource)
+            if pod is not None:
+                found = containers_of(pod)
+                workloads[index] = [c for c in found if isinstance(c.get("image"), str)]
         images = {c["image"] for cs in workloads.values() for c in cs}
         reports = self._reports(images, params)
         result = AnalyzerResult()
@@ -107,9 +108,9 @@ class ImageAnalyzer(Analyzer):
 
 
 def _missing(image: str, why: str) -> dict[str, Any]:
-    from scanner.images.report import _error_report
+    from scanner.images.report import error_report
 
-    return _error_report(image, why)
+    return error_report(image, why)
 
 
 def workload_fact(

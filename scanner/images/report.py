@@ -69,7 +69,7 @@ class ImageScanner:
         out: dict[str, dict[str, Any]] = {}
         for image, ref in resolved.items():
             if isinstance(ref, str):
-                out[image] = _error_report(image, ref)
+                out[image] = error_report(image, ref)
             else:
                 report = by_pinned[str(ref)]
                 out[image] = {**report, "image": image, "pinned": "@" in image}
@@ -102,7 +102,7 @@ class ImageScanner:
             top = self.client.manifest(host, repo, digest)
             user = self._config_user(host, repo, top)
         except RegistryError as exc:
-            return {**_error_report(str(ref), str(exc)), **base}
+            return {**error_report(str(ref), str(exc)), **base}
         signature = self._signature(host, repo, digest)
         vulns = self._vulnerabilities(ref)
         return {
@@ -184,7 +184,7 @@ class ImageScanner:
             (folder / f"{stem}.cdx.json").write_text(json.dumps(bom, indent=2, sort_keys=True))
 
 
-def _error_report(image: str, message: str) -> dict[str, Any]:
+def error_report(image: str, message: str) -> dict[str, Any]:
     """An image that could not be resolved or read: every aspect is an error."""
     return {
         "image": image,

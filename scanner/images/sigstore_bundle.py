@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,6 +178,7 @@ def verifier_for(trust: TrustPolicy) -> Verifier | None:
     if not trust.identities:
         return None
     state: dict[str, Any] = {}
+    lock = threading.Lock()
 
     def verify(client: RegistryClient, host: str, repository: str, digest: str) -> SignatureVerdict:
         try:
@@ -185,17 +187,20 @@ def verifier_for(trust: TrustPolicy) -> Verifier | None:
             return SignatureVerdict("error", reason=f"Sigstore bundle lookup failed: {exc}")
         if not bundles:
             return SignatureVerdict("unsigned", reason="no Sigstore bundle attached")
-        if "verifier" not in state:
-            try:
-                state["verifier"] = make_verifier(trust.trusted_root)
-            except Exception as exc:  # any load problem is an error verdict, never a pass
-                state["verifier"] = None
-                state["error"] = f"trusted root not usable: {type(exc).__name__}: {exc}"
-        if state["verifier"] is None:
-            return SignatureVerdict("error", reason=state["error"])
+        with lock:  # one verifier per run, built on first use; sigstore calls serialised
+            if "verifier" not in state:
+                try:
+                    state["verifier"] = make_verifier(trust.trusted_root)
+                except Exception as exc:  # any load problem is an error verdict, never a pass
+                    state["verifier"] = None
+                    state["error"] = f"trusted root not usable: {type(exc).__name__}: {exc}"
+            if state["verifier"] is None:
+                return SignatureVerdict("error", reason=state["error"])
+            results = [
+                verify_bundle(raw, digest, trust.identities, state["verifier"]) for raw in bundles
+            ]
         reasons = []
-        for raw in bundles:
-            signer, reason = verify_bundle(raw, digest, trust.identities, state["verifier"])
+        for signer, reason in results:
             if signer:
                 return SignatureVerdict("trusted", signer=signer, method="sigstore-bundle")
             reasons.append(reason)

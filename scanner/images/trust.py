@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,13 @@ def policy_from(params: Mapping[str, Any], base: Path | None = None) -> TrustPol
             raise ConfigError(
                 f"params.imageTrust.identities[{i}]: give exactly one of subject, subjectRegExp"
             )
+        if regexp:
+            try:
+                re.compile(regexp)
+            except re.error as exc:
+                raise ConfigError(
+                    f"params.imageTrust.identities[{i}].subjectRegExp: bad regexp: {exc}"
+                ) from exc
         identities.append(Identity(str(entry["issuer"]), subject, regexp))
     root = trust.get("trustedRoot")
     return TrustPolicy(keys, tuple(identities), _resolve(str(root), base) if root else None)

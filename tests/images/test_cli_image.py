@@ -107,6 +107,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "invalid image reference" in out
     code, _, out = _run("nginx", "--certificate-identity", "me@example.com")
     assert code == 2 and "--certificate-oidc-issuer" in out
+    not_a_key = tmp_path / "key.pub"
+    not_a_key.write_text("hello")
+    code, _, out = _run("nginx", "--key", str(not_a_key))
+    assert code == 2 and "cannot load public key" in out
+    code, _, out = _run(
+        "nginx", "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", "https://i"
+    )
+    assert code == 2 and "bad regexp" in out
 
 
 def test_keyless_identity_flags(registry: Registry, tmp_path: Path) -> None:
