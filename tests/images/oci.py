@@ -9,6 +9,7 @@ import io
 import json
 import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -179,3 +180,33 @@ def attach_bundle(pusher: Pusher, repo: str, digest: str, bundle: bytes) -> str:
     )
     pusher.manifest(repo, tag, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed})
     return referrer
+
+
+def write_layout(folder: Path, files: dict[str, bytes], user: str = "") -> str:
+    """An OCI image layout directory holding one image (what ``trivy --input`` reads)."""
+    blobs = folder / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+
+    def put(data: bytes, media_type: str) -> dict[str, Any]:
+        digest = digest_of(data)
+        (blobs / digest.split(":")[1]).write_bytes(data)
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    layer_bytes = layer(files)
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"User": user},
+        "rootfs": {"type": "layers", "diff_ids": [digest_of(gzip.decompress(layer_bytes))]},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": put(json.dumps(config, sort_keys=True).encode(), CONFIG_TYPE),
+        "layers": [put(layer_bytes, LAYER_TYPE)],
+    }
+    desc = put(json.dumps(manifest, separators=(",", ":")).encode(), OCI_MANIFEST)
+    (folder / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}
+    (folder / "index.json").write_text(json.dumps(index))
+    return str(desc["digest"])

@@ -134,3 +134,14 @@ def test_real_trivy_offline(real_trivy: str, registry: Registry, tmp_path: Path)
     summary, raw = trivy.scan_vulnerabilities(target, options, NOW)
     assert raw is None
     assert summary["error"].startswith("trivy vulnerability database not present")
+
+
+def test_real_trivy_on_an_oci_layout_dir(real_trivy: str, tmp_path: Path) -> None:
+    from .oci import write_layout
+
+    write_layout(tmp_path / "layout", FILES)
+    options = trivy.TrivyOptions(cache_dir=str(tmp_path / "cache"), timeout=60)
+    found = trivy.secrets(str(tmp_path / "layout"), options, input_dir=True)
+    assert [s["ruleId"] for s in found] == ["aws-access-key-id"]
+    bom = trivy.sbom(str(tmp_path / "layout"), options, input_dir=True)
+    assert "musl" in {c["name"] for c in bom["components"]}
