@@ -146,6 +146,7 @@ class RegistryClient:
         if ref.digest:
             return ref.digest
         resp = self._call("HEAD", ref.api_host, ref.repository, f"manifests/{ref.reference}")
+        resp.close()
         digest = resp.headers.get("Docker-Content-Digest", "")
         if digest.startswith("sha256:"):
             return digest
@@ -226,8 +227,11 @@ class RegistryClient:
         headers = {"Accept": accept}
         resp = self._send(method, url, host, repository, headers)
         if resp.status_code == 401:
+            resp.close()
             self._authenticate(resp, host, repository)
             resp = self._send(method, url, host, repository, headers)
+        if resp.status_code >= 300:
+            resp.close()
         if resp.status_code == 404:
             raise NotFound(f"{host}/{repository}: {tail} not found (HTTP 404)")
         if resp.status_code in (401, 403):

@@ -53,7 +53,6 @@ class ImageScanner:
     def __init__(self, client: RegistryClient, settings: ScanSettings) -> None:
         self.client = client
         self.settings = settings
-        self._resolved: dict[str, refs.ImageRef | str] = {}
         self._reports: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         #: Raw trivy JSON by digest, kept for evidence.
@@ -72,7 +71,7 @@ class ImageScanner:
                 out[image] = error_report(image, ref)
             else:
                 report = by_pinned[str(ref)]
-                out[image] = {**report, "image": image, "pinned": "@" in image}
+                out[image] = {**report, "image": image, "pinned": "@sha256:" in image}
         return out
 
     def _resolve(self, image: str) -> refs.ImageRef | str:
@@ -90,7 +89,10 @@ class ImageScanner:
         if cached is not None:
             return cached
         ref = refs.parse(pinned)
-        report = self._build(ref)
+        try:
+            report = self._build(ref)
+        except Exception as exc:  # one broken image must not sink the others: error, not pass
+            report = error_report(pinned, f"image report failed: {type(exc).__name__}: {exc}")
         with self._lock:
             self._reports[pinned] = report
         return report
