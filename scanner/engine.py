@@ -9,7 +9,6 @@ from typing import Any
 
 from scanner import celrt, kinds
 from scanner.analyzers.base import Analyzer
-from scanner.errors import ScannerError
 from scanner.inventory import Inventory, containers_of, is_production, pod_spec_of
 from scanner.model import (
     SYNTHETIC_GROUP,
@@ -125,10 +124,9 @@ class Engine:
             try:
                 result = analyzer.analyze(inventory, self.params)
             except Exception as exc:
-                why = exc.diagnostics() if isinstance(exc, ScannerError) else None
                 self.failures.append(
                     AnalyzerFailure(
-                        analyzer.name, analyzer.provides, why or f"{type(exc).__name__}: {exc}"
+                        analyzer.name, analyzer.provides, f"{type(exc).__name__}: {exc}"
                     )
                 )
                 continue

@@ -1,8 +1,9 @@
 """``facts.imageReport``: per container, the image's digest, signature, vulnerabilities, user.
 
-Runs only when image scanning is enabled (``params.imageScan.enabled``, set by
-``--images``); otherwise it raises, so every rule that requires ``imageReport``
-reports ``error`` with the reason instead of passing unchecked.
+Reads registries only when image scanning is enabled (``params.imageScan.enabled``, set
+by ``--images``). Otherwise each workload's ``imageReport`` is ``{"_error": reason}``,
+so every rule that requires it reports ``error`` saying scanning is off, instead of
+passing unchecked, and scans that exclude the image rules carry no noise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
-from scanner.errors import AnalyzerError
 from scanner.inventory import Inventory, containers_of, pod_spec_of
 
 NOT_ENABLED = (
@@ -85,9 +85,12 @@ class ImageAnalyzer(Analyzer):
             if pod is not None:
                 found = containers_of(pod)
                 workloads[index] = [c for c in found if isinstance(c.get("image"), str)]
+        result = AnalyzerResult()
+        if self.static is None and not (params.get("imageScan") or {}).get("enabled"):
+            result.facts = {index: {"imageReport": {"_error": NOT_ENABLED}} for index in workloads}
+            return result
         images = {c["image"] for cs in workloads.values() for c in cs}
         reports = self._reports(images, params)
-        result = AnalyzerResult()
         for index, containers in workloads.items():
             result.facts[index] = {"imageReport": workload_fact(containers, reports)}
         return result
@@ -96,8 +99,6 @@ class ImageAnalyzer(Analyzer):
         if self.static is not None:
             missing = "no precomputed image report in the fixture's .facts.yaml"
             return {i: dict(self.static.get(i) or _missing(i, missing)) for i in images}
-        if not (params.get("imageScan") or {}).get("enabled"):
-            raise AnalyzerError(NOT_ENABLED)
         from scanner.images.registry import RegistryClient, options_from
         from scanner.images.report import ImageScanner
 

@@ -196,3 +196,65 @@ def test_anonymous_bearer_token_flow(token_registry, registry: Registry) -> None
     manifest = client.manifest(reg.host, "auth/token", digest)
     client.blob(reg.host, "auth/token", manifest.data["config"]["digest"])
     assert server.issued == ["repository:auth/token:pull"]  # one token, reused
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """A registry front that answers 503 to the first request for each path, then forwards."""
+
+    upstream = ""
+    seen: dict[str, int] = {}
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def _handle(self, method: str) -> None:
+        import requests
+
+        count = type(self).seen.get(self.path, 0)
+        type(self).seen[self.path] = count + 1
+        if count == 0:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        resp = requests.request(
+            method,
+            self.upstream + self.path,
+            headers={"Accept": self.headers["Accept"]},
+            timeout=10,
+        )
+        self.send_response(resp.status_code)
+        for header in ("Content-Type", "Docker-Content-Digest"):
+            if header in resp.headers:
+                self.send_header(header, resp.headers[header])
+        self.send_header("Content-Length", str(len(resp.content)))
+        self.end_headers()
+        if method == "GET":
+            self.wfile.write(resp.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_transient_503s_are_retried(registry: Registry) -> None:
+    digest = registry.pusher.image("auth/flaky", "v1")
+    _Flaky.upstream, _Flaky.seen = registry.base, {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        client = RegistryClient(
+            RegistryOptions(insecure=frozenset({host}), retries=1, backoff=0.01)
+        )
+        assert client.resolve(parse(f"{host}/auth/flaky:v1")) == digest
+        no_retry = RegistryClient(RegistryOptions(insecure=frozenset({host}), retries=0))
+        with pytest.raises(RegistryError) as exc:
+            no_retry.manifest(host, "auth/flaky", digest)
+        assert exc.value.kind == "unreachable" and "HTTP 503" in str(exc.value)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _Flaky.seen["/v2/auth/flaky/manifests/v1"] == 2
