@@ -340,7 +340,19 @@ def _limited(resp: requests.Response, limit: int, what: str) -> bytes:
 
 
 def _short(exc: Exception | None) -> str:
+    """A one-phrase cause instead of urllib3's nested repr."""
     text = str(exc) if exc else "unknown error"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    for marker, phrase in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "host not found"),
+        ("Temporary failure in name resolution", "host not found"),
+        ("No route to host", "no route to host"),
+        ("Connection reset", "connection reset"),
+    ):
+        if marker in text:
+            return phrase
     return text if len(text) < 200 else text[:197] + "..."
 
 

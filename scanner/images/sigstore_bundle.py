@@ -54,6 +54,7 @@ class _RegexpIdentity:
         self.issuer = issuer
 
     def verify(self, cert: Any) -> None:
+        """Raise ``VerificationError`` unless issuer and a SAN match (sigstore's policy API)."""
         from sigstore.errors import VerificationError
         from sigstore.verify import policy
 
@@ -181,6 +182,7 @@ def verifier_for(trust: TrustPolicy) -> Verifier | None:
     lock = threading.Lock()
 
     def verify(client: RegistryClient, host: str, repository: str, digest: str) -> SignatureVerdict:
+        """Find the image's bundles and accept the first one a trusted identity signed."""
         try:
             bundles = find_bundles(client, host, repository, digest)
         except RegistryError as exc:
