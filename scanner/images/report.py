@@ -57,6 +57,9 @@ class ImageScanner:
         self._lock = threading.Lock()
         #: Raw trivy JSON by digest, kept for evidence.
         self.raw_vulnerabilities: dict[str, dict[str, Any]] = {}
+        # Vulnerabilities depend on content only: one trivy run per digest, whatever the repo.
+        self._vulns: dict[str, dict[str, Any]] = {}
+        self._vuln_locks: dict[str, threading.Lock] = {}
 
     def reports(self, images: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Report per image string: tags resolved, then one report per unique digest."""
@@ -150,6 +153,15 @@ class ImageScanner:
         return combine(verdicts)
 
     def _vulnerabilities(self, ref: refs.ImageRef) -> dict[str, Any]:
+        digest = ref.digest or ""
+        with self._lock:
+            lock = self._vuln_locks.setdefault(digest, threading.Lock())
+        with lock:
+            if digest not in self._vulns:
+                self._vulns[digest] = self._scan_vulnerabilities(ref)
+            return self._vulns[digest]
+
+    def _scan_vulnerabilities(self, ref: refs.ImageRef) -> dict[str, Any]:
         now = self.settings.now or datetime.now().astimezone()
         options = replace(
             self.settings.trivy,

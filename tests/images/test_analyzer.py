@@ -153,3 +153,38 @@ def test_no_trust_configured_is_an_error_not_a_pass(registry: Registry, tmp_path
     _, findings = _scan(tmp_path, params, client)
     sig = next(f for f in findings if f.rule_id == "LG-IMG-050")
     assert sig.status is Status.ERROR and "no trusted keys or identities" in sig.message
+
+
+def test_trivy_runs_once_per_digest_across_repositories(
+    registry: Registry, keys, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, pub = keys["release"]
+    p, host = registry.pusher, registry.host
+    files = {"same": b"content"}
+    first = p.image("dedupe/one", "v1", files=files, user="1")
+    second = p.image("dedupe/two", "v1", files=files, user="1")
+    assert first == second
+    log = tmp_path / "trivy.log"
+    fake = tmp_path / "trivy"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> {log}\necho \'{{"SchemaVersion": 2, "Results": []}}\'\n'
+    )
+    fake.chmod(0o755)
+    images = [f"{host}/dedupe/one:v1", f"{host}/dedupe/two:v1", f"{host}/dedupe/one@{first}"]
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "d.yaml").write_text(_deployment("dd", images))
+    params = {
+        **default_params(),
+        "imageScan": {"enabled": True, "trivy": str(fake), "workers": 4},
+        "imageTrust": {"keys": [str(pub)]},
+    }
+    client = RegistryClient(RegistryOptions(insecure=frozenset({host})))
+    inventory, findings = _scan(tmp_path / "repo", params, client)
+    assert len(log.read_text().splitlines()) == 1
+    report = inventory.resources[0].facts["imageReport"]
+    assert [c["vulnerabilities"]["fixableCritical"] for c in report["containers"]] == [0, 0, 0]
+    assert {(f.rule_id, f.status.value) for f in findings} == {
+        ("LG-IMG-050", "fail"),
+        ("LG-IMG-051", "pass"),
+        ("LG-IMG-052", "pass"),
+    }
