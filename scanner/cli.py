@@ -15,6 +15,7 @@ import click
 
 from scanner import __version__
 from scanner.cli_evidence import AuditOptions, audit_options
+from scanner.cli_image import ImageFlags, image_options
 from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -48,7 +49,7 @@ def cli() -> None:
 
 @cli.group()
 def scan() -> None:
-    """Scan a target (a repository today)."""
+    """Scan a target: a repository, a live cluster or container images."""
 
 
 @scan.command("repo")
@@ -85,6 +86,7 @@ def scan() -> None:
     "in the config]. Any `error` result always does.",
 )
 @audit_options
+@image_options()
 def scan_repo_cmd(
     path: Path,
     base: str | None,
@@ -95,6 +97,7 @@ def scan_repo_cmd(
     json_out: Path | None,
     fail_on: str | None,
     audit: AuditOptions,
+    image_flags: ImageFlags,
 ) -> None:
     """Scan the manifests and estate config files of a repository.
 
@@ -107,7 +110,7 @@ def scan_repo_cmd(
     from scanner.pipeline import scan_repo
 
     try:
-        config = load_scan_config(path, config_path)
+        config = image_flags.apply(load_scan_config(path, config_path))
         changed = None
         if base:
             from scanner.sources.repo import changed_files
@@ -256,9 +259,11 @@ def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
+    from scanner.cli_image import scan_image_cmd
     from scanner.cli_rbac import rbac
 
     scan.add_command(cluster)
+    scan.add_command(scan_image_cmd)
     cli.add_command(rbac)
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)

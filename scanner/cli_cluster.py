@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from scanner.cli_evidence import AuditOptions, audit_options
+from scanner.cli_image import ImageFlags, image_options
 from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -78,6 +80,8 @@ from scanner.cliutil import (
     help="Seconds to wait for each API request.",
 )
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True)
+@audit_options
+@image_options()
 def cluster(
     kubeconfig: Path | None,
     context: str | None,
@@ -92,6 +96,8 @@ def cluster(
     fail_on: str | None,
     request_timeout: float,
     page_size: int,
+    audit: AuditOptions,
+    image_flags: ImageFlags,
 ) -> None:
     """Audit a live cluster, read-only, against the rules.
 
@@ -100,6 +106,7 @@ def cluster(
     that judges it reports `error`, so the exit code is 1: a control that could not
     be checked has not passed. A CRD that is not installed is only a note.
     """
+    from scanner.analyzers import kinds_read_by_analyzers
     from scanner.errors import ScannerError
     from scanner.model import Severity
     from scanner.pipeline import load_ruleset, run_scan
@@ -108,7 +115,7 @@ def cluster(
 
     tty = sys.stderr.isatty()
     try:
-        config = load_scan_config(Path.cwd(), config_path)
+        config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
         ruleset = load_ruleset(config)
         conn = connect(kubeconfig, context, ca_file=ca_file)
         source = KubeSource(
@@ -118,10 +125,22 @@ def cluster(
             include_secrets=include_secrets,
             page_size=page_size,
             progress=progress(tty),
+            context_kinds=kinds_read_by_analyzers(),
         )
-        result = run_scan(source, config, rules=ruleset, progress=progress(tty))
+        result = run_scan(
+            source,
+            config,
+            rules=ruleset,
+            progress=progress(tty),
+            waivers=audit.load_register(None),
+            on_inventory=audit.keep_inventory,
+        )
     except ScannerError as exc:
         fail(exc.diagnostics())
     write_outputs(result, fmt, output, sarif, json_out)
+    try:
+        audit.write_bundle(result, config)
+    except ScannerError as exc:
+        fail(exc.diagnostics())
     threshold = Severity(fail_on) if fail_on else config.fail_on
     sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)

@@ -63,6 +63,22 @@ def input_finding(problem: InputProblem) -> Finding:
     )
 
 
+def fact_at(facts: Mapping[str, Any], name: str) -> tuple[bool, str]:
+    """Whether a (dotted) fact exists; an ``_error`` on the way says why it could not be derived.
+
+    Analyzers mark a fact they could not derive for one resource as ``{"_error": reason}``,
+    so rules that require it report ``error`` with that reason instead of judging.
+    """
+    node: Any = facts
+    for part in name.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, ""
+        node = node[part]
+        if isinstance(node, Mapping) and node.get("_error"):
+            return False, str(node["_error"])
+    return True, ""
+
+
 @dataclass(frozen=True)
 class _Unusable:
     """Stands in for an activation that could not be built from an object."""
@@ -185,11 +201,13 @@ class Engine:
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:
-            if name in resource.facts:
+            found, reason = fact_at(resource.facts, name)
+            if found:
                 continue
-            why = next((f.message for f in self.failures if name in f.provides), "")
-            if not why and not any(name in a.provides for a in self.analyzers):
-                why = "no analyzer in this scan provides it"
+            if reason:
+                return f"fact {name!r} could not be derived: {reason}"
+            head = name.split(".", 1)[0]
+            why = next((f.message for f in self.failures if head in f.provides), "")
             return f"fact {name!r} is not available" + (f": {why}" if why else "")
         return None
 

@@ -5,11 +5,9 @@ least one ``pass`` and nothing else for that rule; ``fail.<case>.yaml`` at least
 one ``fail`` and no ``error``. Other objects in a fixture give context (a
 Namespace, a binding's role) and are judged by the same analyzers as a real scan.
 
-A fixture may also state facts that an analyzer needing the outside world (a
-registry, a cluster) would attach, as a document of kind ``FixtureFacts``
-(``ruletest.ledgergate.io/v1``) with ``target: {kind, name}`` and ``facts: {...}``.
-It stands in for that analyzer only in fixtures, so a rule with ``requires`` can
-still be tested for pass and fail; a real scan never reads such documents.
+Facts that need outside systems (an image report needs a registry) come from a
+sidecar ``<fixture stem>.facts.yaml`` beside the fixture, e.g. ``pass.signed.facts.yaml``
+holding ``imageReports: {<image>: <report>}``; see ``Analyzer.for_fixture``.
 """
 
 from __future__ import annotations
@@ -19,49 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.analyzers import Analyzer, AnalyzerResult, default_analyzers
+from scanner import yamlutil
+from scanner.analyzers import default_analyzers
 from scanner.engine import Engine
 from scanner.inventory import Inventory
-from scanner.model import Resource, Status
+from scanner.model import Status
 from scanner.rules import Rule, RuleSet
 from scanner.sources.repo import RepoSource
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json", ".conf", ".toml")
-FIXTURE_FACTS_API = "ruletest.ledgergate.io/v1"
-FIXTURE_FACTS_KIND = "FixtureFacts"
-
-
-class FixtureFactsAnalyzer(Analyzer):
-    """Attaches the facts a fixture declares to the objects it names (fixtures only)."""
-
-    name = "fixture-facts"
-
-    def __init__(self, declared: list[Resource]) -> None:
-        self.declared = declared
-
-    def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
-        """Match each declaration by kind and name (and namespace, when given)."""
-        result = AnalyzerResult()
-        for decl in self.declared:
-            target = decl.body.get("target") or {}
-            facts = decl.body.get("facts") or {}
-            for index, res in enumerate(inventory.resources):
-                ref = res.ref
-                if (ref.kind, ref.name, ref.namespace) == (
-                    target.get("kind"),
-                    target.get("name"),
-                    target.get("namespace", ref.namespace),
-                ):
-                    result.facts.setdefault(index, {}).update(facts)
-        return result
-
-
-def _is_fixture_facts(item: object) -> bool:
-    return (
-        isinstance(item, Resource)
-        and item.ref.api_version == FIXTURE_FACTS_API
-        and item.ref.kind == FIXTURE_FACTS_KIND
-    )
+FACTS_SUFFIX = ".facts.yaml"
 
 
 @dataclass(frozen=True)
@@ -86,16 +51,28 @@ def fixtures_of(rule: Rule) -> list[Path]:
         if p.is_file()
         and p.name.split(".", 1)[0] in {"pass", "fail"}
         and p.suffix in FIXTURE_SUFFIXES
+        and not p.name.endswith(FACTS_SUFFIX)
     )
+
+
+def fixture_facts(fixture: Path) -> Mapping[str, Any] | None:
+    """The fixture's ``.facts.yaml`` sidecar (precomputed analyzer inputs), if any."""
+    sidecar = fixture.with_name(fixture.name[: -len(fixture.suffix)] + FACTS_SUFFIX)
+    if not sidecar.is_file():
+        return None
+    data, _ = yamlutil.load_file(sidecar)
+    return data if isinstance(data, Mapping) else {}
 
 
 def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> FixtureOutcome:
     """Judge one fixture file with the real source, analyzers and engine."""
     expected = fixture.name.split(".", 1)[0]
-    items = list(RepoSource(fixture.parent, only=[fixture.name]).collect())
-    declared = [i for i in items if isinstance(i, Resource) and _is_fixture_facts(i)]
-    inventory = Inventory.from_items(i for i in items if not _is_fixture_facts(i))
-    analyzers = [*default_analyzers(), FixtureFactsAnalyzer(declared)]
+    source = RepoSource(fixture.parent, only=[fixture.name])
+    inventory = Inventory.from_items(source.collect())
+    analyzers = default_analyzers()
+    facts = fixture_facts(fixture)
+    if facts is not None:
+        analyzers = [a.for_fixture(facts) for a in analyzers]
     findings, _ = Engine(RuleSet([rule]), params, analyzers).run(inventory)
     mine = [f for f in findings if f.rule_id == rule.id]
     other_errors = [f for f in findings if f.status is Status.ERROR and f.rule_id != rule.id]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scanner.analyzers import kinds_read_by_analyzers
 from scanner.rules import load_rules
 from scanner.sources.kubeplan import plan
 from tests.conftest import ROOT
@@ -42,7 +43,7 @@ def _grants(docs: list[dict[str, Any]]) -> tuple[set[tuple[str, str]], set[str]]
 def test_base_clusterrole_matches_what_the_scanner_lists() -> None:
     docs = list(yaml.safe_load_all((DEPLOY / "base" / "clusterrole.yaml").read_text()))
     pairs, verbs = _grants(docs)
-    expected = plan(load_rules()).resources(include_secrets=False)
+    expected = plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=False)
     assert pairs == expected, f"ClusterRole should grant exactly: {sorted(expected)}"
     assert verbs <= READ_VERBS
     assert ("", "secrets") not in pairs
@@ -62,7 +63,7 @@ def test_rendered_base_is_read_only_and_complete() -> None:
         "NetworkPolicy",
     }
     pairs, verbs = _grants(docs)
-    assert pairs == plan(load_rules()).resources(include_secrets=False)
+    assert pairs == plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=False)
     assert verbs <= READ_VERBS
     binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
     assert binding["subjects"] == [
@@ -83,7 +84,7 @@ def test_rendered_base_is_read_only_and_complete() -> None:
 def test_secret_metadata_overlay_adds_only_secret_list() -> None:
     docs = _render(DEPLOY / "overlays" / "with-secret-metadata")
     pairs, verbs = _grants(docs)
-    assert pairs == plan(load_rules()).resources(include_secrets=True)
+    assert pairs == plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=True)
     assert verbs <= READ_VERBS
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]

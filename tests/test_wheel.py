@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -15,6 +16,15 @@ from .conftest import FIXTURE_REPOS, ROOT
 
 @pytest.mark.slow
 def test_wheel_installs_and_scans_outside_the_source_tree(tmp_path: Path) -> None:
+    # build from a clean copy: a stale build/ folder must not leak old files into the wheel
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "fixtures"
+        ),
+    )
     dist = tmp_path / "dist"
     subprocess.run(
         [
@@ -26,7 +36,7 @@ def test_wheel_installs_and_scans_outside_the_source_tree(tmp_path: Path) -> Non
             "-q",
             "-w",
             str(dist),
-            str(ROOT),
+            str(src),
         ],
         check=True,
         timeout=300,

@@ -89,6 +89,12 @@ class BackupAnalyzer(Analyzer):
 
     name = "backup"
     provides = ("backupCoverage", "backupSchedule", "backupLocation")
+    reads = (
+        ("velero.io", "Schedule"),
+        ("velero.io", "BackupStorageLocation"),
+        ("postgresql.cnpg.io", "Cluster"),
+        ("postgresql.cnpg.io", "ScheduledBackup"),
+    )
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Facts for Namespaces (synthesising undeclared ones), schedules and locations."""
@@ -126,6 +132,7 @@ class BackupAnalyzer(Analyzer):
         databases = _by_namespace(inventory, "Cluster")
         backed_up = self._scheduled_clusters(inventory)
         first_use = _first_users(inventory)
+        unread = _unread_backup_kinds(inventory)
         for namespace in inventory.namespace_names():
             velero = sorted(s.key for s in schedules if s.covers(namespace))
             dbs = databases.get(namespace, [])
@@ -140,6 +147,8 @@ class BackupAnalyzer(Analyzer):
                 "declared": namespace in declared,
                 "production": is_production(namespace, params),
             }
+            if unread:
+                fact = {"_error": unread}
             if namespace in declared:
                 result.facts[declared[namespace]] = {"backupCoverage": fact}
             else:
@@ -266,3 +275,17 @@ def _is_production_location(
         (s.location or default) == resource.ref.name and s.production(params, production_ns)
         for s in schedules
     )
+
+
+#: Kinds whose absence from the inventory would make a namespace look uncovered.
+BACKUP_KINDS = ("velero.io/Schedule", "postgresql.cnpg.io/ScheduledBackup")
+
+
+def _unread_backup_kinds(inventory: Inventory) -> str:
+    """Why coverage cannot be judged: a backup kind the source failed to read ('' if none)."""
+    for entry in inventory.coverage:
+        missing = [k for k in entry.kinds if k in BACKUP_KINDS]
+        if missing:
+            kinds = ", ".join(missing)
+            return f"backup coverage not judged: {kinds} could not be read ({entry.reason})"
+    return ""

@@ -24,7 +24,18 @@ class Analyzer(abc.ABC):
 
     #: Fact names this analyzer provides; rules list them under ``requires``.
     provides: tuple[str, ...] = ()
+    #: (API group, kind) pairs the analyzer reads beyond what rules match; a cluster scan
+    #: lists them too, so facts never rest on objects the scanner did not fetch.
+    reads: tuple[tuple[str, str], ...] = ()
     name: str = "analyzer"
+
+    def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:
+        """This analyzer for a rule fixture with precomputed inputs (a ``.facts.yaml``).
+
+        Analyzers that need outside systems (a registry) read their inputs from ``facts``;
+        the rest ignore them.
+        """
+        return self
 
     @abc.abstractmethod
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:

@@ -25,6 +25,10 @@ class RbacAnalyzer(Analyzer):
 
     name = "rbac"
     provides = ("rbacSubject", "rbacBinding")
+    reads = tuple(
+        ("rbac.authorization.k8s.io", kind)
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    )
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Compute every subject's duties once; raises on malformed duty parameters."""

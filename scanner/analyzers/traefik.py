@@ -79,6 +79,11 @@ class TraefikAnalyzer(Analyzer):
 
     name = "traefik"
     provides = ("traefikRoute",)
+    reads = tuple(
+        (group, kind)
+        for group in ("traefik.io", "traefik.containo.us")
+        for kind in ("IngressRoute", "Middleware", "TLSOption")
+    )
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """One ``traefikRoute`` fact per IngressRoute."""

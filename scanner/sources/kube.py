@@ -97,10 +97,11 @@ class KubeSource(Source):
         include_secrets: bool = False,
         page_size: int = 500,
         progress: Progress | None = None,
+        context_kinds: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.client = client
         self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
-        self.plan = plan(self.rules)
+        self.plan = plan(self.rules, context_kinds)
         self.namespaces = tuple(namespaces)
         self.include_secrets = include_secrets
         self.page_size = page_size

@@ -36,8 +36,11 @@ class Plan:
         }
 
 
-def plan(rules: Iterable[Rule]) -> Plan:
-    """Resolve rules' ``match.kinds`` (a cross product of groups and kinds) against KINDS."""
+def plan(rules: Iterable[Rule], context: Iterable[tuple[str, str]] = ()) -> Plan:
+    """Resolve rules' ``match.kinds`` (a cross product of groups and kinds) against KINDS.
+
+    ``context`` adds the (group, kind) pairs analyzers read (``Analyzer.reads``).
+    """
     wanted: dict[tuple[str, str], KindInfo] = {}
     file_only: set[tuple[str, str]] = set()
     asked_by_kind: dict[str, set[str]] = {}
@@ -57,9 +60,9 @@ def plan(rules: Iterable[Rule]) -> Plan:
         for group in groups
         if kind != "*" and not any(k.kind == kind for k in kinds.KINDS)
     }
-    for group, kind in CONTEXT_KINDS:
-        context = kinds.lookup(f"{group}/v1" if group else "v1", kind)
-        if context is not None:
-            wanted[(group, kind)] = context
+    for group, kind in (*CONTEXT_KINDS, *context):
+        found = kinds.lookup(f"{group}/v1" if group else "v1", kind)
+        if found is not None and found.plural:
+            wanted[(group, kind)] = found
     ordered = tuple(sorted(wanted.values(), key=lambda k: (k.group, k.kind)))
     return Plan(ordered, tuple(sorted(file_only)), tuple(sorted(unknown)))

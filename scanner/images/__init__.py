@@ -1,0 +1,1 @@
+"""Container images: references, an OCI registry client, signatures and vulnerabilities."""
