@@ -20,10 +20,10 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
-    FORMATS,
-    SEVERITIES,
+    exit_by_gate,
     fail,
     load_scan_config,
+    output_options,
     progress,
     write_outputs,
 )
@@ -66,25 +66,7 @@ def scan() -> None:
     type=click.Path(path_type=Path),
     help="Configuration file (default: ledgergate.yaml at PATH).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Format written to stdout (or --output).",
-)
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write --format here.")
-@click.option("--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here.")
-@click.option(
-    "--json", "json_out", type=click.Path(path_type=Path), help="Also write the JSON report here."
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITIES),
-    help="Lowest severity that makes the exit code 1 [default: high, or failOn "
-    "in the config]. Any `error` result always does.",
-)
+@output_options
 @audit_options
 @image_options()
 def scan_repo_cmd(
@@ -106,7 +88,6 @@ def scan_repo_cmd(
     something does or a rule could not be evaluated, 2 on a usage or config error.
     """
     from scanner.errors import ScannerError
-    from scanner.model import Severity
     from scanner.pipeline import scan_repo
 
     try:
@@ -132,8 +113,7 @@ def scan_repo_cmd(
         audit.write_bundle(result, config)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    threshold = Severity(fail_on) if fail_on else config.fail_on
-    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
+    exit_by_gate(result, config, fail_on)
 
 
 @cli.group()

@@ -14,12 +14,10 @@ import click
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cliutil import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    FORMATS,
-    SEVERITIES,
+    exit_by_gate,
     fail,
     load_scan_config,
+    output_options,
     progress,
     write_outputs,
 )
@@ -52,25 +50,7 @@ from scanner.cliutil import (
     help="Also read Secrets, as metadata only (their values are never requested).",
 )
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="ledgergate.yaml.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Format written to stdout (or --output).",
-)
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write --format here.")
-@click.option("--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here.")
-@click.option(
-    "--json", "json_out", type=click.Path(path_type=Path), help="Also write the JSON report here."
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(SEVERITIES),
-    help="Lowest severity that makes the exit code 1 [default: high, or failOn in the "
-    "config]. Any `error` (including a kind that could not be read) always does.",
-)
+@output_options
 @click.option(
     "--request-timeout",
     type=click.FloatRange(min=0.1),
@@ -108,7 +88,6 @@ def cluster(
     """
     from scanner.analyzers import kinds_read_by_analyzers
     from scanner.errors import ScannerError
-    from scanner.model import Severity
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
@@ -142,5 +121,4 @@ def cluster(
         audit.write_bundle(result, config)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    threshold = Severity(fail_on) if fail_on else config.fail_on
-    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
+    exit_by_gate(result, config, fail_on)

@@ -8,13 +8,20 @@ from ``ledgergate.yaml``; they never remove what the config trusts.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from scanner.cliutil import (
+    exit_by_gate,
+    fail,
+    load_scan_config,
+    output_options,
+    write_outputs,
+)
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -158,21 +165,7 @@ def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
 @click.command("image")
 @click.argument("refs", nargs=-1, required=True, metavar="REF...")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="ledgergate.yaml.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json", "sarif")),
-    default="table",
-    show_default=True,
-)
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write --format here.")
-@click.option("--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write JSON here.")
-@click.option(
-    "--fail-on",
-    type=click.Choice(("critical", "high", "medium", "low", "info")),
-    help="Lowest severity that makes the exit code 1 [default: high].",
-)
+@output_options
 @image_options(with_enable_flag=False)
 def scan_image_cmd(
     refs: tuple[str, ...],
@@ -198,11 +191,9 @@ def scan_image_cmd(
     1 when something does or could not be checked (registry down, trivy absent), 2 on
     a usage error.
     """
-    from scanner.cliutil import EXIT_FINDINGS, EXIT_OK, fail, load_scan_config, write_outputs
     from scanner.errors import ScannerError
     from scanner.images.refs import parse
     from scanner.images.trust import policy_from
-    from scanner.model import Severity
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet
     from scanner.sources.image import ImageSource
@@ -221,5 +212,4 @@ def scan_image_cmd(
     except ScannerError as exc:
         fail(exc.diagnostics())
     write_outputs(result, fmt, output, sarif, json_out)
-    threshold = Severity(fail_on) if fail_on else config.fail_on
-    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
+    exit_by_gate(result, config, fail_on)

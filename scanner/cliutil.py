@@ -7,14 +7,17 @@ other, so registering a command never creates an import cycle.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 if TYPE_CHECKING:
     from scanner.config import Config
     from scanner.findings import ScanResult
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -65,3 +68,46 @@ def write_file(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
+
+
+def output_options(func: F) -> F:
+    """``--format``, ``--output``, ``--sarif``, ``--json`` and ``--fail-on`` for scan commands."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="table",
+            show_default=True,
+            help="Format written to stdout (or --output).",
+        ),
+        click.option(
+            "--output", "-o", type=click.Path(path_type=Path), help="Write --format here."
+        ),
+        click.option(
+            "--sarif", type=click.Path(path_type=Path), help="Also write SARIF 2.1.0 here."
+        ),
+        click.option(
+            "--json",
+            "json_out",
+            type=click.Path(path_type=Path),
+            help="Also write the JSON report here.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(SEVERITIES),
+            help="Lowest severity that makes the exit code 1 [default: high, or failOn in the "
+            "config]. Any `error` result (a control that could not be checked) always does.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def exit_by_gate(result: ScanResult, config: Config, fail_on: str | None) -> NoReturn:
+    """Exit 1 when the gate fails (``--fail-on`` or the config's ``failOn``), else 0."""
+    from scanner.model import Severity
+
+    threshold = Severity(fail_on) if fail_on else config.fail_on
+    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
