@@ -8,7 +8,9 @@ JSON): the answer may then miss a binding, and the command says so.
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +22,50 @@ from scanner.inventory import Inventory
 FORMATS = ("table", "json")
 
 
-def _load(path: Path, config_path: Path | None) -> tuple[Inventory, Any]:
+@dataclass(frozen=True)
+class Target:
+    """Where the RBAC objects come from: a repository folder, or the live cluster."""
+
+    path: Path
+    cluster: bool = False
+    kubeconfig: Path | None = None
+    context: str | None = None
+
+
+def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
     from scanner.config import find_config, load_config
     from scanner.errors import ScannerError
-    from scanner.sources.repo import RepoSource
 
     try:
-        config = load_config(find_config(path, config_path))
+        if target.cluster:
+            config = load_config(find_config(Path.cwd(), config_path))
+            return Inventory.from_items(_cluster_source(target).collect()), config
+        config = load_config(find_config(target.path, config_path))
     except ScannerError as exc:
         fail(exc.diagnostics())
-    source = RepoSource(path, excludes=config.exclude_paths, max_file_size=config.max_file_size)
+    from scanner.sources.repo import RepoSource
+
+    source = RepoSource(
+        target.path, excludes=config.exclude_paths, max_file_size=config.max_file_size
+    )
     return Inventory.from_items(source.collect()), config
 
 
+def _cluster_source(target: Target) -> Any:
+    """A read-only cluster source that lists exactly the RBAC kinds (and Namespaces)."""
+    from scanner.analyzers.rbac import RbacAnalyzer
+    from scanner.rules import RuleSet
+    from scanner.sources.kube import KubeSource
+    from scanner.sources.kubeclient import KubeClient, connect
+
+    conn = connect(target.kubeconfig, target.context)
+    return KubeSource(KubeClient(conn), RuleSet([]), context_kinds=RbacAnalyzer.reads)
+
+
 def _incomplete(inventory: Inventory) -> list[str]:
-    return [f"{p.origin.display()}: {p.message}" for p in inventory.problems]
+    unread = [f"{p.origin.display()}: {p.message}" for p in inventory.problems]
+    unread += [f"{c.target}: {c.reason}" for c in inventory.coverage if c.kinds]
+    return unread
 
 
 def _warn(data: dict[str, Any]) -> None:
@@ -54,9 +85,39 @@ def _emit(data: dict[str, Any], fmt: str, table: str) -> None:
         click.echo(table, nl=False)
 
 
-_PATH = click.argument(
-    "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
-)
+def _target_options(func: Any) -> Any:
+    """PATH (a repository), or ``--cluster`` with ``--kubeconfig``/``--context``."""
+    options = [
+        click.argument(
+            "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
+        ),
+        click.option(
+            "--cluster",
+            is_flag=True,
+            help="Read RBAC from the live cluster (read-only) instead of PATH.",
+        ),
+        click.option(
+            "--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig."
+        ),
+        click.option("--context", help="Kubeconfig context [default: the current context]."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        target = Target(
+            kwargs.pop("path"),
+            kwargs.pop("cluster"),
+            kwargs.pop("kubeconfig"),
+            kwargs.pop("context"),
+        )
+        return func(*args, target=target, **kwargs)
+
+    wrapped: Any = wrapper
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
+
+
 _FORMAT = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
@@ -77,13 +138,14 @@ def rbac() -> None:
       ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rbac who-can delete schedules.velero.io .
       ledgergate rbac subject Group/oidc:finance-dba . --format json
+      ledgergate rbac who-can get secrets -n finance-prod --cluster --context prod
     """
 
 
 @rbac.command("who-can")
 @click.argument("verb")
 @click.argument("resource")
-@_PATH
+@_target_options
 @click.option(
     "-n", "--namespace", help="Only grants that apply in this namespace (default: anywhere)."
 )
@@ -92,7 +154,7 @@ def rbac() -> None:
 def who_can_cmd(
     verb: str,
     resource: str,
-    path: Path,
+    target: Target,
     namespace: str | None,
     fmt: str,
     config_path: Path | None,
@@ -106,7 +168,7 @@ def who_can_cmd(
     """
     from scanner.rbac.query import who_can
 
-    inventory, _ = _load(path, config_path)
+    inventory, _ = _load(target, config_path)
     data = who_can(inventory, verb, resource, namespace)
     data["incomplete"] = _incomplete(inventory)
     _emit(data, fmt, _who_can_table(data))
@@ -131,10 +193,10 @@ def _rule_text(rule: dict[str, Any]) -> str:
 
 @rbac.command("subject")
 @click.argument("subject")
-@_PATH
+@_target_options
 @_FORMAT
 @_CONFIG
-def subject_cmd(subject: str, path: Path, fmt: str, config_path: Path | None) -> None:
+def subject_cmd(subject: str, target: Target, fmt: str, config_path: Path | None) -> None:
     """Show a subject's duties (with grant chains), conflicts and permissions.
 
     SUBJECT is User/NAME, Group/NAME or ServiceAccount/NAMESPACE/NAME.
@@ -147,7 +209,7 @@ def subject_cmd(subject: str, path: Path, fmt: str, config_path: Path | None) ->
         who = Subject.parse(subject)
     except ValueError as exc:
         fail(str(exc))
-    inventory, config = _load(path, config_path)
+    inventory, config = _load(target, config_path)
     try:
         data = describe_subject(inventory, who, config.params)
     except ScannerError as exc:
