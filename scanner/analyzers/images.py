@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.inventory import Inventory, containers_of_resource, pod_spec_of
+from scanner.model import Resource
 
 NOT_ENABLED = (
     "image scanning not enabled: run with --images (or set params.imageScan.enabled: true) "
@@ -82,7 +83,7 @@ class ImageAnalyzer(Analyzer):
         workloads: dict[int, list[dict[str, Any]]] = {}
         for index, resource in enumerate(inventory.resources):
             if pod_spec_of(resource) is not None:
-                found = containers_of_resource(resource)
+                found = [running_image(resource, c) for c in containers_of_resource(resource)]
                 workloads[index] = [c for c in found if isinstance(c.get("image"), str)]
         result = AnalyzerResult()
         if self.static is None and not (params.get("imageScan") or {}).get("enabled"):
@@ -107,6 +108,26 @@ class ImageAnalyzer(Analyzer):
         return reports
 
 
+def running_image(resource: Resource, container: dict[str, Any]) -> dict[str, Any]:
+    """For a live Pod, judge the digest that actually runs (``status...imageID``).
+
+    A tag may have moved since the Pod started; the kubelet records the digest it pulled.
+    The spec's image stays in ``declaredImage``.
+    """
+    status = resource.body.get("status")
+    if resource.ref.kind != "Pod" or not isinstance(status, Mapping):
+        return container
+    for field in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for entry in status.get(field) or ():
+            if not isinstance(entry, Mapping) or entry.get("name") != container.get("name"):
+                continue
+            image_id = str(entry.get("imageID") or "")
+            ref = image_id.split("://", 1)[-1]
+            if "@sha256:" in ref and not ref.startswith("sha256:"):
+                return {**container, "image": ref, "declaredImage": container.get("image")}
+    return container
+
+
 def _missing(image: str, why: str) -> dict[str, Any]:
     from scanner.images.report import error_report
 
@@ -128,6 +149,7 @@ def workload_fact(
                 "container": c.get("name", ""),
                 "path": c["_path"],
                 "image": c["image"],
+                "declaredImage": c.get("declaredImage", c["image"]),
                 "digest": report.get("digest", ""),
                 "pinned": "@sha256:" in c["image"],
                 "registry": report.get("registry", ""),
