@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner import celrt, kinds
+from scanner import celrt, kinds, parallel
 from scanner.analyzers.base import Analyzer
 from scanner.inventory import Inventory, containers_of_resource, is_production, pod_spec_of
 from scanner.model import (
@@ -112,21 +112,35 @@ class Engine:
         findings = [input_finding(p) for p in inventory.problems]
         skipped: list[Skipped] = []
         ns_labels = inventory.namespace_labels()
+        judged: list[int] = []
         for index, resource in enumerate(inventory.resources):
-            rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
-            if not rules:
-                if self._is_unknown(resource):
-                    skipped.append(
-                        Skipped(
-                            resource.origin,
-                            f"unknown kind {resource.ref.kind} "
-                            f"({resource.ref.api_version}): no rule applies",
-                        )
+            if self.rules.for_kind(resource.ref.api_version, resource.ref.kind):
+                judged.append(index)
+            elif self._is_unknown(resource):
+                skipped.append(
+                    Skipped(
+                        resource.origin,
+                        f"unknown kind {resource.ref.kind} "
+                        f"({resource.ref.api_version}): no rule applies",
                     )
-                continue
-            secrets = [h.value for h in inventory.secrets.get(index, [])]
-            findings.extend(self._judge(resource, rules, ns_labels, secrets))
+                )
+        findings.extend(parallel.judge_all(self, inventory, judged, ns_labels))
         return findings, skipped
+
+    def judge_indexes(
+        self,
+        inventory: Inventory,
+        indexes: Sequence[int],
+        ns_labels: Mapping[str, Mapping[str, str]],
+    ) -> list[Finding]:
+        """Findings for the resources at ``indexes`` (one worker's share of the inventory)."""
+        found: list[Finding] = []
+        for index in indexes:
+            resource = inventory.resources[index]
+            rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
+            secrets = [h.value for h in inventory.secrets.get(index, [])]
+            found.extend(self._judge(resource, rules, ns_labels, secrets))
+        return found
 
     def _is_unknown(self, resource: Resource) -> bool:
         ref = resource.ref
@@ -220,7 +234,7 @@ class Engine:
                 status=status,
                 severity=rule.severity,
                 title=rule.title,
-                message=scrub(message, secrets),
+                message=scrub(message, secrets) if secrets else message,
                 resource=resource.ref,
                 origin=resource.origin,
                 evidence=evidence,

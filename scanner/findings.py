@@ -27,13 +27,31 @@ class ScanResult:
     resources_scanned: int = 0
 
     @classmethod
-    def build(cls, findings: Iterable[Finding], rules: Iterable[Rule], **kw: object) -> ScanResult:
+    def build(
+        cls,
+        findings: Iterable[Finding],
+        rules: Iterable[Rule],
+        *,
+        skipped: Iterable[Skipped] = (),
+        coverage: Iterable[CoverageEntry] = (),
+        target: Mapping[str, str] | None = None,
+        started: str = "",
+        finished: str = "",
+        tool_version: str = "",
+        resources_scanned: int = 0,
+    ) -> ScanResult:
         """Sort everything so every output is deterministic."""
-        ordered = tuple(sorted(findings, key=lambda f: f.sort_key()))
-        skipped = tuple(
-            sorted(kw.pop("skipped", ()), key=lambda s: (s.origin.path, s.origin.start_line))  # type: ignore[call-overload]
+        return cls(
+            findings=tuple(sorted(findings, key=lambda f: f.sort_key())),
+            rules=tuple(sorted(rules, key=lambda r: r.id)),
+            coverage=tuple(coverage),
+            skipped=tuple(sorted(skipped, key=lambda s: (s.origin.path, s.origin.start_line))),
+            target=dict(target or {}),
+            started=started,
+            finished=finished,
+            tool_version=tool_version,
+            resources_scanned=resources_scanned,
         )
-        return cls(ordered, tuple(sorted(rules, key=lambda r: r.id)), skipped=skipped, **kw)  # type: ignore[arg-type]
 
     def only_paths(self, paths: set[str]) -> ScanResult:
         """Pre-merge mode: keep findings located in the given files."""

@@ -141,11 +141,19 @@ class Finding:
     fingerprint: str = ""
     waiver: Mapping[str, str] | None = None
 
-    def sort_key(self) -> tuple[str, int, str, str, str]:
+    def sort_key(self) -> tuple[str, int, str, str, str, str, str]:
         """Stable order for every output: file, line, rule, resource, fingerprint."""
-        res = self.resource.display() if self.resource else ""
+        ref = self.resource
         loc = self.origin.path or self.origin.cluster or self.origin.image_digest
-        return (loc, self.origin.start_line, self.rule_id, res, self.fingerprint)
+        return (
+            loc,
+            self.origin.start_line,
+            self.rule_id,
+            ref.kind if ref else "",
+            ref.namespace if ref else "",
+            ref.name if ref else "",
+            self.fingerprint,
+        )
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,14 @@ def classify(key: str, value: str) -> str | None:
     return None
 
 
+#: Cheap pre-check: text without any of these words holds no secret assignment.
+_ASSIGNMENT_HINT = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
+
+
 def assignments(text: str) -> Iterator[tuple[str, str]]:
     """(key, value) for every ``key=value`` / ``key: value`` with a secret-like key in text."""
+    if not _ASSIGNMENT_HINT.search(text):
+        return
     for match in ASSIGNMENT.finditer(text):
         key, value = match.group(1), match.group(2)
         if classify(key, value) == "high-entropy-credential":
@@ -156,6 +162,12 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
             yield f"{path}.value", str(node["name"]), node["value"]
             return
         for key, value in node.items():
+            if not path and key == "metadata" and isinstance(value, dict):
+                # names and labels hold no secrets; annotations can
+                annotations = value.get("annotations")
+                if annotations is not None:
+                    yield from _walk(annotations, "metadata.annotations")
+                continue
             yield from _walk(value, f"{path}.{key}" if path else str(key))
     elif isinstance(node, list):
         previous = ""

@@ -28,6 +28,7 @@ STAGES: dict[str, int] = {
     "scanner.rbac": 3,
     "scanner.images": 3,
     "scanner.engine": 4,
+    "scanner.parallel": 4,
     "scanner.findings": 5,
     "scanner.waivers": 6,
     "scanner.reporters": 7,

@@ -23,6 +23,8 @@ TRICKY = {
     "block-scalar-with-dashes": "a: |\n  ---\n  not a marker\nb: 2\n",
     "timestamps-stay-strings": "when: 2026-01-01\nat: 2026-01-01T10:00:00Z\n",
     "yaml11-booleans": "a: yes\nb: off\nc: [on, NO]\n",
+    "yaml11-flow-only": "c: [on]\nd: {e: Off}\n",
+    "not-yaml11": "image: r/a@sha256:0755\nkey:no-space\nname: noon\n",
     "octal-mode": "defaultMode: 0644\n",
     "list-kind": "apiVersion: v1\nkind: List\nitems:\n  - {kind: A}\n  - kind: B\n    x: 1\n",
     "trailing-marker": "a: 1\n---\n",

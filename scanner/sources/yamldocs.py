@@ -63,28 +63,39 @@ class DocumentError:
 _DOC_MARKER = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 #: Streams the splitter does not handle: directives, ``...`` ends, content after ``---``.
 _COMPLEX_STREAM = re.compile(r"^(?:%|\.\.\.|---[ \t]+[^\s#])", re.MULTILINE)
-#: Plain scalars whose meaning differs between YAML 1.1 (Kubernetes) and 1.2 (yaml-rs).
-_YAML11_SCALAR = re.compile(
-    r"(?:^|:[ \t]|-[ \t]|[,\[{])[ \t]*(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF"
-    r"|[-+]?0[0-7_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
-    r"|[-+]?0b[01_]+|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN))[ \t]*(?:[,\]}#]|$)",
-    re.MULTILINE,
+#: Plain scalars whose meaning differs between YAML 1.1 (Kubernetes) and 1.2 (yaml-rs):
+#: booleans spelled as words, and octal, binary, sexagesimal or .inf/.nan numbers. Each
+#: pattern starts with a literal character so a text without one is skipped quickly.
+_YAML11_WORD = re.compile(
+    r"[:\-,\[{][ \t]*(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)[ \t]*(?:[,\]}#\r\n]|$)"
+)
+_YAML11_NUMBER = re.compile(
+    r"[:\-,\[{][ \t]*[-+]?(?:0[0-7_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|\.(?:inf|Inf|INF|nan|NaN|NAN))[ \t]*(?:[,\]}#\r\n]|$)"
 )
 _LIST_KIND = re.compile(r"^kind:[ \t]*['\"]?\w*List['\"]?[ \t]*(?:#.*)?$", re.MULTILINE)
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
 
 #: Text shapes that could hide an alias bomb or runaway nesting.
-_SUSPICIOUS = re.compile(
-    r"&"  # an anchor: aliases may expand
-    r"|^[ \t-]{40,}"  # deep block nesting needs deep indentation or compact sequences
-    r"|(?:[\[{][^\]}\[{]*+){40}",  # many flow openings with no closing between them
-    re.MULTILINE,
-)
+_DEEP_BLOCK = re.compile(r"^[ \t-]{40,}", re.MULTILINE)  # deep block nesting needs indentation
+_DEEP_FLOW = re.compile(r"(?:[\[{][^\]}\[{]*+){40}")  # many flow openings, none closed between
 
 
 def needs_limit_check(text: str) -> bool:
     """Whether a YAML text could exceed the alias or depth limits."""
-    return _SUSPICIOUS.search(text) is not None
+    if "&" in text or _DEEP_BLOCK.search(text):
+        return True
+    return text.count("[") + text.count("{") >= 40 and _DEEP_FLOW.search(text) is not None
+
+
+def _has_yaml11_scalar(text: str) -> bool:
+    """Whether a plain scalar reads differently in YAML 1.1 than in 1.2 (Kubernetes reads 1.1)."""
+    for pattern in (_YAML11_WORD, _YAML11_NUMBER):
+        for match in pattern.finditer(text):
+            lead = match.group(0)
+            if lead[0] not in ":-" or lead[1:2] in (" ", "\t"):  # `key: 0755`, not `sha256:0755`
+                return True
+    return False
 
 
 def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
@@ -102,7 +113,7 @@ def _needs_reference(text: str) -> bool:
     """Explicit tags (``!!binary``), YAML 1.1 scalars, Lists and hostile shapes."""
     return bool(
         "!!" in text
-        or _YAML11_SCALAR.search(text)
+        or _has_yaml11_scalar(text)
         or _LIST_KIND.search(text)
         or needs_limit_check(text)
     )
