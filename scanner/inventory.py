@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from scanner import kinds
@@ -73,7 +74,12 @@ class Inventory:
 def is_production(namespace: str, params: Mapping[str, Any]) -> bool:
     """A namespace is production when it matches ``params.productionNamespaces``."""
     patterns = params.get("productionNamespaces") or ()
-    return bool(namespace) and any(fnmatchcase(namespace, str(p)) for p in patterns)
+    return bool(namespace) and _matches_any(namespace, tuple(str(p) for p in patterns))
+
+
+@lru_cache(maxsize=4096)
+def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
 
 
 def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[dict[str, Any]]:

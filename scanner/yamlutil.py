@@ -67,15 +67,24 @@ def _select(node: yaml.SequenceNode, key: str, value: str) -> yaml.Node | None:
     return None
 
 
+def compose(text: str) -> yaml.Node | None:
+    """The node tree of one YAML document (None when it does not parse)."""
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+
+
 def line_of(text: str, path: Sequence[PathStep]) -> int:
     """1-based line of the node at ``path`` (keys, indexes, ``(key, value)`` selectors).
 
     Stops at the deepest node found when the path runs out of the document.
     """
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return 0
+    return line_in(compose(text), path)
+
+
+def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
+    """:func:`line_of` on an already composed document, for many paths in one object."""
     if node is None:
         return 0
     line = node.start_mark.line + 1

@@ -178,29 +178,35 @@ class BackupAnalyzer(Analyzer):
         locations = list(_of(inventory, "BackupStorageLocation"))
         default = _default_location(inventory, locations)
         production_ns = [n for n in inventory.namespace_names() if is_production(n, params)]
+        # Each schedule and each location is judged once; locations meet only those on
+        # the same bucket, so large estates stay linear.
+        writers: dict[str, list[_Schedule]] = {}
+        for schedule in schedules.values():
+            writers.setdefault(schedule.location or default, []).append(schedule)
+        is_prod = {s.key: s.production(params, production_ns) for s in schedules.values()}
+        production_names = {name for name, ws in writers.items() if any(is_prod[s.key] for s in ws)}
+        by_bucket: dict[tuple[str, str, str], list[int]] = {}
+        for index in locations:
+            by_bucket.setdefault(_bucket(inventory.resources[index]), []).append(index)
         for index in locations:
             resource = inventory.resources[index]
-            writers = [
-                s for s in schedules.values() if (s.location or default) == resource.ref.name
-            ]
-            prod = sorted(s.key for s in writers if s.production(params, production_ns))
-            non_prod = sorted(s.key for s in writers if s.explicit_non_production(params))
+            mine = writers.get(resource.ref.name, [])
+            prod = sorted(s.key for s in mine if is_prod[s.key])
+            non_prod = sorted(s.key for s in mine if s.explicit_non_production(params))
+            bucket = _bucket(resource)
             shared = sorted(
                 _key(inventory.resources[other])
-                for other in locations
+                for other in by_bucket[bucket]
                 if other != index
-                and _bucket(inventory.resources[other]) == _bucket(resource)
                 and _read_write(inventory.resources[other])
-                and not _is_production_location(
-                    inventory.resources[other], schedules.values(), default, params, production_ns
-                )
+                and inventory.resources[other].ref.name not in production_names
             )
             result.facts[index] = {
                 "backupLocation": {
                     "production": bool(prod),
                     "productionSchedules": prod,
                     "nonProductionSchedules": non_prod,
-                    "sharedWith": shared if _bucket(resource)[1] else [],
+                    "sharedWith": shared if bucket[1] else [],
                     "readWrite": _read_write(resource),
                 }
             }
@@ -262,19 +268,6 @@ def _default_location(inventory: Inventory, locations: list[int]) -> str:
         if _spec(inventory.resources[index]).get("default") is True:
             return inventory.resources[index].ref.name
     return "default"
-
-
-def _is_production_location(
-    resource: Resource,
-    schedules: Iterable[_Schedule],
-    default: str,
-    params: Mapping[str, Any],
-    production_ns: list[str],
-) -> bool:
-    return any(
-        (s.location or default) == resource.ref.name and s.production(params, production_ns)
-        for s in schedules
-    )
 
 
 #: Kinds whose absence from the inventory would make a namespace look uncovered.

@@ -16,7 +16,7 @@ from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
-from scanner.yamlutil import line_of, parse_path
+from scanner.yamlutil import compose, line_in, parse_path
 
 YAML_SUFFIXES = {".yaml", ".yml"}
 GIT_TIMEOUT_S = 60
@@ -136,6 +136,7 @@ class RepoSource(Source):
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Give each evidence path of a non-passing finding its line in the file."""
         texts: dict[str, list[str] | None] = {}
+        trees: dict[tuple[str, int, int], Any] = {}
         located: list[Finding] = []
         for finding in findings:
             origin = finding.origin
@@ -149,9 +150,12 @@ class RepoSource(Source):
             if lines is None or not origin.start_line:
                 located.append(finding)
                 continue
-            snippet = "\n".join(lines[origin.start_line - 1 : origin.end_line or None])
+            span = (origin.path, origin.start_line, origin.end_line)
+            if span not in trees:  # one parse per object, however many findings it has
+                snippet = "\n".join(lines[origin.start_line - 1 : origin.end_line or None])
+                trees[span] = compose(snippet)
             evidence = tuple(
-                replace(e, line=origin.start_line - 1 + line_of(snippet, parse_path(e.path)))
+                replace(e, line=origin.start_line - 1 + line_in(trees[span], parse_path(e.path)))
                 if e.path and not e.line
                 else e
                 for e in finding.evidence
