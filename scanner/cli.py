@@ -20,12 +20,11 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
-    exit_by_gate,
     fail,
+    finish_scan,
     load_scan_config,
     output_options,
     progress,
-    write_outputs,
 )
 
 
@@ -108,12 +107,16 @@ def scan_repo_cmd(
             result = result.only_paths(changed)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    write_outputs(result, fmt, output, sarif, json_out)
-    try:
-        audit.write_bundle(result, config)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
-    exit_by_gate(result, config, fail_on)
+    finish_scan(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        sarif=sarif,
+        json_out=json_out,
+        fail_on=fail_on,
+        bundle=audit.write_bundle,
+    )
 
 
 @cli.group()

@@ -14,12 +14,11 @@ import click
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cliutil import (
-    exit_by_gate,
     fail,
+    finish_scan,
     load_scan_config,
     output_options,
     progress,
-    write_outputs,
 )
 
 
@@ -116,9 +115,13 @@ def cluster(
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    write_outputs(result, fmt, output, sarif, json_out)
-    try:
-        audit.write_bundle(result, config)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
-    exit_by_gate(result, config, fail_on)
+    finish_scan(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        sarif=sarif,
+        json_out=json_out,
+        fail_on=fail_on,
+        bundle=audit.write_bundle,
+    )

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cliutil import (
-    exit_by_gate,
     fail,
+    finish_scan,
     load_scan_config,
     output_options,
-    write_outputs,
 )
 
 if TYPE_CHECKING:
@@ -211,5 +210,6 @@ def scan_image_cmd(
         result = run_scan(ImageSource(refs), config, rules=image_rules)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    write_outputs(result, fmt, output, sarif, json_out)
-    exit_by_gate(result, config, fail_on)
+    finish_scan(
+        result, config, fmt=fmt, output=output, sarif=sarif, json_out=json_out, fail_on=fail_on
+    )

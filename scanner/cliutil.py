@@ -105,6 +105,29 @@ def output_options(func: F) -> F:
     return func
 
 
+def finish_scan(
+    result: ScanResult,
+    config: Config,
+    *,
+    fmt: str,
+    output: Path | None,
+    sarif: Path | None,
+    json_out: Path | None,
+    fail_on: str | None,
+    bundle: Callable[[ScanResult, Config], None] | None = None,
+) -> NoReturn:
+    """The tail every scan command shares: outputs, the evidence bundle, the exit code."""
+    from scanner.errors import ScannerError
+
+    write_outputs(result, fmt, output, sarif, json_out)
+    if bundle is not None:
+        try:
+            bundle(result, config)
+        except ScannerError as exc:
+            fail(exc.diagnostics())
+    exit_by_gate(result, config, fail_on)
+
+
 def exit_by_gate(result: ScanResult, config: Config, fail_on: str | None) -> NoReturn:
     """Exit 1 when the gate fails (``--fail-on`` or the config's ``failOn``), else 0."""
     from scanner.model import Severity
