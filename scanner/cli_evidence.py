@@ -34,6 +34,7 @@ class AuditOptions:
     waivers: Path | None = None
     evidence: Path | None = None
     sign_key: Path | None = None
+    sign_sigstore: bool = False
     inventory: Inventory | None = field(default=None, repr=False)
     register: WaiverRegister | None = None
     waivers_file: Path | None = None
@@ -72,6 +73,7 @@ class AuditOptions:
             register=self.register,
             inventory=self.inventory,
             sign_key=self.sign_key,
+            sign_sigstore=self.sign_sigstore,
         )
         write_bundle(inputs, self.evidence)
 
@@ -94,17 +96,25 @@ def audit_options(func: F) -> F:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="PEM private key (ECDSA P-256 or Ed25519) that signs the bundle manifest.",
     )
+    @click.option(
+        "--sign-sigstore",
+        is_flag=True,
+        help="Also sign the manifest keylessly with the CI job's ambient OIDC identity "
+        "(Sigstore; needs network access to Fulcio and Rekor).",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
         waivers: Path | None,
         evidence: Path | None,
         sign_key: Path | None,
+        sign_sigstore: bool,
         **kwargs: Any,
     ) -> Any:
-        if sign_key is not None and evidence is None:
-            fail("--sign-key needs --evidence")
-        return func(*args, audit=AuditOptions(waivers, evidence, sign_key), **kwargs)
+        if (sign_key is not None or sign_sigstore) and evidence is None:
+            fail("--sign-key and --sign-sigstore need --evidence")
+        audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore)
+        return func(*args, audit=audit, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -121,17 +131,39 @@ def evidence_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM public key that must have signed manifest.json.",
 )
-def verify_cmd(bundle: Path, key: Path | None) -> None:
+@click.option("--identity", help="Keyless signer that must have signed (certificate SAN).")
+@click.option("--identity-regexp", help="Keyless signer, as a regular expression.")
+@click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity).")
+@click.option(
+    "--trusted-root",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
+)
+def verify_cmd(
+    bundle: Path,
+    key: Path | None,
+    identity: str | None,
+    identity_regexp: str | None,
+    issuer: str | None,
+    trusted_root: str | None,
+) -> None:
     """Check every file's sha256 against manifest.json and the manifest's signature.
 
+    With --key the PEM signature (manifest.sig.json) must verify; with --identity (or
+    --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must.
     Exit 0 when everything matches, 1 naming each file that does not, 2 when the
     bundle or key cannot be read.
     """
     from scanner.errors import ScannerError
-    from scanner.evidence.verify import verify_bundle
+    from scanner.evidence.verify import SignerIdentity, verify_bundle
 
+    signer = None
+    if identity or identity_regexp or issuer:
+        if not issuer or not (identity or identity_regexp):
+            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
+        signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
     try:
-        outcome = verify_bundle(bundle, key)
+        outcome = verify_bundle(bundle, key, signer)
     except ScannerError as exc:
         fail(exc.diagnostics())
     for problem in outcome.problems:

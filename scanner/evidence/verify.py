@@ -13,6 +13,7 @@ from typing import Any
 
 from scanner.errors import ReportError
 from scanner.evidence import archive, signing
+from scanner.evidence.keyless import SIGSTORE_BUNDLE
 from scanner.evidence.manifest import MANIFEST, MANIFEST_KIND, SIGNATURE, sha256
 
 
@@ -83,7 +84,7 @@ def _check_files(
             out.problems.append(Problem(name, "size does not match the manifest"))
         else:
             out.checked.append(name)
-    for name in sorted(set(files) - listed - {MANIFEST, SIGNATURE}):
+    for name in sorted(set(files) - listed - {MANIFEST, SIGNATURE, SIGSTORE_BUNDLE}):
         out.problems.append(Problem(name, "not listed in the manifest (added after signing?)"))
 
 
@@ -121,21 +122,66 @@ def _check_signature(
         out.problems.append(Problem(SIGNATURE, f"signature invalid: {exc}"))
 
 
-def verify_files(files: Mapping[str, bytes], key: signing.PublicKey | None = None) -> Verification:
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who must have signed the manifest keylessly (``--identity``/``--issuer``)."""
+
+    issuer: str
+    identity: str = ""
+    identity_regexp: str = ""
+    trusted_root: str | None = None
+
+
+def _check_keyless(
+    files: Mapping[str, bytes], signer: SignerIdentity | None, out: Verification
+) -> None:
+    if signer is None:
+        if SIGSTORE_BUNDLE in files:
+            out.signature += "; Sigstore bundle present, not checked (pass --identity/--issuer)"
+        return
+    if SIGSTORE_BUNDLE not in files:
+        out.problems.append(Problem(SIGSTORE_BUNDLE, "missing, but --identity was given"))
+        return
+    if MANIFEST not in files:
+        return
+    from scanner.evidence import keyless
+
+    who, reason = keyless.verify(
+        files[SIGSTORE_BUNDLE],
+        sha256(files[MANIFEST]),
+        issuer=signer.issuer,
+        identity=signer.identity,
+        identity_regexp=signer.identity_regexp,
+        trusted_root=signer.trusted_root,
+    )
+    if reason:
+        out.problems.append(Problem(SIGSTORE_BUNDLE, f"keyless signature invalid: {reason}"))
+    else:
+        out.signature += f"; Sigstore: valid, signed by {who}"
+
+
+def verify_files(
+    files: Mapping[str, bytes],
+    key: signing.PublicKey | None = None,
+    signer: SignerIdentity | None = None,
+) -> Verification:
     """Check a bundle's files (name -> bytes)."""
     out = Verification()
     manifest = _manifest(files, out)
     if manifest is not None:
         _check_files(files, manifest, out)
     _check_signature(files, key, out)
+    _check_keyless(files, signer, out)
     return out
 
 
-def verify_bundle(path: Path, key_path: Path | None = None) -> Verification:
+def verify_bundle(
+    path: Path, key_path: Path | None = None, signer: SignerIdentity | None = None
+) -> Verification:
     """Read a bundle folder or zip and verify it; ScannerError if it cannot be read."""
     key = signing.load_public_key(key_path) if key_path is not None else None
     corrupt: dict[str, str] = {}
-    outcome = verify_files(archive.read(path, corrupt), key)
+    outcome = verify_files(archive.read(path, corrupt), key, signer)
     for name, reason in sorted(corrupt.items()):
         outcome.problems.insert(0, Problem(name, f"corrupt zip entry: {reason}"))
     return outcome

@@ -45,6 +45,8 @@ class BundleInputs:
     register: WaiverRegister | None = None
     inventory: Inventory | None = None
     sign_key: Path | None = None
+    #: Also sign keylessly with the ambient CI identity (Sigstore).
+    sign_sigstore: bool = False
 
 
 def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
@@ -153,16 +155,20 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
     files[REPORT] = render_html(view).encode()
     manifest = build_manifest(result, files, **identities)
     files[MANIFEST] = canonical(manifest)
+    predicate = {
+        "tool": manifest["tool"],
+        "target": manifest["target"],
+        "scan": manifest["scan"],
+        "ruleSet": {"sha256": manifest["ruleSet"]["sha256"]},
+    }
+    stmt = signing.statement(MANIFEST, sha256(files[MANIFEST]), predicate)
     if inputs.sign_key is not None:
         key = signing.load_private_key(inputs.sign_key)
-        predicate = {
-            "tool": manifest["tool"],
-            "target": manifest["target"],
-            "scan": manifest["scan"],
-            "ruleSet": {"sha256": manifest["ruleSet"]["sha256"]},
-        }
-        stmt = signing.statement(MANIFEST, sha256(files[MANIFEST]), predicate)
         files[SIGNATURE] = canonical(signing.sign_envelope(key, stmt))
+    if inputs.sign_sigstore:
+        from scanner.evidence import keyless
+
+        files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt)
     _refuse_leaks(files, inputs.inventory)
     return files
 

@@ -1,0 +1,75 @@
+"""Keyless (Sigstore) signatures over the evidence manifest.
+
+A CI job with an ambient OIDC identity signs the same in-toto statement the key-based
+envelope carries, as a Sigstore bundle (``manifest.sigstore.json``). An auditor checks
+it with the signer's identity and issuer, offline against a trusted root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.errors import ReportError
+from scanner.evidence import signing
+
+SIGSTORE_BUNDLE = "manifest.sigstore.json"
+
+
+def sign(stmt: Mapping[str, Any]) -> bytes:
+    """A Sigstore bundle over ``stmt`` with the ambient CI identity; ReportError without one.
+
+    Needs the public-good Sigstore services (Fulcio, Rekor) on the network.
+    """
+    try:
+        from sigstore.dsse import StatementBuilder, Subject
+        from sigstore.models import ClientTrustConfig
+        from sigstore.oidc import IdentityToken, detect_credential
+        from sigstore.sign import SigningContext
+    except ImportError as exc:  # pragma: no cover - sigstore is a dependency
+        raise ReportError(f"sigstore is not installed: {exc}") from exc
+    token = detect_credential()
+    if not token:
+        raise ReportError(
+            "--sign-sigstore needs an ambient CI identity token (e.g. GitHub Actions with "
+            "`id-token: write`); none was found. Sign with --sign-key PEM instead."
+        )
+    subject = stmt["subject"][0]
+    statement = (
+        StatementBuilder()
+        .subjects([Subject(name=subject["name"], digest=dict(subject["digest"]))])  # type: ignore[arg-type]
+        .predicate_type(stmt["predicateType"])
+        .predicate(dict(stmt["predicate"]))
+        .build()
+    )
+    try:
+        context = SigningContext.from_trust_config(ClientTrustConfig.production())
+        with context.signer(IdentityToken(token)) as signer:
+            bundle = signer.sign_dsse(statement)
+    except Exception as exc:
+        raise ReportError(f"Sigstore signing failed: {type(exc).__name__}: {exc}") from exc
+    signed: str = bundle.to_json()
+    return signed.encode()
+
+
+def verify(
+    raw: bytes,
+    manifest_sha256: str,
+    *,
+    issuer: str,
+    identity: str = "",
+    identity_regexp: str = "",
+    trusted_root: str | None = None,
+) -> tuple[str, str]:
+    """(signer, "") when the bundle vouches for the manifest, else ("", reason)."""
+    from scanner.images.sigstore_bundle import make_verifier, verify_bundle
+    from scanner.images.trust import Identity
+
+    try:
+        verifier = make_verifier(trusted_root)
+    except Exception as exc:  # noqa: BLE001 - an unusable root is a failed check, not a pass
+        return "", f"trusted root not usable: {type(exc).__name__}: {exc}"
+    who = Identity(issuer=issuer, subject=identity, subject_regexp=identity_regexp)
+    return verify_bundle(
+        raw, f"sha256:{manifest_sha256}", [who], verifier, predicates=(signing.PREDICATE_TYPE,)
+    )
