@@ -111,8 +111,12 @@ def audit_options(func: F) -> F:
         sign_sigstore: bool,
         **kwargs: Any,
     ) -> Any:
-        if (sign_key is not None or sign_sigstore) and evidence is None:
-            fail("--sign-key and --sign-sigstore need --evidence")
+        for flag, given in (
+            ("--sign-key", sign_key is not None),
+            ("--sign-sigstore", sign_sigstore),
+        ):
+            if given and evidence is None:
+                fail(f"{flag} needs --evidence")
         audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore)
         return func(*args, audit=audit, **kwargs)
 

@@ -191,7 +191,7 @@ def scan_image_cmd(
     a usage error.
     """
     from scanner.errors import ScannerError
-    from scanner.images.refs import parse
+    from scanner.imageref import parse
     from scanner.images.trust import policy_from
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet

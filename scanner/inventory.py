@@ -9,6 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from scanner import kinds
+from scanner.imageref import ImageRefError
+from scanner.imageref import parse as parse_image
 from scanner.model import CoverageEntry, Resource
 from scanner.redaction import SecretHit, find_secrets
 from scanner.sources.base import InputProblem, Skipped, SourceItem
@@ -97,8 +99,40 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
         if isinstance(items, list):
             for i, c in enumerate(items):
                 if isinstance(c, Mapping):
-                    found.append({**c, "_section": section, "_path": f"{lead}{section}[{i}]"})
+                    found.append(
+                        {
+                            **c,
+                            "_section": section,
+                            "_path": f"{lead}{section}[{i}]",
+                            "_image": image_facts(c.get("image")),
+                        }
+                    )
     return found
+
+
+@lru_cache(maxsize=8192)
+def _parsed_image(text: str) -> dict[str, Any]:
+    try:
+        ref = parse_image(text)
+    except ImageRefError:
+        return {"valid": False, "registry": "", "repository": "", "tag": "", "digest": ""}
+    return {
+        "valid": True,
+        "registry": ref.registry,
+        "repository": ref.repository,
+        "tag": ref.tag or "",
+        "digest": ref.digest or "",
+    }
+
+
+def image_facts(image: object) -> dict[str, Any]:
+    """A container image reference parsed once, so rules compare fields instead of regexes.
+
+    ``tag`` is ``latest`` for an untagged reference without a digest, as the runtime reads it.
+    """
+    if not isinstance(image, str):
+        return {"valid": False, "registry": "", "repository": "", "tag": "", "digest": ""}
+    return dict(_parsed_image(image))
 
 
 def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:

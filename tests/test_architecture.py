@@ -16,6 +16,7 @@ STAGES: dict[str, int] = {
     "scanner.model": 0,
     "scanner.errors": 0,
     "scanner.kinds": 0,
+    "scanner.imageref": 0,
     "scanner.yamlutil": 0,
     "scanner.redaction": 0,
     "scanner.shipped": 0,

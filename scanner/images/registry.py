@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from scanner.errors import ScannerError
-from scanner.images.refs import DOCKER_HUB_API, ImageRef
+from scanner.imageref import DOCKER_HUB_API, ImageRef
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -16,7 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.images import cosign, refs, trivy
+from scanner import imageref as refs
+from scanner.images import cosign, trivy
 from scanner.images.registry import Manifest, RegistryClient, RegistryError
 from scanner.images.trust import TrustPolicy
 from scanner.images.verdict import SignatureVerdict, combine

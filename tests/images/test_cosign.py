@@ -55,7 +55,7 @@ def test_unsigned_other_key_and_retag(registry: Registry, keys) -> None:  # type
     p.cosign_sign("cosign/app", signed, release, reference=f"{registry.host}/cosign/app")
     moved = p.image("cosign/app", "v1", files={"a": b"2"})
     client = _client(registry)
-    from scanner.images.refs import parse
+    from scanner.imageref import parse
 
     assert client.resolve(parse(f"{registry.host}/cosign/app:v1")) == moved
     assert _verify(registry, "cosign/app", moved, pub).status == "unsigned"

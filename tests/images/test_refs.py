@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.images.refs import ImageRefError, parse
+from scanner.imageref import ImageRefError, parse
 
 D = "sha256:" + "a" * 64
 

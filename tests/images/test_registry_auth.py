@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from scanner.images.refs import parse
+from scanner.imageref import parse
 from scanner.images.registry import (
     RegistryClient,
     RegistryError,
