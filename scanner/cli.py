@@ -33,16 +33,20 @@ from scanner.cliutil import (
 def cli() -> None:
     """Ledgergate: finance-control compliance checks for Kubernetes estates.
 
-    Scans Git repositories (the pre-merge gate) against declarative rules for RBAC
-    separation of duties, secrets, image integrity, encryption, backup retention and
-    Traefik TLS, and writes table, JSON and SARIF reports.
+    Judges Git repositories (the pre-merge gate), live clusters (the nightly audit,
+    read-only) and container images against declarative rules for RBAC separation of
+    duties, secrets, image integrity, encryption, backup retention and Traefik TLS, and
+    writes table, JSON, SARIF, HTML and Markdown reports and signed evidence bundles.
 
     \b
     Examples:
       ledgergate scan repo .                         # table, exit 1 on high+ findings
       ledgergate scan repo . --base origin/main --sarif out.sarif
+      ledgergate scan cluster --context prod --evidence audit.zip
+      ledgergate scan image registry.example/odoo:17 --key release.pub
+      ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rules list --framework pci-dss-4.0
-      ledgergate rules test rules/
+      ledgergate evidence verify audit.zip --key signer.pub
     """
 
 
