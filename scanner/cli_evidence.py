@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from scanner.cliutil import EXIT_FINDINGS, fail
+from scanner.cliutil import EXIT_FINDINGS, fail, write_file
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -215,14 +215,7 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None) -> None:
 
 
 def _emit(text: str, output: Path | None) -> None:
-    if output is None or str(output) == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+    write_file(output if output is not None else Path("-"), text)
 
 
 @click.command("report")

@@ -60,6 +60,7 @@ def write_outputs(
 
 
 def write_file(path: Path, text: str) -> None:
+    """Write an output file (``-`` is stdout); an unwritable path is a usage error."""
     if str(path) == "-":
         click.echo(text, nl=False)
         return

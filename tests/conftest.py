@@ -59,6 +59,52 @@ def marker_lines(repo: Path) -> set[tuple[str, str, int]]:
     return found
 
 
+def copy_fixture_repo(
+    target: Path,
+    name: str = "odoo-finance-noncompliant",
+    *,
+    waivers: str | None = None,
+    include_rules: tuple[str, ...] = (),
+) -> Path:
+    """A writable copy of a fixture repo, optionally with a waiver register and a fixed rule
+    selection (which keeps expected outputs independent of the packs growing)."""
+    import shutil
+
+    shutil.copytree(FIXTURE_REPOS / name, target)
+    if waivers is not None:
+        (target / "waivers.yaml").write_text(waivers)
+    if include_rules:
+        config = target / "ledgergate.yaml"
+        config.write_text(config.read_text() + f"rules:\n  include: [{', '.join(include_rules)}]\n")
+    return target
+
+
+def write_key_pair(folder: Path, kind: str) -> tuple[Path, Path]:
+    """A fresh ECDSA P-256 (``ec``) or Ed25519 (``ed``) key pair as PEM files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else ed25519.Ed25519PrivateKey.generate()
+    )
+    private, public = folder / f"{kind}.pem", folder / f"{kind}.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
 #: The RBAC files the RBAC answers are about; other packs' fixtures grow independently.
 RBAC_FILES = ("ledgergate.yaml", "platform/rbac-sod", "platform/rbac/operators.yaml")
 

@@ -15,14 +15,14 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from scanner.cli import cli
 from scanner.cli_evidence import evidence_group, report_cmd
 from scanner.config import find_config, load_config
 from scanner.evidence.schema import manifest_schema
 
-from .conftest import FIXTURE_REPOS, ROOT
+from .conftest import FIXTURE_REPOS, ROOT, write_key_pair
 
 NONCOMPLIANT = FIXTURE_REPOS / "odoo-finance-noncompliant"
 EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
@@ -55,27 +55,7 @@ Keys = dict[str, tuple[Path, Path]]
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     """An ECDSA P-256 and an Ed25519 key pair as PEM files."""
     folder = tmp_path_factory.mktemp("keys")
-    out: Keys = {}
-    pairs = {
-        "ec": ec.generate_private_key(ec.SECP256R1()),
-        "ed": ed25519.Ed25519PrivateKey.generate(),
-    }
-    for name, key in pairs.items():
-        private, public = folder / f"{name}.pem", folder / f"{name}.pub"
-        private.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        public.write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-        out[name] = (private, public)
-    return out
+    return {kind: write_key_pair(folder, kind) for kind in ("ec", "ed")}
 
 
 @pytest.fixture

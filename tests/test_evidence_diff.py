@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from scanner.cli import cli
 from scanner.cli_evidence import evidence_group
 
-from .conftest import FIXTURE_REPOS
+from .conftest import FIXTURE_REPOS, copy_fixture_repo
 
 WAIVERS = """\
 waivers:
@@ -47,15 +47,17 @@ def _scan(repo: Path, out: Path, epoch: str) -> None:
 def nights(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Last night (waiver in force) and tonight (secret fixed, new backup, waiver expired)."""
     base = tmp_path_factory.mktemp("diff")
-    repo = base / "repo"
-    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
-    (repo / "waivers.yaml").write_text(WAIVERS)
-    # A fixed rule selection keeps the expected sets independent of the packs growing.
-    config = repo / "ledgergate.yaml"
-    config.write_text(
-        config.read_text()
-        + "rules:\n  include: [LG-TLS-001, LG-BAK-001, LG-SEC-001, LG-IMG-001, LG-ENC-001,"
-        " LG-RBAC-001]\n"
+    repo = copy_fixture_repo(
+        base / "repo",
+        waivers=WAIVERS,
+        include_rules=(
+            "LG-TLS-001",
+            "LG-BAK-001",
+            "LG-SEC-001",
+            "LG-IMG-001",
+            "LG-ENC-001",
+            "LG-RBAC-001",
+        ),
     )
     old = base / "old.zip"
     _scan(repo, old, "1767225600")  # 2026-01-01

@@ -13,32 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from .conftest import FIXTURE_REPOS, ROOT
-
-
-def _write_keys(folder: Path, kind: str) -> tuple[Path, Path]:
-    key = (
-        ec.generate_private_key(ec.SECP256R1())
-        if kind == "ec"
-        else ed25519.Ed25519PrivateKey.generate()
-    )
-    private, public = folder / f"{kind}.pem", folder / f"{kind}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
+from .conftest import FIXTURE_REPOS, ROOT, write_key_pair
 
 
 def _scan(out: Path, key: Path) -> subprocess.CompletedProcess[str]:
@@ -54,7 +30,7 @@ def test_signature_verifies_with_openssl(tmp_path: Path, kind: str) -> None:
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("openssl CLI not installed")
-    private, public = _write_keys(tmp_path, kind)
+    private, public = write_key_pair(tmp_path, kind)
     bundle = tmp_path / "bundle"
     done = _scan(bundle, private)
     assert done.returncode == 1, done.stderr
@@ -83,7 +59,7 @@ def test_signature_verifies_with_openssl(tmp_path: Path, kind: str) -> None:
 
 
 def test_console_entry_point_writes_identical_zip_bundles(tmp_path: Path) -> None:
-    private, _ = _write_keys(tmp_path, "ec")
+    private, _ = write_key_pair(tmp_path, "ec")
     first, second = tmp_path / "a.zip", tmp_path / "b.zip"
     for out in (first, second):
         done = _scan(out, private)

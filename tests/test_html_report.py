@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from scanner.cli import cli
 
-from .conftest import FIXTURE_REPOS
+from .conftest import copy_fixture_repo
 
 HOSTILE = "<script>alert('pwned')</script>"
 WAIVERS = """\
@@ -55,14 +55,10 @@ class _Dom(HTMLParser):
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle of the non-compliant repo with a waiver and a hostile subject name."""
     base = tmp_path_factory.mktemp("html")
-    repo = base / "repo"
-    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
-    (repo / "waivers.yaml").write_text(WAIVERS)
-    # A fixed rule selection keeps the expected rows independent of the packs growing.
-    config = repo / "ledgergate.yaml"
-    config.write_text(
-        config.read_text()
-        + "rules:\n  include: [LG-TLS-001, LG-ENC-001, LG-RBAC-001, LG-SEC-001]\n"
+    repo = copy_fixture_repo(
+        base / "repo",
+        waivers=WAIVERS,
+        include_rules=("LG-TLS-001", "LG-ENC-001", "LG-RBAC-001", "LG-SEC-001"),
     )
     (repo / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: [\n")
     rbac = repo / "platform/rbac/operators.yaml"

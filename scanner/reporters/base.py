@@ -68,4 +68,27 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     return out
 
 
-__all__ = ["OUTPUT_SCHEMA_VERSION", "ReportError", "Reporter", "finding_to_dict"]
+def coverage_to_list(result: ScanResult) -> list[dict[str, Any]]:
+    """The JSON shape of the coverage gaps (JSON report and evidence bundle alike)."""
+    return [
+        {"source": c.source, "target": c.target, "reason": c.reason, "kinds": list(c.kinds)}
+        for c in result.coverage
+    ]
+
+
+def skipped_to_list(result: ScanResult) -> list[dict[str, Any]]:
+    """The JSON shape of inputs deliberately not judged."""
+    return [
+        {"path": s.origin.path, "line": s.origin.start_line, "reason": s.reason}
+        for s in result.skipped
+    ]
+
+
+__all__ = [
+    "OUTPUT_SCHEMA_VERSION",
+    "ReportError",
+    "Reporter",
+    "coverage_to_list",
+    "finding_to_dict",
+    "skipped_to_list",
+]

@@ -26,6 +26,7 @@ from scanner.evidence.manifest import (
 )
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
+from scanner.reporters.base import coverage_to_list, skipped_to_list
 from scanner.reporters.html import render_html
 from scanner.reporters.json import JsonReporter, result_to_dict
 from scanner.reporters.sarif import SarifReporter
@@ -55,14 +56,8 @@ def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
     return {
         "schemaVersion": "1.0",
         "resourcesScanned": result.resources_scanned,
-        "coverage": [
-            {"source": c.source, "target": c.target, "reason": c.reason, "kinds": list(c.kinds)}
-            for c in result.coverage
-        ],
-        "skipped": [
-            {"path": s.origin.path, "line": s.origin.start_line, "reason": s.reason}
-            for s in result.skipped
-        ],
+        "coverage": coverage_to_list(result),
+        "skipped": skipped_to_list(result),
         "rulesWithoutFindings": sorted(r.id for r in result.rules if r.id not in judged),
         "controlsNotEvaluated": [
             {"framework": r.framework, "id": r.control, "rules": list(r.rules)}

@@ -6,7 +6,13 @@ import json
 from typing import Any
 
 from scanner.findings import ScanResult
-from scanner.reporters.base import OUTPUT_SCHEMA_VERSION, Reporter, finding_to_dict
+from scanner.reporters.base import (
+    OUTPUT_SCHEMA_VERSION,
+    Reporter,
+    coverage_to_list,
+    finding_to_dict,
+    skipped_to_list,
+)
 
 
 def result_to_dict(result: ScanResult) -> dict[str, Any]:
@@ -24,14 +30,8 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
             **{s: counts.get(s, 0) for s in ("fail", "error", "waived", "pass")},
         },
         "findings": [finding_to_dict(f) for f in result.findings],
-        "coverage": [
-            {"source": c.source, "target": c.target, "reason": c.reason, "kinds": list(c.kinds)}
-            for c in result.coverage
-        ],
-        "skipped": [
-            {"path": s.origin.path, "line": s.origin.start_line, "reason": s.reason}
-            for s in result.skipped
-        ],
+        "coverage": coverage_to_list(result),
+        "skipped": skipped_to_list(result),
     }
 
 
