@@ -20,6 +20,7 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
+    OutputOptions,
     fail,
     finish_scan,
     load_scan_config,
@@ -76,11 +77,7 @@ def scan_repo_cmd(
     path: Path,
     base: str | None,
     config_path: Path | None,
-    fmt: str,
-    output: Path | None,
-    sarif: Path | None,
-    json_out: Path | None,
-    fail_on: str | None,
+    outputs: OutputOptions,
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
@@ -111,16 +108,7 @@ def scan_repo_cmd(
             result = result.only_paths(changed)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(
-        result,
-        config,
-        fmt=fmt,
-        output=output,
-        sarif=sarif,
-        json_out=json_out,
-        fail_on=fail_on,
-        bundle=audit.write_bundle,
-    )
+    finish_scan(result, config, outputs, bundle=audit.write_bundle)
 
 
 @cli.group()

@@ -14,6 +14,7 @@ import click
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cliutil import (
+    OutputOptions,
     fail,
     finish_scan,
     load_scan_config,
@@ -68,11 +69,7 @@ def cluster(
     namespaces: tuple[str, ...],
     include_secrets: bool,
     config_path: Path | None,
-    fmt: str,
-    output: Path | None,
-    sarif: Path | None,
-    json_out: Path | None,
-    fail_on: str | None,
+    outputs: OutputOptions,
     request_timeout: float,
     page_size: int,
     audit: AuditOptions,
@@ -115,13 +112,4 @@ def cluster(
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(
-        result,
-        config,
-        fmt=fmt,
-        output=output,
-        sarif=sarif,
-        json_out=json_out,
-        fail_on=fail_on,
-        bundle=audit.write_bundle,
-    )
+    finish_scan(result, config, outputs, bundle=audit.write_bundle)

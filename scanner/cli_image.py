@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cliutil import (
+    OutputOptions,
     fail,
     finish_scan,
     load_scan_config,
@@ -169,11 +170,7 @@ def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
 def scan_image_cmd(
     refs: tuple[str, ...],
     config_path: Path | None,
-    fmt: str,
-    output: Path | None,
-    sarif: Path | None,
-    json_out: Path | None,
-    fail_on: str | None,
+    outputs: OutputOptions,
     image_flags: ImageFlags,
 ) -> None:
     """Check images: signature by a trusted key or identity, fixable criticals, root user.
@@ -210,6 +207,4 @@ def scan_image_cmd(
         result = run_scan(ImageSource(refs), config, rules=image_rules)
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(
-        result, config, fmt=fmt, output=output, sarif=sarif, json_out=json_out, fail_on=fail_on
-    )
+    finish_scan(result, config, outputs)

@@ -6,8 +6,10 @@ other, so registering a command never creates an import cycle.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -71,8 +73,31 @@ def write_file(path: Path, text: str) -> None:
         fail(f"cannot write {path}: {exc.strerror}")
 
 
+@dataclass(frozen=True)
+class OutputOptions:
+    """What ``--format``, ``--output``, ``--sarif``, ``--json`` and ``--fail-on`` asked for."""
+
+    fmt: str = "table"
+    output: Path | None = None
+    sarif: Path | None = None
+    json_out: Path | None = None
+    fail_on: str | None = None
+
+
 def output_options(func: F) -> F:
-    """``--format``, ``--output``, ``--sarif``, ``--json`` and ``--fail-on`` for scan commands."""
+    """Add the output options to a scan command; it receives them as ``outputs``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outputs = OutputOptions(
+            kwargs.pop("fmt"),
+            kwargs.pop("output"),
+            kwargs.pop("sarif"),
+            kwargs.pop("json_out"),
+            kwargs.pop("fail_on"),
+        )
+        return func(*args, outputs=outputs, **kwargs)
+
     options = [
         click.option(
             "--format",
@@ -101,32 +126,28 @@ def output_options(func: F) -> F:
             "config]. Any `error` result (a control that could not be checked) always does.",
         ),
     ]
+    wrapped: Any = wrapper
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]
 
 
 def finish_scan(
     result: ScanResult,
     config: Config,
-    *,
-    fmt: str,
-    output: Path | None,
-    sarif: Path | None,
-    json_out: Path | None,
-    fail_on: str | None,
+    outputs: OutputOptions,
     bundle: Callable[[ScanResult, Config], None] | None = None,
 ) -> NoReturn:
     """The tail every scan command shares: outputs, the evidence bundle, the exit code."""
     from scanner.errors import ScannerError
 
-    write_outputs(result, fmt, output, sarif, json_out)
+    write_outputs(result, outputs.fmt, outputs.output, outputs.sarif, outputs.json_out)
     if bundle is not None:
         try:
             bundle(result, config)
         except ScannerError as exc:
             fail(exc.diagnostics())
-    exit_by_gate(result, config, fail_on)
+    exit_by_gate(result, config, outputs.fail_on)
 
 
 def exit_by_gate(result: ScanResult, config: Config, fail_on: str | None) -> NoReturn:
