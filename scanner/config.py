@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,6 +16,18 @@ from scanner.model import Severity
 
 CONFIG_NAMES = ("ledgergate.yaml", "ledgergate.yml")
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+DEFAULT_WAIVER_MAX_DAYS = 90
+#: Parameters that name a program to run: never from a configuration inside the scanned tree.
+EXECUTABLE_PARAMS: tuple[tuple[str, ...], ...] = (("imageScan", "trivy"),)
+#: Parameters that name files or folders: a repo-local configuration keeps them inside the repo.
+FILE_PARAMS: tuple[tuple[str, ...], ...] = (
+    ("imageScan", "trivyCacheDir"),
+    ("imageScan", "evidenceDir"),
+    ("imageTrust", "keys"),
+    ("imageTrust", "trustedRoot"),
+    ("imageTrust", "registries", "ca"),
+    ("imageTrust", "registries", "dockerConfig"),
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,11 @@ class Config:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     fail_on: Severity = Severity.HIGH
     path: Path | None = None
+    #: Waiver limits: wildcards in rule ids and selectors, and the longest waiver in days.
+    waiver_wildcards: bool = False
+    waiver_max_days: int = DEFAULT_WAIVER_MAX_DAYS
+    #: The document as written (before defaults), for comparing two configurations.
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -54,15 +72,39 @@ def find_config(root: Path, explicit: Path | None) -> Path | None:
     base = root if root.is_dir() else root.parent
     for name in CONFIG_NAMES:
         candidate = base / name
-        if candidate.is_file():
+        if candidate.is_file() or candidate.is_symlink():
             return candidate
     return None
 
 
-def load_config(path: Path | None) -> Config:
-    """Read, validate and resolve a config file; None gives the defaults."""
+def inside(root: Path, candidate: Path) -> bool:
+    """``candidate`` lies under ``root`` and no part of it below ``root`` is a symlink."""
+    root = root.resolve()
+    full = Path(os.path.abspath(candidate))
+    return full.is_relative_to(root) and full.resolve() == full
+
+
+def confined_file(root: Path, path: Path, what: str) -> Path:
+    """A file the scanned tree provides: refused when it is a symlink or leads outside."""
+    if not inside(root, path):
+        raise ConfigError(
+            f"{what} {path}: a symlink or outside the scanned repository; a repository's "
+            "own files may not lead elsewhere (give the file on the command line instead)"
+        )
+    return path
+
+
+def load_config(path: Path | None, confine: Path | None = None) -> Config:
+    """Read, validate and resolve a config file; None gives the defaults.
+
+    ``confine`` is the scanned root when the file comes from the scanned tree: then the
+    file, its rule folders and any file it names must stay inside that root (symlinks
+    refused), and it may not name a program to run.
+    """
     if path is None:
         return Config(params=default_params())
+    if confine is not None:
+        confined_file(confine, path, "configuration")
     try:
         data, text = yamlutil.load_file(path)
     except yamlutil.YamlLoadError as exc:
@@ -73,6 +115,9 @@ def load_config(path: Path | None) -> Config:
     _validate(path, text, data)
     rules = data.get("rules", {})
     base = path.parent
+    if confine is not None:
+        _check_confined(path, text, data, confine)
+    waivers = data.get("waivers", {})
     return Config(
         params={**default_params(), **data.get("params", {})},
         include=tuple(rules.get("include", ["*"])),
@@ -83,7 +128,50 @@ def load_config(path: Path | None) -> Config:
         max_file_size=int(data.get("maxFileSize", DEFAULT_MAX_FILE_SIZE)),
         fail_on=Severity(data.get("failOn", "high")),
         path=path,
+        waiver_wildcards=bool(waivers.get("allowWildcards", False)),
+        waiver_max_days=int(waivers.get("maxDays", DEFAULT_WAIVER_MAX_DAYS)),
+        raw=data,
     )
+
+
+def _check_confined(path: Path, text: str, data: Mapping[str, Any], root: Path) -> None:
+    """Repo-local configuration is data about the scan, never a way to run or read elsewhere."""
+    problems: list[str] = []
+
+    def at(where: list[str | int], message: str) -> None:
+        dotted = ".".join(str(p) for p in where)
+        problems.append(f"{path}:{yamlutil.line_of(text, where)}: {dotted}: {message}")
+
+    params = data.get("params") or {}
+    for keys in EXECUTABLE_PARAMS:
+        if _dig(params, keys) is not None:
+            at(
+                ["params", *keys],
+                "a repository's own configuration may not name a program to run; give it "
+                "with --trivy or LEDGERGATE_TRIVY in the CI job",
+            )
+    for keys in FILE_PARAMS:
+        value = _dig(params, keys)
+        for index, item in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(item, str) and not inside(root, Path(item)):
+                where: list[str | int] = ["params", *keys]
+                at(
+                    [*where, index] if isinstance(value, list) else where,
+                    "leads outside the repository",
+                )
+    for index, folder in enumerate((data.get("rules") or {}).get("paths", [])):
+        if not inside(root, path.parent / folder):
+            at(["rules", "paths", index], "rule folder is a symlink or outside the repository")
+    if problems:
+        raise ConfigError("configuration refused:\n  " + "\n  ".join(problems))
+
+
+def _dig(node: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
 
 
 def _validate(path: Path, text: str, data: Any) -> None:

@@ -5,11 +5,48 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from scanner.engine import fingerprint
 from scanner.model import CoverageEntry, Finding, Origin, ResourceRef, Severity, Status
 from scanner.rules import Rule
 from scanner.sources.base import Skipped
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Pre-merge mode: what the change does, judged against the merge-base tree.
+
+    ``new`` and ``worse`` hold fingerprints of head findings; they alone decide the gate.
+    ``fixed`` holds the base findings the change resolves (or removed with their file).
+    """
+
+    base: str
+    head: str
+    new: tuple[str, ...] = ()
+    worse: Mapping[str, str] = field(default_factory=dict)
+    unchanged: tuple[str, ...] = ()
+    fixed: tuple[Finding, ...] = ()
+
+    @property
+    def gating(self) -> frozenset[str]:
+        """Fingerprints of the head findings that decide the exit code."""
+        return frozenset((*self.new, *self.worse))
+
+    def change_of(self, fp: str) -> str:
+        """``new``, ``worse``, ``unchanged`` or '' for one head finding."""
+        if fp in self.worse:
+            return "worse"
+        if fp in self.new:
+            return "new"
+        return "unchanged" if fp in self.unchanged else ""
+
+    def headline(self) -> str:
+        """``base abc123 → head def456: 2 new, 1 worse, 3 fixed, 5 unchanged``."""
+        return (
+            f"base {self.base[:12]} → head {self.head[:12]}: {len(self.new)} new, "
+            f"{len(self.worse)} worse, {len(self.fixed)} fixed, {len(self.unchanged)} unchanged"
+        )
 
 
 @dataclass(frozen=True)
@@ -25,6 +62,10 @@ class ScanResult:
     finished: str = ""
     tool_version: str = ""
     resources_scanned: int = 0
+    #: Pre-merge mode only: the comparison with the merge base (decides the gate).
+    comparison: Comparison | None = None
+    #: What the scan judged and what it left out (parameters, rules, paths, inputs).
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -54,7 +95,7 @@ class ScanResult:
         )
 
     def only_paths(self, paths: set[str]) -> ScanResult:
-        """Pre-merge mode: keep findings located in the given files."""
+        """``--only-changed-files``: show findings located in the given files (display only)."""
         kept = tuple(f for f in self.findings if f.origin.path in paths)
         return replace(self, findings=kept)
 
@@ -67,8 +108,14 @@ class ScanResult:
         return [f for f in self.findings if f.status is not Status.PASS]
 
     def gate_failed(self, fail_on: Severity) -> bool:
-        """Fail on any ``error`` and on any ``fail`` at or above the threshold."""
+        """Fail on any ``error`` and on any ``fail`` at or above the threshold.
+
+        In pre-merge mode only findings the change introduced or made worse count.
+        """
+        gating = self.comparison.gating if self.comparison is not None else None
         for f in self.findings:
+            if gating is not None and f.fingerprint not in gating:
+                continue
             if f.status is Status.ERROR:
                 return True
             if f.status is Status.FAIL and f.severity.rank >= fail_on.rank:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import shipped, yamlutil
+from scanner.config import Config, confined_file
 from scanner.errors import ConfigError
 from scanner.model import Evidence, Finding, Origin, Severity, Status
 
@@ -114,7 +115,10 @@ def find_waivers(root: Path, explicit: Path | None) -> Path | None:
             raise ConfigError(f"waiver register not found: {explicit}")
         return explicit
     base = root if root.is_dir() else root.parent
-    return next((base / n for n in WAIVER_NAMES if (base / n).is_file()), None)
+    found = next(
+        (base / n for n in WAIVER_NAMES if (base / n).is_symlink() or (base / n).is_file()), None
+    )
+    return confined_file(base, found, "waiver register") if found is not None else None
 
 
 def _stringify_dates(node: Any) -> Any:
@@ -128,7 +132,9 @@ def _stringify_dates(node: Any) -> Any:
     return node
 
 
-def load_waivers(path: Path, display: str | None = None) -> WaiverRegister:
+def load_waivers(
+    path: Path, display: str | None = None, *, config: Config | None = None
+) -> WaiverRegister:
     """Read and validate a register; every error names file, line and field."""
     shown = display or str(path)
     try:

@@ -22,6 +22,7 @@ STAGES: dict[str, int] = {
     "scanner.shipped": 0,
     "scanner.celrt": 0,
     "scanner.config": 0,
+    "scanner.gatediff": 0,
     "scanner.rules": 0,  # compiled rule data: sources plan what to read from it
     "scanner.sources": 1,
     "scanner.inventory": 2,
@@ -35,6 +36,7 @@ STAGES: dict[str, int] = {
     "scanner.reporters": 7,
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
+    "scanner.premerge": 8,
     "scanner.ruletest": 8,
     "scanner.cliutil": 9,
     "scanner.cli": 9,

@@ -68,6 +68,28 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     return out
 
 
+def comparison_to_dict(result: ScanResult) -> dict[str, Any] | None:
+    """Pre-merge mode: the two commits, the counts, and which findings are new or worse."""
+    c = result.comparison
+    if c is None:
+        return None
+    return {
+        "base": c.base,
+        "head": c.head,
+        "headline": c.headline(),
+        "summary": {
+            "new": len(c.new),
+            "worse": len(c.worse),
+            "fixed": len(c.fixed),
+            "unchanged": len(c.unchanged),
+        },
+        "new": list(c.new),
+        "worse": dict(c.worse),
+        "unchanged": list(c.unchanged),
+        "fixed": [finding_to_dict(f) for f in c.fixed],
+    }
+
+
 def coverage_to_list(result: ScanResult) -> list[dict[str, Any]]:
     """The JSON shape of the coverage gaps (JSON report and evidence bundle alike)."""
     return [
@@ -88,6 +110,7 @@ __all__ = [
     "OUTPUT_SCHEMA_VERSION",
     "ReportError",
     "Reporter",
+    "comparison_to_dict",
     "coverage_to_list",
     "finding_to_dict",
     "skipped_to_list",

@@ -9,6 +9,7 @@ from scanner.findings import ScanResult
 from scanner.reporters.base import (
     OUTPUT_SCHEMA_VERSION,
     Reporter,
+    comparison_to_dict,
     coverage_to_list,
     finding_to_dict,
     skipped_to_list,
@@ -18,7 +19,7 @@ from scanner.reporters.base import (
 def result_to_dict(result: ScanResult) -> dict[str, Any]:
     """The JSON document of a scan (also stored in evidence bundles)."""
     counts = result.counts()
-    return {
+    doc: dict[str, Any] = {
         "schemaVersion": OUTPUT_SCHEMA_VERSION,
         "tool": {"name": "ledgergate", "version": result.tool_version},
         "target": dict(result.target),
@@ -33,6 +34,12 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
         "coverage": coverage_to_list(result),
         "skipped": skipped_to_list(result),
     }
+    comparison = comparison_to_dict(result)
+    if comparison is not None:
+        doc["comparison"] = comparison
+    if result.scope:
+        doc["scope"] = dict(result.scope)
+    return doc
 
 
 class JsonReporter(Reporter):

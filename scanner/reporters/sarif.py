@@ -15,7 +15,7 @@ import sarif_om as om
 
 from scanner.findings import ScanResult
 from scanner.model import Finding, Severity, Status
-from scanner.reporters.base import Reporter
+from scanner.reporters.base import Reporter, comparison_to_dict
 from scanner.rules import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -223,6 +223,14 @@ def build_log(result: ScanResult) -> dict[str, Any]:
     )
     log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
     data: dict[str, Any] = to_json(log)
+    properties: dict[str, Any] = {}
+    comparison = comparison_to_dict(result)
+    if comparison is not None:
+        properties["comparison"] = {k: v for k, v in comparison.items() if k != "fixed"}
+    if result.scope:
+        properties["scope"] = dict(result.scope)
+    if properties:
+        data["runs"][0]["properties"] = properties
     for res in data["runs"][0].get("results", []):
         for suppression in res.get("suppressions", []):
             suppression["status"] = "accepted"  # SARIF 2.1.0 name; sarif-om 1.0.4 lacks it

@@ -46,7 +46,7 @@ class TableReporter(Reporter):
             for f in problems:
                 resource = f.resource.display() if f.resource else "-"
                 console.print(
-                    f"{f.status.value.upper():<6} {f.severity.value:<8} {f.rule_id:<18} "
+                    f"{self._status(result, f):<6} {f.severity.value:<8} {f.rule_id:<18} "
                     f"{f.origin.display()}  [{resource}]  {self._message(f)}",
                     soft_wrap=True,
                 )
@@ -66,6 +66,15 @@ class TableReporter(Reporter):
             console.print(table)
         for entry in result.coverage:
             console.print(f"COVERAGE {entry.source} {entry.target}: {entry.reason}", soft_wrap=True)
+        comparison = result.comparison
+        if comparison is not None:
+            for f in comparison.fixed:
+                console.print(
+                    f"FIXED  {f.severity.value:<8} {f.rule_id:<18} {f.origin.display()}  "
+                    f"{f.message}",
+                    soft_wrap=True,
+                )
+            console.print(comparison.headline(), soft_wrap=True)
         counts = result.counts()
         console.print(
             f"{result.resources_scanned} resources, {len(result.rules)} rules: "
@@ -74,6 +83,13 @@ class TableReporter(Reporter):
             + (f", {len(result.coverage)} coverage gaps" if result.coverage else "")
         )
         return buffer.getvalue()
+
+    @staticmethod
+    def _status(result: ScanResult, f: Finding) -> str:
+        """``FAIL``, or in pre-merge mode ``FAIL/NEW``, ``FAIL/WORSE``."""
+        change = result.comparison.change_of(f.fingerprint) if result.comparison else ""
+        shown = f.status.value.upper()
+        return f"{shown}/{change.upper()}" if change in ("new", "worse") else shown
 
     @staticmethod
     def _message(f: Finding) -> str:

@@ -1,0 +1,203 @@
+"""Pre-merge mode judges what a change does: new and worse findings against the merge base,
+with the merge base's configuration, waivers and rules (throwaway git repositories)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+from .conftest import FIXTURE_REPOS
+
+COMPLIANT = FIXTURE_REPOS / "odoo-finance-compliant"
+NONCOMPLIANT = FIXTURE_REPOS / "odoo-finance-noncompliant"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@e",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@e",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **GIT_ENV},
+    )
+    return done.stdout.strip()
+
+
+def make_repo(tmp_path: Path, source: Path = COMPLIANT, drop: tuple[str, ...] = ()) -> Path:
+    """A git repo whose ``main`` holds ``source`` (less ``drop``), on branch ``feature``."""
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo)
+    for path in drop:
+        shutil.rmtree(repo / path)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    return repo
+
+
+def commit(repo: Path, message: str = "change") -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def premerge(
+    run_cli: Callable[..., Result], repo: Path, tmp_path: Path, *extra: str
+) -> tuple[Result, dict[str, Any]]:
+    out = tmp_path / "out.json"
+    result = run_cli("scan", "repo", str(repo), "--base", "main", "--json", str(out), *extra)
+    doc = json.loads(out.read_text()) if out.is_file() else {}
+    return result, doc
+
+
+def gating(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(rule, file) of the findings the change adds or makes worse."""
+    fps = set(doc["comparison"]["new"]) | set(doc["comparison"]["worse"])
+    return {
+        (f["ruleId"], f["location"].get("path", ""))
+        for f in doc["findings"]
+        if f["fingerprint"] in fps
+    }
+
+
+#: Without the CloudNativePG database, only the Velero Schedule backs finance-prod up.
+VELERO_ONLY = ("apps/postgres",)
+
+
+def test_schedule_edit_fails_the_gate_on_the_untouched_namespace(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path, drop=VELERO_ONLY)
+    schedule = repo / "platform/backup/schedule.yaml"
+    schedule.write_text(schedule.read_text().replace('["finance-prod"]', '["finance-staging"]'))
+    commit(repo)
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert result.exit_code == 1, result.output
+    assert ("LG-BAK-002", "platform/namespaces/finance-prod.yaml") in gating(doc)
+    base, head = git(repo, "rev-parse", "main"), git(repo, "rev-parse", "HEAD")
+    assert doc["comparison"]["base"] == base and doc["comparison"]["head"] == head
+    assert f"base {base[:12]} → head {head[:12]}" in result.output
+
+
+def test_role_only_change_creating_a_duty_conflict_fails(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    roles = repo / "platform/rbac-sod/roles.yaml"
+    roles.write_text(
+        roles.read_text().replace(
+            "    resources: [pods, pods/log, configmaps]\n    verbs: [get, list, watch]\n",
+            "    resources: [pods, pods/log, configmaps]\n    verbs: [get, list, watch]\n"
+            "  - apiGroups: [argoproj.io]\n    resources: [applications]\n"
+            "    verbs: [patch]\n",
+            1,
+        )
+    )
+    commit(repo)
+    assert git(repo, "diff", "--name-only", "main") == "platform/rbac-sod/roles.yaml"
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert result.exit_code == 1, result.output
+    assert ("LG-RBAC-100", "platform/rbac-sod/bindings.yaml") in gating(doc)
+    (conflict,) = [
+        f for f in doc["findings"] if f["ruleId"] == "LG-RBAC-100" and f["status"] == "fail"
+    ]
+    assert doc["comparison"]["worse"][conflict["fingerprint"]] == "pass → fail"
+    assert "oidc:odoo-developers" in conflict["message"]
+
+
+def test_deleting_a_tlsoption_is_a_regression(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    git(repo, "rm", "-q", "platform/traefik/tlsoption.yaml")
+    commit(repo)
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert result.exit_code == 1, result.output
+    assert {path for _, path in gating(doc)} == {"platform/traefik/ingressroute.yaml"}
+
+
+def test_renamed_file_adds_no_finding(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, NONCOMPLIANT)
+    git(repo, "mv", "platform/rbac/operators.yaml", "platform/rbac/operators-renamed.yaml")
+    commit(repo)
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert doc["comparison"]["summary"]["new"] == 0, gating(doc)
+    assert doc["comparison"]["summary"]["worse"] == 0
+    assert doc["comparison"]["summary"]["fixed"] == 0
+    moved = [
+        f
+        for f in doc["findings"]
+        if f["location"].get("path") == "platform/rbac/operators-renamed.yaml"
+        and f["status"] == "fail"
+    ]
+    assert moved, "the renamed file's failures are still reported, as unchanged"
+    assert result.exit_code == 0, result.output
+
+
+def test_fixed_findings_are_shown_and_do_not_fail(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path, NONCOMPLIANT)
+    git(repo, "rm", "-q", "apps/odoo/db-secret.yaml")
+    commit(repo)
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert result.exit_code == 0, result.output
+    fixed = {(f["ruleId"], f["location"]["path"]) for f in doc["comparison"]["fixed"]}
+    assert ("LG-SEC-001", "apps/odoo/db-secret.yaml") in fixed
+
+
+@pytest.mark.parametrize("case", ["unknown-ref", "not-a-repo"])
+def test_git_failure_is_a_config_error_not_an_empty_set(
+    run_cli: Callable[..., Result], tmp_path: Path, case: str
+) -> None:
+    if case == "unknown-ref":
+        repo = make_repo(tmp_path, NONCOMPLIANT)
+        args = ("--base", "no-such-ref")
+    else:
+        repo = tmp_path / "plain"
+        shutil.copytree(NONCOMPLIANT, repo)
+        args = ("--base", "main")
+    result = run_cli("scan", "repo", str(repo), *args)
+    assert result.exit_code == 2, result.output
+    assert "--base: git" in result.output
+
+
+def test_only_changed_files_is_display_only(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, drop=VELERO_ONLY)
+    schedule = repo / "platform/backup/schedule.yaml"
+    schedule.write_text(schedule.read_text().replace('["finance-prod"]', '["finance-staging"]'))
+    commit(repo)
+    result, doc = premerge(run_cli, repo, tmp_path, "--only-changed-files")
+    assert result.exit_code == 1, "the exit code still judges the namespace left unprotected"
+    assert {f["location"].get("path") for f in doc["findings"]} <= {"platform/backup/schedule.yaml"}
+
+
+def test_every_format_states_what_was_compared(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    git(repo, "rm", "-q", "platform/traefik/tlsoption.yaml")
+    commit(repo)
+    base, head = git(repo, "rev-parse", "main"), git(repo, "rev-parse", "HEAD")
+    sarif, md = tmp_path / "out.sarif", tmp_path / "out.md"
+    run_cli("scan", "repo", str(repo), "--base", "main", "--sarif", str(sarif))
+    props = json.loads(sarif.read_text())["runs"][0]["properties"]["comparison"]
+    assert (props["base"], props["head"]) == (base, head)
+    assert props["summary"]["new"] + props["summary"]["worse"] >= 1
+    run_cli("scan", "repo", str(repo), "--base", "main", "--format", "md", "-o", str(md))
+    assert f"base `{base[:12]}` → head `{head[:12]}`" in md.read_text()
