@@ -57,10 +57,11 @@ def commit(repo: Path, message: str = "change") -> None:
 
 
 def premerge(
-    run_cli: Callable[..., Result], repo: Path, tmp_path: Path, *extra: str
+    run_cli: Callable[..., Result], repo: Path, tmp_path: Path, *extra: str, **kw: Any
 ) -> tuple[Result, dict[str, Any]]:
     out = tmp_path / "out.json"
-    result = run_cli("scan", "repo", str(repo), "--base", "main", "--json", str(out), *extra)
+    out.unlink(missing_ok=True)
+    result = run_cli("scan", "repo", str(repo), "--base", "main", "--json", str(out), *extra, **kw)
     doc = json.loads(out.read_text()) if out.is_file() else {}
     return result, doc
 
