@@ -30,7 +30,9 @@ def test_noncompliant_repo_finds_exactly_the_marked_violations() -> None:
 def test_noncompliant_repo_marks_every_shipped_rule() -> None:
     repo, result = _scan("odoo-finance-noncompliant")
     marked = {rule_id for _, rule_id in expected_markers(repo)}
-    assert {r.id for r in result.rules} <= marked
+    # The gate family judges a change against its merge base, which a plain scan of one
+    # tree has not got: tests/test_trusted_config.py covers it on throwaway git repos.
+    assert {r.id for r in result.rules if r.family != "gate"} <= marked
 
 
 def test_compliant_repo_is_clean() -> None:
