@@ -80,6 +80,7 @@ class ScanResult:
         finished: str = "",
         tool_version: str = "",
         resources_scanned: int = 0,
+        scope: Mapping[str, Any] | None = None,
     ) -> ScanResult:
         """Sort everything so every output is deterministic."""
         return cls(
@@ -92,6 +93,7 @@ class ScanResult:
             finished=finished,
             tool_version=tool_version,
             resources_scanned=resources_scanned,
+            scope=dict(scope or {}),
         )
 
     def only_paths(self, paths: set[str]) -> ScanResult:

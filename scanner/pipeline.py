@@ -17,6 +17,7 @@ from scanner.findings import ScanResult, coverage_errors
 from scanner.inventory import Inventory
 from scanner.model import CoverageEntry
 from scanner.rules import RuleSet, load_rules
+from scanner.scope import effective_scope
 from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
 from scanner.waivers import WaiverRegister, apply_waivers
@@ -97,6 +98,7 @@ def run_scan(
         finished=now_iso(),
         tool_version=__version__,
         resources_scanned=len(inventory.resources),
+        scope=effective_scope(config, ruleset, findings, source.scope()),
     )
 
 

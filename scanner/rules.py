@@ -205,8 +205,10 @@ def load_rule(path: Path) -> Rule:
 class RuleSet:
     """The rules of one scan, indexed by (API group, kind) so each object meets only its rules."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], excluded: Iterable[Rule] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
+        #: Rules loaded but left out by the selection (recorded in the scan's scope).
+        self.excluded: tuple[Rule, ...] = tuple(sorted(excluded, key=lambda r: r.id))
         self._exact: dict[tuple[str, str], list[Rule]] = {}
         self._by_kind_any_group: dict[str, list[Rule]] = {}
         self._any: list[Rule] = []
@@ -279,14 +281,16 @@ def load_rules(
         raise RulePackError(errors)
     overrides = severity_overrides or {}
     selected = []
+    left_out = []
     for rule in loaded:
-        if not any(fnmatchcase(rule.id, p) for p in include):
-            continue
-        if any(fnmatchcase(rule.id, p) for p in exclude):
+        if not any(fnmatchcase(rule.id, p) for p in include) or any(
+            fnmatchcase(rule.id, p) for p in exclude
+        ):
+            left_out.append(rule)
             continue
         if rule.id in overrides:
             from dataclasses import replace
 
             rule = replace(rule, severity=overrides[rule.id])
         selected.append(rule)
-    return RuleSet(selected)
+    return RuleSet(selected, left_out)

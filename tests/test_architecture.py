@@ -32,6 +32,7 @@ STAGES: dict[str, int] = {
     "scanner.engine": 4,
     "scanner.parallel": 4,
     "scanner.findings": 5,
+    "scanner.scope": 5,
     "scanner.waivers": 6,
     "scanner.reporters": 7,
     "scanner.evidence": 7,

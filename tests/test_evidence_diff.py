@@ -104,7 +104,14 @@ def test_diff_json_names_new_fixed_still_open_and_expired(nights: tuple[Path, Pa
             "declaredAt": "waivers.yaml:2",
         }
     ]
-    assert doc["summary"] == {"new": 2, "fixed": 1, "stillOpen": 4, "expiredWaivers": 1}
+    assert doc["summary"] == {
+        "new": 2,
+        "fixed": 1,
+        "stillOpen": 4,
+        "expiredWaivers": 1,
+        "outOfScope": 0,
+        "scopeChanges": 0,
+    }
     assert (doc["oldScan"], doc["newScan"]) == ("2026-01-01T00:00:00Z", "2026-04-15T00:00:00Z")
 
 
@@ -127,6 +134,8 @@ def test_diff_text_markdown_and_plain_findings_files(nights: tuple[Path, Path]) 
         "fixed": 0,
         "stillOpen": 6,
         "expiredWaivers": 0,
+        "outOfScope": 0,
+        "scopeChanges": 0,
     }
 
 
@@ -148,3 +157,21 @@ def test_tonight_reports_the_expired_waiver_everywhere(nights: tuple[Path, Path]
     html = (new / "report.html").read_text()
     row = html.split('<tr class="expired-waiver">')[1].split("</tr>")[0]
     assert "RISK-7" in row and "2026-03-31" in row and "waivers.yaml:2" in row
+
+
+def test_scope_changes_are_not_called_fixes(tmp_path: Path) -> None:
+    repo = copy_fixture_repo(tmp_path / "repo", include_rules=("LG-SEC-001", "LG-TLS-001"))
+    old, new = tmp_path / "old", tmp_path / "new"
+    _scan(repo, old, "1767225600")
+    config = repo / "ledgergate.yaml"
+    config.write_text(
+        config.read_text().replace("include: [LG-SEC-001, LG-TLS-001]", "include: [LG-TLS-001]")
+    )
+    _scan(repo, new, "1767225600")
+    result = CliRunner().invoke(cli, ["evidence", "diff", str(old), str(new), "--format", "json"])
+    doc = json.loads(result.output)
+    assert doc["fixed"] == []
+    assert ("LG-SEC-001", "apps/odoo/db-secret.yaml") in _keys(doc["outOfScope"])
+    assert "rule no longer selected: LG-SEC-001" in doc["scopeChanges"]
+    text = CliRunner().invoke(cli, ["evidence", "diff", str(old), str(new)]).output
+    assert "SCOPE      rule no longer selected: LG-SEC-001" in text

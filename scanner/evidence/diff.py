@@ -28,6 +28,10 @@ class ScanDiff:
     expired_waivers: tuple[Mapping[str, str], ...]
     old_scan: str = ""
     new_scan: str = ""
+    #: Open findings gone because NEW's scope no longer judges them (not fixed).
+    out_of_scope: tuple[Mapping[str, Any], ...] = ()
+    #: How the scope changed (rules, paths, parameters, inputs), one line each.
+    scope_changes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of the diff."""
@@ -39,7 +43,11 @@ class ScanDiff:
                 "fixed": len(self.fixed),
                 "stillOpen": len(self.still_open),
                 "expiredWaivers": len(self.expired_waivers),
+                "outOfScope": len(self.out_of_scope),
+                "scopeChanges": len(self.scope_changes),
             },
+            "outOfScope": [dict(f) for f in self.out_of_scope],
+            "scopeChanges": list(self.scope_changes),
             "new": [dict(f) for f in self.new],
             "fixed": [dict(f) for f in self.fixed],
             "stillOpen": [dict(f) for f in self.still_open],
@@ -83,20 +91,77 @@ def _expired(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict[str, 
     return tuple(out[k] for k in sorted(out))
 
 
+def scope_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """What NEW's recorded scope judges differently from OLD's, one line per change."""
+    before, after = old.get("scope") or {}, new.get("scope") or {}
+    if not before and not after:
+        return ()
+    if not before or not after:
+        return ("one of the scans recorded no scope: its coverage cannot be compared",)
+    out: list[str] = []
+    was_rules, now_rules = before.get("rules") or {}, after.get("rules") or {}
+    for rule in sorted(set(was_rules.get("selected", [])) - set(now_rules.get("selected", []))):
+        out.append(f"rule no longer selected: {rule}")
+    for rule in sorted(set(now_rules.get("selected", [])) - set(was_rules.get("selected", []))):
+        out.append(f"rule newly selected: {rule}")
+    for key, label in (
+        ("excludedPaths", "excluded path"),
+        ("inputsNotEnabled", "input not enabled"),
+        ("namespaceFilter", "namespace filter"),
+    ):
+        for item in sorted(set(after.get(key, [])) - set(before.get(key, []))):
+            out.append(f"{label} added: {item}")
+        for item in sorted(set(before.get(key, [])) - set(after.get(key, []))):
+            out.append(f"{label} removed: {item}")
+    was_sev, now_sev = before.get("severityOverrides") or {}, after.get("severityOverrides") or {}
+    for rule in sorted(set(was_sev) | set(now_sev)):
+        if was_sev.get(rule) != now_sev.get(rule):
+            out.append(
+                f"severity override {rule}: {was_sev.get(rule, '-')} -> {now_sev.get(rule, '-')}"
+            )
+    was_p, now_p = before.get("params") or {}, after.get("params") or {}
+    for key in sorted(set(was_p) | set(now_p)):
+        if was_p.get(key) != now_p.get(key):
+            out.append(f"parameter changed: {key}")
+    if before.get("failOn") != after.get("failOn"):
+        out.append(f"failOn: {before.get('failOn')} -> {after.get('failOn')}")
+    return tuple(out)
+
+
+def _out_of_scope(finding: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    scope = new.get("scope") or {}
+    if not scope:
+        return False
+    if finding.get("ruleId") not in set((scope.get("rules") or {}).get("selected", [])):
+        return str(finding.get("ruleId", "")).startswith("LG-")
+    path = str((finding.get("location") or {}).get("path", ""))
+    from fnmatch import fnmatchcase
+
+    for pattern in scope.get("excludedPaths", []):
+        pat = pattern.rstrip("/") + "/**" if pattern.endswith("/") else pattern
+        if path and (fnmatchcase(path, pat) or (pat.endswith("/**") and path.startswith(pat[:-2]))):
+            return True
+    return False
+
+
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> ScanDiff:
-    """Compare two findings documents."""
+    """Compare two findings documents; scope changes are reported apart from fixes."""
     before, after = _open(old), _open(new)
 
     def pick(source: dict[str, Mapping[str, Any]], keys: set[str]) -> tuple[Mapping[str, Any], ...]:
         return tuple(source[k] for k in sorted(keys, key=lambda k: (_sort(source[k]), k)))
 
+    gone = set(before) - set(after)
+    hidden = {k for k in gone if _out_of_scope(before[k], new)}
     return ScanDiff(
         new=pick(after, set(after) - set(before)),
-        fixed=pick(before, set(before) - set(after)),
+        fixed=pick(before, gone - hidden),
         still_open=pick(after, set(after) & set(before)),
         expired_waivers=_expired(old, new),
         old_scan=str(old.get("finished", "")),
         new_scan=str(new.get("finished", "")),
+        out_of_scope=pick(before, hidden),
+        scope_changes=scope_changes(old, new),
     )
 
 
@@ -120,8 +185,14 @@ def render_text(d: ScanDiff) -> str:
         f"{len(d.new)} new, {len(d.fixed)} fixed, {len(d.still_open)} still open, "
         f"{len(d.expired_waivers)} waiver(s) expired  ({d.old_scan or '?'} -> {d.new_scan or '?'})"
     ]
-    for title, items in (("NEW", d.new), ("FIXED", d.fixed), ("STILL OPEN", d.still_open)):
+    for title, items in (
+        ("NEW", d.new),
+        ("FIXED", d.fixed),
+        ("STILL OPEN", d.still_open),
+        ("NOT JUDGED", d.out_of_scope),
+    ):
         out.extend(f"{title:<10} {_line(f)}" for f in items)
+    out.extend(f"SCOPE      {line}" for line in d.scope_changes)
     out.extend(
         f"EXPIRED    waiver {w['ticket']} for {w['rule']} (owner {w['owner']}, approver "
         f"{w['approver']}) expired {w['expiry']} at {w['declaredAt']}"
@@ -149,6 +220,14 @@ def render_markdown(d: ScanDiff) -> str:
                 f"| `{markdown_cell(location(f))}` | {markdown_cell(f.get('message'))} |"
                 for f in items
             ]
+    if d.out_of_scope or d.scope_changes:
+        out += ["", "### Scope changed (not fixes)", ""]
+        out += [f"- {markdown_cell(line)}" for line in d.scope_changes]
+        out += [
+            f"- no longer judged: `{markdown_cell(f.get('ruleId'))}` at "
+            f"`{markdown_cell(location(f))}`"
+            for f in d.out_of_scope
+        ]
     if d.expired_waivers:
         out += ["", "### Waivers expired", "", "| ticket | rule | owner | approver | expiry |"]
         out.append("|---|---|---|---|---|")

@@ -114,4 +114,5 @@ def build_manifest(
             {"path": name, "sha256": sha256(data), "size": len(data)}
             for name, data in sorted(files.items())
         ],
+        "scope": dict(result.scope),
     }

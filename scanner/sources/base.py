@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from scanner.model import CoverageEntry, Finding, Origin, Resource
 
@@ -54,4 +55,8 @@ class Source(abc.ABC):
 
     def target(self) -> dict[str, str]:
         """Identity of what was scanned (for reports and the evidence manifest)."""
+        return {}
+
+    def scope(self) -> dict[str, Any]:
+        """Filters the source applied (e.g. ``namespaces``), for the scan's recorded scope."""
         return {}

@@ -108,6 +108,10 @@ class KubeSource(Source):
         self.progress = progress or (lambda _m: None)
         self.conn = client.connection
 
+    def scope(self) -> dict[str, Any]:
+        """The ``--namespace`` filter (empty: every namespace)."""
+        return {"namespaces": list(self.namespaces)}
+
     def target(self) -> dict[str, str]:
         """Cluster identity for reports."""
         return {"type": "cluster", "server": self.conn.server, "context": self.conn.context}
