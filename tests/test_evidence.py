@@ -40,11 +40,12 @@ BUNDLE_FILES = {
 WAIVERS = """\
 waivers:
   - rule: LG-TLS-001
-    resource: {kind: IngressRoute, namespace: "finance-*"}
+    resource: {kind: IngressRoute, namespace: finance-prod, name: odoo}
     justification: Partner endpoint stays on HTTP until the certificate is issued.
     ticket: RISK-7
     owner: carol@finance.example
     approver: dave@finance.example
+    approved: 2026-01-01
     expires: 2026-03-31
 """
 
@@ -62,6 +63,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 def scan(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run ``scan repo`` in-process with a pinned clock and no CI identity."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    monkeypatch.setenv("LEDGERGATE_TODAY", "2026-01-01")  # waivers: the clock, not EPOCH
     monkeypatch.setenv("LEDGERGATE_USER", "auditor-test")
     for name in ("GITHUB_RUN_ID", "GITHUB_REPOSITORY", "CI_JOB_URL", "BUILD_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -122,7 +124,7 @@ def test_bundle_holds_every_file_and_a_valid_manifest(
     assert [
         (w["ticket"], w["state"], w["findingsWaived"], w["source"], w["resource"]["namespace"])
         for w in register["waivers"]
-    ] == [("RISK-7", "active", 1, "waivers.yaml:2", "finance-*")]
+    ] == [("RISK-7", "active", 1, "waivers.yaml:2", "finance-prod")]
     envelope = json.loads((bundle / "manifest.sig.json").read_text())
     assert envelope["payloadType"] == "application/vnd.in-toto+json"
 

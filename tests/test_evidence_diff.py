@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -22,6 +23,7 @@ waivers:
     ticket: RISK-7
     owner: carol@finance.example
     approver: dave@finance.example
+    approved: 2026-01-01
     expires: 2026-03-31
 """
 SHORT_BACKUP = """\
@@ -39,6 +41,8 @@ spec:
 def _scan(repo: Path, out: Path, epoch: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCE_DATE_EPOCH", epoch)
+        day = dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
+        mp.setenv("LEDGERGATE_TODAY", day.isoformat())  # waivers follow the clock, not EPOCH
         result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(out)])
     assert result.exit_code == 1, result.output
 

@@ -22,11 +22,12 @@ HOSTILE = "<script>alert('pwned')</script>"
 WAIVERS = """\
 waivers:
   - rule: LG-TLS-001
-    resource: {kind: IngressRoute}
+    resource: {kind: IngressRoute, name: odoo}
     justification: "Partner endpoint <b>stays</b> on HTTP until the certificate is issued."
     ticket: RISK-7
     owner: carol@finance.example
     approver: dave@finance.example
+    approved: 2026-01-01
     expires: 2026-03-31
 """
 
@@ -66,6 +67,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = base / "bundle"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
+        mp.setenv("LEDGERGATE_TODAY", "2026-01-01")
         result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(out)])
     assert result.exit_code == 1, result.output
     return out

@@ -31,7 +31,7 @@ from scanner.reporters.html import render_html
 from scanner.reporters.json import JsonReporter, result_to_dict
 from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view, controls_csv
-from scanner.waivers import EXPIRED_RULE_ID, WaiverRegister
+from scanner.waivers import EXPIRED_RULE_ID, STALE_RULE_ID, WaiverRegister
 
 REPORT = "report.html"
 
@@ -74,6 +74,9 @@ def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str
         for f in result.findings
         if f.rule_id == EXPIRED_RULE_ID
     }
+    stale = {
+        (f.origin.path, f.origin.start_line) for f in result.findings if f.rule_id == STALE_RULE_ID
+    }
     covered: dict[str, int] = {}
     for f in result.findings:
         if f.waiver:
@@ -90,7 +93,11 @@ def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str
                     "name": w.selector.name,
                     "path": w.selector.path,
                 },
-                "state": "expired" if (w.source, w.line) in expired else "active",
+                "state": "expired"
+                if (w.source, w.line) in expired
+                else "stale"
+                if (w.source, w.line) in stale
+                else "active",
                 "findingsWaived": covered.get(where, 0),
             }
         )
