@@ -107,7 +107,7 @@ def cluster(
             config,
             rules=ruleset,
             progress=progress(tty),
-            waivers=audit.load_register(None),
+            waivers=audit.load_register(None, config),
             on_inventory=audit.keep_inventory,
         )
     except ScannerError as exc:

@@ -133,57 +133,159 @@ def evidence_group() -> None:
     """Verify audit-evidence bundles and compare two scans."""
 
 
+@dataclass(frozen=True)
+class TrustFlags:
+    """Who must have signed a bundle (``--key``, ``--identity``...), and what to do if unsure."""
+
+    key: Path | None = None
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    trusted_root: str | None = None
+    #: ``verify --integrity-only`` / ``report|diff --unverified``: go on without authenticity.
+    lenient: bool = False
+
+    @property
+    def authenticates(self) -> bool:
+        """A key or a keyless identity was given."""
+        return self.key is not None or bool(self.identity or self.identity_regexp or self.issuer)
+
+    def signer(self) -> Any:
+        """The keyless signer, or None; a half-given identity is a usage error."""
+        from scanner.evidence.verify import SignerIdentity
+
+        if not (self.identity or self.identity_regexp or self.issuer):
+            return None
+        if not self.issuer or not (self.identity or self.identity_regexp):
+            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
+        return SignerIdentity(
+            self.issuer, self.identity or "", self.identity_regexp or "", self.trusted_root
+        )
+
+
+def trust_options(lenient_flag: str, lenient_help: str) -> Callable[[F], F]:
+    """Add the signer flags plus ``lenient_flag``; the command receives ``trust``."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            trust = TrustFlags(
+                kwargs.pop("key"),
+                kwargs.pop("identity"),
+                kwargs.pop("identity_regexp"),
+                kwargs.pop("issuer"),
+                kwargs.pop("trusted_root"),
+                kwargs.pop("lenient"),
+            )
+            return func(*args, trust=trust, **kwargs)
+
+        options = [
+            click.option(
+                "--key",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="PEM public key that must have signed manifest.json.",
+            ),
+            click.option(
+                "--identity", help="Keyless signer that must have signed (certificate SAN)."
+            ),
+            click.option("--identity-regexp", help="Keyless signer, as a regular expression."),
+            click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity)."),
+            click.option(
+                "--trusted-root",
+                type=click.Path(exists=True, dir_okay=False),
+                help="Sigstore trusted_root.json (default: the production root in sigstore).",
+            ),
+            click.option(lenient_flag, "lenient", is_flag=True, help=lenient_help),
+        ]
+        wrapped: Any = wrapper
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
+
+
 @evidence_group.command("verify")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM public key that must have signed manifest.json.",
+@trust_options(
+    "--integrity-only",
+    "Check only that every file matches manifest.json, without a key: says so in words, "
+    "since anyone who can rewrite the bundle can rewrite its manifest too.",
 )
-@click.option("--identity", help="Keyless signer that must have signed (certificate SAN).")
-@click.option("--identity-regexp", help="Keyless signer, as a regular expression.")
-@click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity).")
-@click.option(
-    "--trusted-root",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
-)
-def verify_cmd(
-    bundle: Path,
-    key: Path | None,
-    identity: str | None,
-    identity_regexp: str | None,
-    issuer: str | None,
-    trusted_root: str | None,
-) -> None:
+def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
     """Check every file's sha256 against manifest.json and the manifest's signature.
 
     With --key the PEM signature (manifest.sig.json) must verify; with --identity (or
     --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must.
-    Exit 0 when everything matches, 1 naming each file that does not, 2 when the
-    bundle or key cannot be read.
+    Exit 0 when everything matches and a signature was verified (or --integrity-only
+    was given and the hashes match); 1 when a file or signature does not match, or no
+    --key/--identity was given; 2 when the bundle or key cannot be read or is malformed.
     """
     from scanner.errors import ScannerError
-    from scanner.evidence.verify import SignerIdentity, verify_bundle
+    from scanner.evidence.verify import verify_bundle
 
-    signer = None
-    if identity or identity_regexp or issuer:
-        if not issuer or not (identity or identity_regexp):
-            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
-        signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
+    signer = trust.signer()
     try:
-        outcome = verify_bundle(bundle, key, signer)
+        outcome = verify_bundle(bundle, trust.key, signer)
     except ScannerError as exc:
         fail(exc.diagnostics())
     for problem in outcome.problems:
         click.echo(f"FAILED {problem}")
     for name in outcome.checked:
         click.echo(f"ok     {name}")
-    click.echo(f"signature: {outcome.signature}")
+    if not outcome.signature_failed:
+        click.echo(f"signature: {outcome.signature}")
     if not outcome.ok:
         click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
         sys.exit(EXIT_FINDINGS)
+    if not trust.authenticates:
+        if trust.lenient:
+            click.echo(
+                f"{bundle}: integrity only ({len(outcome.checked)} files match manifest.json); "
+                "authenticity NOT checked: without --key or --identity anyone could have "
+                "rewritten the bundle and its manifest"
+            )
+            return
+        click.echo(
+            f"{bundle}: NOT VERIFIED: authenticity not checked; give --key (or --identity "
+            "and --issuer), or --integrity-only to check the hashes alone"
+        )
+        sys.exit(EXIT_FINDINGS)
     click.echo(f"{bundle}: verified ({len(outcome.checked)} files)")
+
+
+def checked_bundle(path: Path, trust: TrustFlags) -> bool:
+    """Verify ``path`` before it is rendered; True when authentic, False when --unverified.
+
+    Refuses (exit 1) a bundle that fails verification, and anything that cannot be
+    authenticated (no key given, a loose findings.json) unless --unverified.
+    """
+    from scanner.errors import ScannerError
+    from scanner.evidence import archive
+    from scanner.evidence.verify import verify_bundle
+
+    hint = "; pass --unverified to render it anyway, stamped UNVERIFIED"
+    if path.is_file() and not archive.is_zip_path(path):
+        if not trust.lenient:
+            fail(f"{path}: a findings.json carries no signature and cannot be verified{hint}", 1)
+        return False
+    if not trust.authenticates and not trust.lenient:
+        fail(f"{path}: give --key (or --identity and --issuer) to verify the bundle{hint}", 1)
+    try:
+        outcome = verify_bundle(path, trust.key, trust.signer())
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    for problem in outcome.problems:
+        click.echo(f"ledgergate: {'warning: ' if trust.lenient else ''}{problem}", err=True)
+    if not outcome.ok and not trust.lenient:
+        fail(f"{path}: verification FAILED; refusing to render it{hint}", 1)
+    return outcome.ok and trust.authenticates
+
+
+UNVERIFIED_HELP = (
+    "Render even what cannot be verified (no key, failed verification, a findings.json); "
+    "every page is then stamped UNVERIFIED."
+)
 
 
 @evidence_group.command("diff")
@@ -197,26 +299,34 @@ def verify_cmd(
     show_default=True,
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
-def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None) -> None:
+@trust_options("--unverified", UNVERIFIED_HELP)
+def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None, trust: TrustFlags) -> None:
     """New, fixed and still-open findings and waivers that expired between two scans.
 
-    OLD and NEW are evidence bundles (folders or .zip) or findings.json files.
-    Findings are matched by fingerprint, not by line number.
+    OLD and NEW are evidence bundles (folders or .zip), verified first with --key or
+    --identity/--issuer (both must verify), or findings.json files with --unverified.
+    Findings are matched by fingerprint, not by line number; changes of scope (rules,
+    paths, inputs) are listed apart from fixes.
     """
     import json
 
     from scanner.errors import ScannerError
     from scanner.evidence.diff import diff, load_findings, render_markdown, render_text
+    from scanner.reporters.templating import stamp_unverified
 
+    verified = checked_bundle(old, trust) & checked_bundle(new, trust)
     try:
         result = diff(load_findings(old), load_findings(new))
     except ScannerError as exc:
         fail(exc.diagnostics())
     if fmt == "json":
-        text = json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+        doc = result.to_dict()
+        if not verified:
+            doc["verified"] = False
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     else:
         text = render_markdown(result) if fmt == "md" else render_text(result)
-    _emit(text, output)
+    _emit(text if verified else stamp_unverified(text, fmt), output)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -229,14 +339,18 @@ def _emit(text: str, output: Path | None) -> None:
     "--format", "fmt", type=click.Choice(["html", "md", "csv"]), default="html", show_default=True
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
-def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
-    """Re-render a bundle (or a findings.json) as HTML, Markdown or the controls CSV.
+@trust_options("--unverified", UNVERIFIED_HELP)
+def report_cmd(bundle: Path, fmt: str, output: Path | None, trust: TrustFlags) -> None:
+    """Re-render a verified bundle as HTML, Markdown or the controls CSV.
 
-    Reads findings.json (and the manifest's rule catalogue and hashes when BUNDLE is a
-    bundle); rules are never re-evaluated.
+    The bundle is verified first (--key, or --identity and --issuer) and refused if it
+    does not verify; --unverified renders it (or a loose findings.json) anyway, stamped
+    UNVERIFIED. Rules are never re-evaluated.
     """
     from scanner.errors import ScannerError
+    from scanner.reporters.templating import stamp_unverified
 
+    verified = checked_bundle(bundle, trust)
     try:
         view = _load_view(bundle)
     except ScannerError as exc:
@@ -253,7 +367,7 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
         from scanner.reporters.view import controls_csv
 
         text = controls_csv(view)
-    _emit(text, output)
+    _emit(text if verified else stamp_unverified(text, fmt), output)
 
 
 def _load_view(path: Path) -> Any:
@@ -272,10 +386,6 @@ def _load_view(path: Path) -> Any:
     files = archive.read(path)
     if MANIFEST not in files:
         return build_view(doc)
-    from scanner.evidence.verify import verify_files
-
-    for problem in verify_files(files).problems:
-        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
     try:
         manifest = json.loads(files[MANIFEST])
     except (UnicodeDecodeError, ValueError) as exc:

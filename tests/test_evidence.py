@@ -196,7 +196,8 @@ def test_verify_accepts_an_untouched_signed_bundle(
     other = "ed" if kind == "ec" else "ec"
     wrong = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys[other][1]))
     assert wrong.exit_code == 1
-    assert "FAILED manifest.sig.json: signature invalid" in wrong.output
+    assert "FAILED manifest.sig.json: signed by another key" in wrong.output
+    assert "signature:" not in wrong.output, "one message, not two contradictory lines"
 
 
 def test_every_flipped_byte_is_caught_and_named(
@@ -350,17 +351,18 @@ def test_option_errors_exit_2(scan: Callable[..., Result], repo: Path, tmp_path:
 
 
 def test_report_rerenders_the_bundle_from_findings(
-    scan: Callable[..., Result], repo: Path, tmp_path: Path
+    scan: Callable[..., Result], repo: Path, keys: Keys, tmp_path: Path
 ) -> None:
+    private, public = keys["ec"]
     for bundle in (tmp_path / "b", tmp_path / "b.zip"):
-        scan(repo, "--evidence", str(bundle))
-        html = _invoke(report_cmd, str(bundle), "--format", "html")
+        scan(repo, "--evidence", str(bundle), "--sign-key", str(private))
+        html = _invoke(report_cmd, str(bundle), "--format", "html", "--key", str(public))
         assert html.exit_code == 0, html.output
         stored = tmp_path / "b" / "report.html"
         assert html.output == stored.read_text()
-        csv_out = _invoke(report_cmd, str(bundle), "--format", "csv")
+        csv_out = _invoke(report_cmd, str(bundle), "--format", "csv", "--key", str(public))
         assert csv_out.output == (tmp_path / "b" / "controls.csv").read_text()
-        md = _invoke(report_cmd, str(bundle), "--format", "md").output
+        md = _invoke(report_cmd, str(bundle), "--format", "md", "--key", str(public)).output
         assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:1` |" in md
         assert (
             "| RISK-7 | `LG-TLS-001` | carol@finance.example | dave@finance.example | 2026-03-31 |"
@@ -368,13 +370,15 @@ def test_report_rerenders_the_bundle_from_findings(
         )
     findings = tmp_path / "b" / "findings.json"
     findings.write_text(findings.read_text().replace('"status": "fail"', '"status": "error"'))
-    tampered = _invoke(report_cmd, str(tmp_path / "b"), "--format", "csv")
-    assert "warning: unverified bundle: findings.json: sha256" in tampered.output
-    loose = _invoke(report_cmd, str(tmp_path / "b" / "findings.json"), "--format", "md")
+    tampered = _invoke(report_cmd, str(tmp_path / "b"), "--format", "csv", "--key", str(public))
+    assert tampered.exit_code == 1
+    assert "findings.json: sha256" in tampered.output and "refusing to render" in tampered.output
+    loose = _invoke(report_cmd, str(findings), "--format", "md", "--unverified")
     assert loose.exit_code == 0 and "| error | critical | `LG-RBAC-001` |" in loose.output
-    assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv")).exit_code == 2
+    assert loose.output.startswith("> **UNVERIFIED")
+    assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv"), "--unverified").exit_code == 2
     findings.write_text(findings.read_text().replace('"title"', '"tittle"', 1))
-    broken = _invoke(report_cmd, str(findings))
+    broken = _invoke(report_cmd, str(findings), "--unverified")
     assert broken.exit_code == 2 and "findings[0]: field 'title' is missing" in broken.output
 
 

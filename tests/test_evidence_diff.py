@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from scanner.cli import cli
 from scanner.cli_evidence import evidence_group
 
-from .conftest import FIXTURE_REPOS, copy_fixture_repo
+from .conftest import FIXTURE_REPOS, copy_fixture_repo, write_key_pair
 
 WAIVERS = """\
 waivers:
@@ -39,12 +39,22 @@ spec:
 
 
 def _scan(repo: Path, out: Path, epoch: str) -> None:
+    """Scan into a bundle signed with the key pair beside it (``_key`` finds its public half)."""
+    private = out.parent / "ec.pem"
+    if not private.exists():
+        write_key_pair(out.parent, "ec")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCE_DATE_EPOCH", epoch)
         day = dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
         mp.setenv("LEDGERGATE_TODAY", day.isoformat())  # waivers follow the clock, not EPOCH
-        result = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(out)])
+        result = CliRunner().invoke(
+            cli, ["scan", "repo", str(repo), "--evidence", str(out), "--sign-key", str(private)]
+        )
     assert result.exit_code == 1, result.output
+
+
+def _key(bundle: Path) -> str:
+    return str(bundle.parent / "ec.pub")
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +94,9 @@ def _keys(items: list[dict]) -> set[tuple[str, str]]:  # type: ignore[type-arg]
 
 def test_diff_json_names_new_fixed_still_open_and_expired(nights: tuple[Path, Path]) -> None:
     old, new = nights
-    result = CliRunner().invoke(evidence_group, ["diff", str(old), str(new), "--format", "json"])
+    result = CliRunner().invoke(
+        evidence_group, ["diff", str(old), str(new), "--format", "json", "--key", _key(old)]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert _keys(doc["new"]) == {
@@ -121,18 +133,23 @@ def test_diff_json_names_new_fixed_still_open_and_expired(nights: tuple[Path, Pa
 
 def test_diff_text_markdown_and_plain_findings_files(nights: tuple[Path, Path]) -> None:
     old, new = nights
-    text = CliRunner().invoke(evidence_group, ["diff", str(old), str(new)]).output
+    text = (
+        CliRunner().invoke(evidence_group, ["diff", str(old), str(new), "--key", _key(old)]).output
+    )
     assert text.startswith("2 new, 1 fixed, 4 still open, 1 waiver(s) expired")
     assert "FIXED      fail critical LG-SEC-001 apps/odoo/db-secret.yaml:1" in text
     assert "EXPIRED    waiver RISK-7 for LG-TLS-001" in text
     md = CliRunner().invoke(
-        evidence_group, ["diff", str(old), str(new / "findings.json"), "--format", "md"]
+        evidence_group,
+        ["diff", str(old), str(new / "findings.json"), "--format", "md", "--unverified"],
     )
     assert md.exit_code == 0
     assert "### Waivers expired" in md.output
     row = "| RISK-7 | LG-TLS-001 | carol@finance.example | dave@finance.example | 2026-03-31 |"
     assert row in md.output
-    same = CliRunner().invoke(evidence_group, ["diff", str(new), str(new), "--format", "json"])
+    same = CliRunner().invoke(
+        evidence_group, ["diff", str(new), str(new), "--format", "json", "--key", _key(new)]
+    )
     assert json.loads(same.output)["summary"] == {
         "new": 0,
         "fixed": 0,
@@ -147,7 +164,7 @@ def test_diff_rejects_what_is_not_a_scan(nights: tuple[Path, Path], tmp_path: Pa
     old, _ = nights
     junk = tmp_path / "junk.json"
     junk.write_text('{"hello": 1}')
-    result = CliRunner().invoke(evidence_group, ["diff", str(old), str(junk)])
+    result = CliRunner().invoke(evidence_group, ["diff", str(old), str(junk), "--unverified"])
     assert result.exit_code == 2
     assert "not a ledgergate findings document" in result.output
 
@@ -172,10 +189,14 @@ def test_scope_changes_are_not_called_fixes(tmp_path: Path) -> None:
         config.read_text().replace("include: [LG-SEC-001, LG-TLS-001]", "include: [LG-TLS-001]")
     )
     _scan(repo, new, "1767225600")
-    result = CliRunner().invoke(cli, ["evidence", "diff", str(old), str(new), "--format", "json"])
+    result = CliRunner().invoke(
+        cli, ["evidence", "diff", str(old), str(new), "--format", "json", "--key", _key(old)]
+    )
     doc = json.loads(result.output)
     assert doc["fixed"] == []
     assert ("LG-SEC-001", "apps/odoo/db-secret.yaml") in _keys(doc["outOfScope"])
     assert "rule no longer selected: LG-SEC-001" in doc["scopeChanges"]
-    text = CliRunner().invoke(cli, ["evidence", "diff", str(old), str(new)]).output
+    text = (
+        CliRunner().invoke(cli, ["evidence", "diff", str(old), str(new), "--key", _key(old)]).output
+    )
     assert "SCOPE      rule no longer selected: LG-SEC-001" in text

@@ -17,6 +17,9 @@ from scanner.errors import ReportError
 #: DOS time stamp of every zip entry (the earliest a zip can hold).
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_MEMBER_SIZE = 256 * 1024 * 1024
+#: Largest total of all members a bundle may unpack to (a zip bomb is refused unread).
+MAX_TOTAL_SIZE = 512 * 1024 * 1024
+MAX_ENTRIES = 10_000
 
 
 def is_zip_path(path: Path) -> bool:
@@ -61,20 +64,61 @@ def _safe_name(name: str) -> bool:
     return bool(name) and not pure.is_absolute() and ".." not in pure.parts
 
 
+def _read_folder(path: Path) -> dict[str, bytes]:
+    """A folder bundle; any symlink in it is refused (it could lead anywhere)."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for p in sorted(path.rglob("*")):
+        if p.is_symlink():
+            raise ReportError(
+                f"{path}: {p.relative_to(path).as_posix()} is a symlink; a bundle holds "
+                "only regular files"
+            )
+        if p.is_file():
+            total += p.stat().st_size
+            if total > MAX_TOTAL_SIZE:
+                raise ReportError(f"{path}: files total over {MAX_TOTAL_SIZE:,} bytes")
+            out[p.relative_to(path).as_posix()] = p.read_bytes()
+    return out
+
+
+def _check_zip(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse what a reader could interpret two ways, or what would unpack unbounded."""
+    infos = archive.infolist()
+    names = [i.filename for i in infos]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ReportError(
+            f"{path}: duplicate entry name(s) {', '.join(duplicates)}: a forged copy could "
+            "shadow the signed one; refused"
+        )
+    if archive.comment:
+        raise ReportError(f"{path}: the zip carries an archive comment; a bundle never does")
+    if infos and min(i.header_offset for i in infos) != 0:
+        raise ReportError(f"{path}: bytes before the first zip entry; refused")
+    if len(infos) > MAX_ENTRIES:
+        raise ReportError(f"{path}: more than {MAX_ENTRIES:,} entries")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TOTAL_SIZE:
+        raise ReportError(
+            f"{path}: members would unpack to {total:,} bytes, over the "
+            f"{MAX_TOTAL_SIZE:,}-byte cap (zip bomb?); refused"
+        )
+
+
 def read(path: Path, corrupt: dict[str, str] | None = None) -> dict[str, bytes]:
     """Every file of a bundle folder or zip (name -> bytes); raises ReportError if unreadable.
 
-    Zip entries that fail their CRC are recorded in ``corrupt`` (name -> reason) when
-    given, so verification can name them; otherwise they raise.
+    Reading is strict: duplicate names, an archive comment, bytes before the first
+    entry, symlinks in a folder and members over the size caps are refused. Zip entries
+    that fail their CRC are recorded in ``corrupt`` (name -> reason) when given, so
+    verification can name them; otherwise they raise.
     """
     try:
         if path.is_dir():
-            return {
-                p.relative_to(path).as_posix(): p.read_bytes()
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-            }
+            return _read_folder(path)
         with zipfile.ZipFile(path) as archive:
+            _check_zip(path, archive)
             out: dict[str, bytes] = {}
             for info in archive.infolist():
                 if info.is_dir():

@@ -35,6 +35,8 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     signature: str = "absent"
+    #: A signature was checked and did not verify (its problem says why, once).
+    signature_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -93,7 +95,8 @@ def _check_signature(
 ) -> None:
     if SIGNATURE not in files:
         if key is not None:
-            out.problems.append(Problem(SIGNATURE, "missing, but --key was given"))
+            out.signature_failed = True
+            out.problems.append(Problem(SIGNATURE, "missing, but --key was given: not signed"))
         return
     try:
         envelope = json.loads(files[SIGNATURE])
@@ -118,8 +121,22 @@ def _check_signature(
     try:
         signing.verify_envelope(envelope, key)
         out.signature = f"valid (key {signing.key_id(key)[:16]})"
-    except ReportError as exc:
-        out.problems.append(Problem(SIGNATURE, f"signature invalid: {exc}"))
+    except ReportError:
+        out.signature_failed = True
+        wanted = signing.key_id(key)
+        signers = sorted(
+            str(e.get("keyid"))
+            for e in envelope.get("signatures") or []
+            if isinstance(e, Mapping) and e.get("keyid")
+        )
+        if signers and wanted not in signers:
+            message = (
+                f"signed by another key ({', '.join(k[:16] for k in signers)}), "
+                f"not by --key {wanted[:16]}"
+            )
+        else:
+            message = "signature does not match: manifest.json or the signature was altered"
+        out.problems.append(Problem(SIGNATURE, message))
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,7 @@ def _check_keyless(
         trusted_root=signer.trusted_root,
     )
     if reason:
+        out.signature_failed = True
         out.problems.append(Problem(SIGSTORE_BUNDLE, f"keyless signature invalid: {reason}"))
     else:
         out.signature += f"; Sigstore: valid, signed by {who}"

@@ -41,3 +41,29 @@ def environment(autoescape: bool) -> jinja2.Environment:
     env.filters["location"] = location
     env.filters["md"] = markdown_cell
     return env
+
+
+UNVERIFIED = (
+    "UNVERIFIED: this bundle's signature was not checked or did not verify; "
+    "nothing on this page can be relied on"
+)
+
+
+def stamp_unverified(text: str, fmt: str) -> str:
+    """Mark a rendering of an unverified bundle on its first line (HTML: a banner)."""
+    if fmt == "html":
+        banner = (
+            '<div id="unverified" style="background:#b00020;color:#fff;padding:1em;'
+            f'font-weight:bold;font-size:1.3em">{UNVERIFIED}</div>'
+        )
+        head, sep, rest = text.partition("<body>")
+        return f"{head}{sep}\n{banner}{rest}" if sep else banner + text
+    if fmt == "json":
+        return text  # the caller adds "verified": false to the document
+    prefix = "# " if fmt in ("csv", "text") else "> **"
+    suffix = "" if fmt in ("csv", "text") else "**"
+    return (
+        f"{prefix}{UNVERIFIED}{suffix}\n\n{text}"
+        if fmt == "md"
+        else f"{prefix}{UNVERIFIED}\n{text}"
+    )
