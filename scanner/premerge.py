@@ -33,7 +33,7 @@ from scanner.model import SYNTHETIC_GROUP, Finding, Origin, Resource, ResourceRe
 from scanner.pipeline import load_ruleset, run_scan
 from scanner.rules import RuleSet, rule_files
 from scanner.sources.base import Source, SourceItem
-from scanner.sources.repo import RepoSource
+from scanner.sources.repo import RepoSource, run_git
 from scanner.waivers import WaiverRegister, find_waivers, load_waivers
 
 GIT_TIMEOUT_S = 120
@@ -45,12 +45,7 @@ OPEN = (Status.FAIL, Status.ERROR)
 def git(root: Path, *args: str) -> bytes:
     """Run git; any failure is a ConfigError naming the command and git's own message."""
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
+        done = run_git(root, *args, timeout=GIT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"--base: cannot run git {args[0]}: {exc}") from exc
     if done.returncode != 0:

@@ -134,14 +134,10 @@ def _out_of_scope(finding: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         return False
     if finding.get("ruleId") not in set((scope.get("rules") or {}).get("selected", [])):
         return str(finding.get("ruleId", "")).startswith("LG-")
-    path = str((finding.get("location") or {}).get("path", ""))
-    from fnmatch import fnmatchcase
+    from scanner.sources.repo import is_excluded
 
-    for pattern in scope.get("excludedPaths", []):
-        pat = pattern.rstrip("/") + "/**" if pattern.endswith("/") else pattern
-        if path and (fnmatchcase(path, pat) or (pat.endswith("/**") and path.startswith(pat[:-2]))):
-            return True
-    return False
+    path = str((finding.get("location") or {}).get("path", ""))
+    return bool(path) and is_excluded(path, scope.get("excludedPaths", []))
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> ScanDiff:

@@ -25,15 +25,19 @@ OWN_FILES = {"ledgergate.yaml", "ledgergate.yml", "waivers.yaml", "waivers.yml"}
 DEFAULT_EXCLUDES = (".git/**",)
 
 
+def run_git(
+    root: Path, *args: str, timeout: float = GIT_TIMEOUT_S
+) -> subprocess.CompletedProcess[bytes]:
+    """git in ``root``: an argument list, no shell, a timeout; raises OSError/TimeoutExpired."""
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, timeout=timeout, check=False
+    )
+
+
 def _git(root: Path, *args: str) -> str | None:
     """Run git in ``root``; None when git is absent or this is not a work tree."""
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
+        done = run_git(root, *args)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
@@ -52,22 +56,6 @@ def list_files(root: Path) -> list[str]:
         rel_dir = Path(dirpath).relative_to(root)
         found.extend(PurePosixPath(rel_dir / f).as_posix() for f in filenames)
     return sorted(found)
-
-
-def changed_files(root: Path, base: str) -> set[str]:
-    """Files changed since the merge base of ``base`` and HEAD, work tree and untracked included."""
-    merge_base = _git(root, "merge-base", base, "HEAD")
-    if merge_base is None:
-        from scanner.errors import ConfigError
-
-        raise ConfigError(
-            f"--base {base}: no merge base with HEAD in {root} "
-            "(is it a git repository, and is the ref fetched?)"
-        )
-    diff = _git(root, "diff", "--name-only", "-z", "--relative", merge_base.strip(), "--", ".")
-    untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
-    names = (diff or "").split("\0") + (untracked or "").split("\0")
-    return {n for n in names if n}
 
 
 def is_excluded(path: str, patterns: Iterable[str]) -> bool:
