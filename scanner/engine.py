@@ -138,7 +138,7 @@ class Engine:
         for index in indexes:
             resource = inventory.resources[index]
             rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
-            secrets = [h.value for h in inventory.secrets.get(index, [])]
+            secrets = [s for h in inventory.secrets.get(index, []) for s in h.spellings()]
             found.extend(self._judge(resource, rules, ns_labels, secrets))
         return found
 
