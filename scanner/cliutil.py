@@ -84,11 +84,34 @@ class OutputOptions:
     fail_on: str | None = None
 
 
+def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
+    """Key secret fingerprints with the organisation key from ``--fingerprint-key FILE``.
+
+    The key never comes from the scanned tree: a key the PR author can read lets them
+    run the dictionary attack the HMAC exists to prevent.
+    """
+    from scanner.redaction import set_fingerprint_key
+
+    set_fingerprint_key(None)
+    if key_file is None:
+        return
+    if isinstance(scanned, Path) and key_file.resolve().is_relative_to(scanned.resolve()):
+        fail(f"--fingerprint-key {key_file}: the key must not live inside the scanned tree")
+    try:
+        key = key_file.read_bytes().strip()
+    except OSError as exc:
+        fail(f"--fingerprint-key {key_file}: {exc.strerror}")
+    if len(key) < 16:
+        fail(f"--fingerprint-key {key_file}: a key needs at least 16 bytes")
+    set_fingerprint_key(key)
+
+
 def output_options(func: F) -> F:
     """Add the output options to a scan command; it receives them as ``outputs``."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        use_fingerprint_key(kwargs.pop("fingerprint_key"), kwargs.get("path"))
         outputs = OutputOptions(
             kwargs.pop("fmt"),
             kwargs.pop("output"),
@@ -118,6 +141,13 @@ def output_options(func: F) -> F:
             "json_out",
             type=click.Path(path_type=Path),
             help="Also write the JSON report here.",
+        ),
+        click.option(
+            "--fingerprint-key",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="File holding the organisation key for secret fingerprints (HMAC-SHA256) "
+            "[default: $LEDGERGATE_FINGERPRINT_KEY]. Keep it outside the scanned tree. "
+            "Without a key a redacted value shows only its detector type and length.",
         ),
         click.option(
             "--fail-on",

@@ -495,7 +495,7 @@ def redact_value(value: str, secrets: Iterable[str], sensitive: bool) -> str:
     return value if len(value) <= 200 else value[:197] + "..."
 
 
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/\s]*@", re.IGNORECASE)
 
 
 def strip_userinfo(url: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from scanner import kinds
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
+from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
@@ -130,7 +131,7 @@ class RepoSource(Source):
             info["dirty"] = "true" if status else "false"
             remote = _git(self.root, "config", "--get", "remote.origin.url")
             if remote:
-                info["remote"] = remote.strip()
+                info["remote"] = strip_userinfo(remote)
         return info
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
