@@ -50,11 +50,12 @@ def write_outputs(
 ) -> None:
     from scanner.reporters import get_reporter
 
-    color = output is None and fmt == "table" and sys.stdout.isatty()
-    text = get_reporter(fmt, color=color).render(result)
+    # Files first: a reporter that fails on odd data must not cost the SARIF and JSON.
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
             write_file(path, get_reporter(name).render(result))
+    color = output is None and fmt == "table" and sys.stdout.isatty()
+    text = get_reporter(fmt, color=color).render(result)
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
