@@ -6,9 +6,12 @@ other, so registering a command never creates an import cycle.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -63,15 +66,58 @@ def write_outputs(
 
 
 def write_file(path: Path, text: str) -> None:
-    """Write an output file (``-`` is stdout); an unwritable path is a usage error."""
+    """Write an output file (``-`` is stdout) atomically; refuse a symlink that leads out.
+
+    An unwritable or refused path is a usage error.
+    """
+    from scanner.outputs import OutputError, write_atomic
+
     if str(path) == "-":
         click.echo(text, nl=False)
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text.encode("utf-8"))
+    except OutputError as exc:
+        fail(exc.diagnostics())
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
+
+
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main process so outputs in progress are cleaned up."""
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Exit 130 on SIGINT and 143 on SIGTERM (the shell's convention), after the
+    temporary files of any output in progress are removed."""
+    main = os.getpid()
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getpid() != main:  # a forked worker: die as the default handler would
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): keep the default handling
+        yield
+        return
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("ledgergate: interrupted; no report written", err=True)
+        sys.exit(EXIT_SIGINT)
+    except _Terminated:
+        click.echo("ledgergate: terminated; no report written", err=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -120,7 +166,14 @@ def output_options(func: F) -> F:
             kwargs.pop("json_out"),
             kwargs.pop("fail_on"),
         )
-        return func(*args, outputs=outputs, **kwargs)
+        from scanner.outputs import OutputError, remove_stale
+
+        try:  # an earlier run's report must not survive a run that fails or is stopped
+            remove_stale((outputs.output, outputs.sarif, outputs.json_out))
+        except (OutputError, OSError) as exc:
+            fail(exc.diagnostics() if isinstance(exc, OutputError) else str(exc))
+        with interruptible():
+            return func(*args, outputs=outputs, **kwargs)
 
     options = [
         click.option(

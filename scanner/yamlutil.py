@@ -30,8 +30,8 @@ MAX_DEPTH = 100
 
 
 def _refusal(root: yaml.Node) -> tuple[int, str] | None:
-    """(line, reason) when the node graph is too big once aliases expand, too deep, or
-    holds a duplicate key; computed without recursion and without expanding anything."""
+    """(line, reason) when the node graph is too big once aliases expand or too deep;
+    computed without recursion and without expanding anything."""
     expanded: dict[int, int] = {}
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
@@ -44,9 +44,6 @@ def _refusal(root: yaml.Node) -> tuple[int, str] | None:
             children = list(node.value)
         elif isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]
-            keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-            if len(keys) != len(set(keys)):
-                return line, "duplicate mapping key"
         if done:
             expanded[id(node)] = 1 + sum(expanded[id(c)] for c in children)
             if expanded[id(node)] > MAX_NODES:
