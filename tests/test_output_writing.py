@@ -118,3 +118,39 @@ def test_interrupted_scan_exits_by_signal_and_leaves_no_stale_report(
     assert proc.returncode == code, err
     assert not sarif.exists() and not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_outputs_inside_the_tree_are_not_scanned_and_not_dirty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"],
+        check=True,
+    )
+    monkeypatch.chdir(repo)
+    outputs = ["--json", "out.json", "--sarif", "out.sarif.json", "--evidence", "bundle"]
+    for fmt, name in (("html", "r.html"), ("md", "r.md")):
+        result = CliRunner().invoke(cli, ["scan", "repo", ".", "--format", fmt, "-o", name])
+        assert result.exit_code in (0, 1), result.output
+    result = CliRunner().invoke(cli, ["scan", "repo", ".", *outputs])
+    assert result.exit_code in (0, 1), result.output
+    first = json.loads(Path("out.json").read_text())
+    result = CliRunner().invoke(cli, ["scan", "repo", ".", "--json", "second.json"])
+    second = json.loads(Path("second.json").read_text())
+    assert second["target"]["dirty"] == "false"
+    assert second["summary"] == first["summary"]
+    assert {s["path"] for s in second["skipped"]} == {
+        "out.json",
+        "out.sarif.json",
+        "bundle/coverage.json",
+        "bundle/findings.json",
+        "bundle/inventory.json",
+        "bundle/manifest.json",
+        "bundle/waivers.json",
+    }
+    Path("extra.yaml").write_text(NS.replace("finance-prod", "other"))
+    result = CliRunner().invoke(cli, ["scan", "repo", ".", "--json", "out.json"])
+    assert json.loads(Path("out.json").read_text())["target"]["dirty"] == "true"

@@ -14,7 +14,7 @@ from typing import Any
 from scanner import kinds
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.redaction import strip_userinfo
-from scanner.sources import configfiles, jsondocs
+from scanner.sources import configfiles, jsondocs, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import compose, line_in, parse_path
@@ -169,12 +169,24 @@ class RepoSource(Source):
         commit = _git(self.root, "rev-parse", "HEAD")
         if commit:
             info["commit"] = commit.strip()
-            status = _git(self.root, "status", "--porcelain")
-            info["dirty"] = "true" if status else "false"
+            status = _git(self.root, "status", "--porcelain", "-z")
+            info["dirty"] = "true" if self._local_changes(status or "") else "false"
             remote = _git(self.root, "config", "--get", "remote.origin.url")
             if remote:
                 info["remote"] = strip_userinfo(remote)
         return info
+
+    def _local_changes(self, status: str) -> list[str]:
+        """Changed or untracked paths, leaving out the tool's own reports."""
+        changed = []
+        for entry in status.split("\0"):
+            if len(entry) < 4:
+                continue
+            code, path = entry[:2], entry[3:]
+            if code == "??" and ownoutputs.is_own_output(self.root, path.rstrip("/")):
+                continue
+            changed.append(path)
+        return changed
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Give each evidence path of a non-passing finding its line in the file."""
@@ -214,6 +226,11 @@ class RepoSource(Source):
         self._namespace_defaults = self._kustomize_namespaces(paths)
         for path in paths:
             if not _is_candidate(path):
+                continue
+            if path.lower().endswith(".json") and ownoutputs.is_own_output(self.root, path):
+                yield Skipped(
+                    Origin(path=path), "a report written by an earlier ledgergate run; not scanned"
+                )
                 continue
             if not _is_utf8(path):
                 yield InputProblem(
