@@ -163,3 +163,56 @@ def test_alias_bomb_in_a_rule_folder_is_refused(tmp_path: Path) -> None:
     rule.write_text(ALIAS_BOMB + "\n")
     with pytest.raises(RuleError, match="alias bomb"):
         load_rule(rule)
+
+
+RULE = """id: {id}
+title: custom rule under test
+severity: high
+family: secrets
+controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: SC-28}}]
+match:
+  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
+{extra}
+remediation: Fix the object so that the rule can judge it.
+"""
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: finance-prod}
+spec: {replicas: 0, template: {metadata: {labels: {a: aaaaaaaaaa}}, spec: {containers: []}}}
+"""
+
+
+def _custom_rule_result(tmp_path: Path, rule_id: str, extra: str) -> dict[str, object]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, extra=extra))
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [{rules}]\n  include: [{rule_id}]\n")
+    (root / "d.yaml").write_text(DEPLOYMENT)
+    result = CliRunner().invoke(cli, ["scan", "repo", str(root), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.output)
+    (finding,) = [f for f in doc["findings"] if f["ruleId"] == rule_id]
+    return finding  # type: ignore[no-any-return]
+
+
+def test_a_condition_that_is_not_a_bool_is_an_error(tmp_path: Path) -> None:
+    finding = _custom_rule_result(
+        tmp_path,
+        "LG-TEST-920",
+        "  condition: object.spec.replicas\nassert: 'true'\nmessage: never",
+    )
+    assert finding["status"] == "error"
+    assert "condition returned int, not bool" in finding["message"]  # type: ignore[operator]
+
+
+def test_string_growth_over_the_cel_budget_is_an_error(tmp_path: Path) -> None:
+    grow = "object.spec.template.metadata.labels.a" + ".replace('a', 'aaaaaaaaaa')" * 9
+    finding = _custom_rule_result(
+        tmp_path,
+        "LG-TEST-921",
+        f"assert: 'false'\nmessage: x\nmessageExpression: \"{grow}\"",
+    )
+    assert finding["status"] == "error"
+    assert "CEL cost limit" in finding["message"]  # type: ignore[operator]
