@@ -6,6 +6,7 @@ times faster than ``common-expression-language`` on our rules (see bench/).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -77,25 +78,56 @@ def _env() -> Any:
     )
 
 
+#: The CEL runtime has no cost limit of its own (cel-expr-python 0.1 exposes none), so
+#: the budget is enforced here: string-growing calls per expression (a ``replace`` chain
+#: grows a string geometrically: 27 s and 1.1 GB per object was measured), and the size
+#: of any string result.
+MAX_GROWING_CALLS = 2
+MAX_RESULT_CHARS = 1_000_000
+_GROWING_CALL = re.compile(r"\.\s*(?:replace|repeat)\s*\(")
+
+
+def cost_problem(source: str) -> str | None:
+    """Why an expression exceeds the static CEL cost limit, if it does."""
+    calls = len(_GROWING_CALL.findall(source))
+    if calls > MAX_GROWING_CALLS:
+        return (
+            f"expression exceeds the CEL cost limit: {calls} string-growing calls "
+            f"(replace), at most {MAX_GROWING_CALLS}"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Program:
     """A compiled CEL expression."""
 
     source: str
     compiled: Any
+    #: Set when the expression is over the static cost limit: every evaluation is an error.
+    over_budget: str | None = None
 
     def evaluate(self, activation: Any) -> Any:
-        """Run against an activation; raises :class:`CelEvalError` for CEL error values."""
+        """Run against an activation; raises :class:`CelEvalError` for CEL error values,
+        an expression over the cost limit, or a string result over the size budget."""
+        if self.over_budget:
+            raise CelEvalError(self.over_budget)
         value = self.compiled.eval(activation)
         if value.type().name() == "ERROR":
             raise CelEvalError(str(value.value()).removeprefix("OUT_OF_RANGE: "))
-        return value.plain_value()
+        plain = value.plain_value()
+        if isinstance(plain, str) and len(plain) > MAX_RESULT_CHARS:
+            raise CelEvalError(
+                f"expression result exceeds the evaluation budget ({len(plain):,} characters, "
+                f"at most {MAX_RESULT_CHARS:,})"
+            )
+        return plain
 
 
 def compile_expression(source: str) -> Program:
     """Parse and type-check once; reuse the program for every resource."""
     try:
-        return Program(source, _env().compile(source))
+        return Program(source, _env().compile(source), cost_problem(source))
     except RuntimeError as exc:
         text = str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "")
         raise CelCompileError(text.strip()) from exc

@@ -6,9 +6,12 @@ other, so registering a command never creates an import cycle.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -52,11 +55,12 @@ def write_outputs(
 ) -> None:
     from scanner.reporters import get_reporter
 
-    color = output is None and fmt == "table" and sys.stdout.isatty()
-    text = get_reporter(fmt, color=color).render(result)
+    # Files first: a reporter that fails on odd data must not cost the SARIF and JSON.
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
             write_file(path, get_reporter(name).render(result))
+    color = output is None and fmt == "table" and sys.stdout.isatty()
+    text = get_reporter(fmt, color=color).render(result)
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:
@@ -64,15 +68,58 @@ def write_outputs(
 
 
 def write_file(path: Path, text: str) -> None:
-    """Write an output file (``-`` is stdout); an unwritable path is a usage error."""
+    """Write an output file (``-`` is stdout) atomically; refuse a symlink that leads out.
+
+    An unwritable or refused path is a usage error.
+    """
+    from scanner.outputs import OutputError, write_atomic
+
     if str(path) == "-":
         click.echo(text, nl=False)
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text.encode("utf-8"))
+    except OutputError as exc:
+        fail(exc.diagnostics())
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
+
+
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main process so outputs in progress are cleaned up."""
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Exit 130 on SIGINT and 143 on SIGTERM (the shell's convention), after the
+    temporary files of any output in progress are removed."""
+    main = os.getpid()
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getpid() != main:  # a forked worker: die as the default handler would
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): keep the default handling
+        yield
+        return
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("ledgergate: interrupted; no report written", err=True)
+        sys.exit(EXIT_SIGINT)
+    except _Terminated:
+        click.echo("ledgergate: terminated; no report written", err=True)
+        sys.exit(EXIT_SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -86,11 +133,34 @@ class OutputOptions:
     fail_on: str | None = None
 
 
+def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
+    """Key secret fingerprints with the organisation key from ``--fingerprint-key FILE``.
+
+    The key never comes from the scanned tree: a key the PR author can read lets them
+    run the dictionary attack the HMAC exists to prevent.
+    """
+    from scanner.redaction import set_fingerprint_key
+
+    set_fingerprint_key(None)
+    if key_file is None:
+        return
+    if isinstance(scanned, Path) and key_file.resolve().is_relative_to(scanned.resolve()):
+        fail(f"--fingerprint-key {key_file}: the key must not live inside the scanned tree")
+    try:
+        key = key_file.read_bytes().strip()
+    except OSError as exc:
+        fail(f"--fingerprint-key {key_file}: {exc.strerror}")
+    if len(key) < 16:
+        fail(f"--fingerprint-key {key_file}: a key needs at least 16 bytes")
+    set_fingerprint_key(key)
+
+
 def output_options(func: F) -> F:
     """Add the output options to a scan command; it receives them as ``outputs``."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        use_fingerprint_key(kwargs.pop("fingerprint_key"), kwargs.get("path"))
         outputs = OutputOptions(
             kwargs.pop("fmt"),
             kwargs.pop("output"),
@@ -98,7 +168,14 @@ def output_options(func: F) -> F:
             kwargs.pop("json_out"),
             kwargs.pop("fail_on"),
         )
-        return func(*args, outputs=outputs, **kwargs)
+        from scanner.outputs import OutputError, remove_stale
+
+        try:  # an earlier run's report must not survive a run that fails or is stopped
+            remove_stale((outputs.output, outputs.sarif, outputs.json_out))
+        except (OutputError, OSError) as exc:
+            fail(exc.diagnostics() if isinstance(exc, OutputError) else str(exc))
+        with interruptible():
+            return func(*args, outputs=outputs, **kwargs)
 
     options = [
         click.option(
@@ -120,6 +197,13 @@ def output_options(func: F) -> F:
             "json_out",
             type=click.Path(path_type=Path),
             help="Also write the JSON report here.",
+        ),
+        click.option(
+            "--fingerprint-key",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="File holding the organisation key for secret fingerprints (HMAC-SHA256) "
+            "[default: $LEDGERGATE_FINGERPRINT_KEY]. Keep it outside the scanned tree. "
+            "Without a key a redacted value shows only its detector type and length.",
         ),
         click.option(
             "--fail-on",

@@ -138,7 +138,7 @@ class Engine:
         for index in indexes:
             resource = inventory.resources[index]
             rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
-            secrets = [h.value for h in inventory.secrets.get(index, [])]
+            secrets = [s for h in inventory.secrets.get(index, []) for s in h.spellings()]
             found.extend(self._judge(resource, rules, ns_labels, secrets))
         return found
 
@@ -247,8 +247,14 @@ class Engine:
         if isinstance(activation, _Unusable):
             return make(Status.ERROR, f"object cannot be evaluated: {activation.reason}")
         try:
-            if rule.match.condition is not None and not rule.match.condition.evaluate(activation):
-                return None
+            if rule.match.condition is not None:
+                selected = rule.match.condition.evaluate(activation)
+                if not isinstance(selected, bool):  # ``condition: object.spec.replicas``
+                    return make(
+                        Status.ERROR, f"condition returned {type(selected).__name__}, not bool"
+                    )
+                if not selected:
+                    return None
             missing = self._missing_facts(rule, resource)
             if missing:
                 return make(Status.ERROR, f"rule could not be evaluated: {missing}")

@@ -68,8 +68,9 @@ class Inventory:
         """Labels of declared Namespace objects."""
         found: dict[str, Mapping[str, str]] = {}
         for i in self.of_kind("Namespace"):
-            meta = self.resources[i].body.get("metadata") or {}
-            found[self.resources[i].ref.name] = dict(meta.get("labels") or {})
+            meta = self.resources[i].body.get("metadata")
+            labels = meta.get("labels") if isinstance(meta, Mapping) else None
+            found[self.resources[i].ref.name] = dict(labels) if isinstance(labels, Mapping) else {}
         return found
 
 

@@ -7,22 +7,35 @@ otherwise appear: messages, evidence, reports.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import json
 import math
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote
 
+from scanner.credentials import (
+    NOT_A_SECRET_VALUE,
+    is_allowed_name,
+    is_credential_name,
+    is_literal,
+    is_placeholder,
+)
+
+#: A PEM private-key header, whatever the number of dashes or the spacing.
+PEM_PRIVATE_KEY = re.compile(
+    r"(?i:-{2,}\s*BEGIN\s+(?:[A-Z0-9]+\s+){0,3}PRIVATE\s+KEY(?:\s+BLOCK)?\s*-{2,})"
+)
 #: Known credential formats: (type, pattern).
 TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "private-key",
-        re.compile(
-            r"-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
-        ),
-    ),
+    ("private-key", PEM_PRIVATE_KEY),
     ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
     ("slack-token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
@@ -30,13 +43,34 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     ("azure-storage-key", re.compile(r"AccountKey=[A-Za-z0-9+/]{40,}={0,2}")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    # ``Authorization: Basic ...`` in args, curl headers, Traefik customRequestHeaders
+    (
+        "authorization-header",
+        re.compile(
+            r"(?i:(?:authorization[\"']?\s*[:=]\s*[\"']?|^\s*)(?:basic|bearer)\s+)"
+            r"([A-Za-z0-9+/=._~-]{6,})"
+        ),
+    ),
 )
-#: ``scheme://user:password@host``; the password group is checked against placeholders.
-DSN = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:([^\s@/]{3,})@[^\s]+")
+#: ``scheme://[user]:password@host``; the password runs to the last ``@`` before the host.
+DSN = re.compile(r"\b[a-z][a-z0-9+.-]*://([^\s:/@]*):(\S{1,256})@[^\s@/?#]+", re.IGNORECASE)
+#: A base64-encoded PEM block (``LS0tLS1CRUdJTi...`` is ``-----BEGIN``).
+BASE64_PEM = re.compile(r"(?:LS0t|LS1C)[A-Za-z0-9+/=\r\n]{20,}")
+#: Redis ACL rules carry passwords after ``>``: ``user app on >s3cret ~* +@all``.
+REDIS_ACL = re.compile(r"(?:^|\n)[ \t]*user[ \t]+\S+[ \t]+(?:[^\n]*?[ \t])?>(\S+)", re.IGNORECASE)
+REDIS_ACL_RULE = re.compile(r"(?:^|\s)>(\S+)")
+#: Space-separated secret directives in embedded config files (redis.conf).
+DIRECTIVE = re.compile(
+    r"(?m)^[ \t]*(requirepass|masterauth|masterpass|tls-key-file-pass|tls-client-key-file-pass)"
+    r"[ \t]+[\"']?([^\s\"']+)",
+    re.IGNORECASE,
+)
 
 #: One pass over a value finds whether any known format is present at all.
 _ANY_TOKEN = re.compile("|".join(f"(?:{p.pattern})" for _, p in TOKEN_PATTERNS))
 
+#: Names that are sensitive by convention but hold settings as often as secrets
+#: (``REDIS_AUTH`` vs ``AUTH_METHOD``): judged by name *and* entropy.
 SENSITIVE_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|"
     # ``auth`` alone is a credential (REDIS_AUTH, BASIC_AUTH); AUTH_METHOD is a setting.
@@ -52,51 +86,93 @@ REFERENCE_KEY = re.compile(
     r"|url|uri|endpoint|id|store|provider|class)$",
     re.IGNORECASE,
 )
-#: Values that are clearly placeholders or references, not secrets.
-PLACEHOLDER = re.compile(
-    r"^(\$\{.*\}|\$\(.*\)|\$[A-Za-z_][A-Za-z0-9_]*|%\(.*\)s|<.*>|\{\{.*\}\}|"
-    r"changeme|false|true|none|null|\*+|)$",
-    re.IGNORECASE | re.DOTALL,
-)
-#: Values that are file paths or plain URLs (a ``password_file`` setting, not a password).
-NOT_A_SECRET_VALUE = re.compile(r"^(/|\./|~/|https?://[^@\s]*$)")
-#: ``password=...`` / ``--db-password=...`` / ``token: ...`` inside free text (args, config files).
+#: ``password=...`` / ``--db-password=...`` / ``pwd=...`` / ``token: ...`` inside free text.
 ASSIGNMENT = re.compile(
     r"(?:^|[\s;&|\"'({,])-{0,2}"
     # Bounded name parts keep the scan linear on huge single-token values.
-    r"([A-Za-z0-9_.-]{0,40}(?:pass(?:word|wd)?|secret|token|api[_-]?key|credential)"
+    r"([A-Za-z0-9_.-]{0,40}(?:pass(?:word|wd)?|secret|token|api[_-]?key|credential|pwd|_pw)"
     r"[A-Za-z0-9_.-]{0,40})"
     r"[ \t]{0,8}(?:=|:[ \t])[ \t]{0,8}[\"']?([^\s\"';&|,)}]{1,512})",
     re.IGNORECASE,
 )
+#: ``--password VALUE`` (space-separated) inside a shell command line.
+FLAG_VALUE = re.compile(
+    r"(?:^|\s)(--?[A-Za-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api-?key)"
+    r"[A-Za-z0-9_.-]{0,20})[ \t]+[\"']?([^\s\"';&|-][^\s\"';&|]{0,511})",
+    re.IGNORECASE,
+)
 #: A command-line flag whose *next* argument is the secret (``["--password", "s3cr3t"]``).
 SECRET_FLAG = re.compile(
-    r"^-{1,2}[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key)$", re.IGNORECASE
+    r"^-{1,2}[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key)$", re.IGNORECASE
 )
+#: ``-p VALUE``: the password flag of mysql/mariadb clients (a number is a port).
+SHORT_PASSWORD_FLAG = "-p"
+_PORT_LIKE = re.compile(r"^[\d:./-]+$")
 #: Annotations that embed a whole object as JSON (``kubectl apply`` keeps the applied manifest).
 EMBEDDED_OBJECT_KEYS = ("last-applied-configuration",)
 #: Paths under which a kind holds ciphertext or references, never plaintext.
 CIPHERTEXT_PREFIXES: Mapping[str, tuple[str, ...]] = {
     "SealedSecret": ("spec.encryptedData.",),
 }
-FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{12}$")
+#: A label already produced by :func:`fingerprint` (keyed HMAC, or type and length).
+FINGERPRINT = re.compile(r"^(?:hmac-sha256:[0-9a-f]{16}|[a-z0-9-]+ len=\d+)$")
+FINGERPRINT_KEY_ENV = "LEDGERGATE_FINGERPRINT_KEY"
 MIN_SECRET_LENGTH = 8
 MIN_ENTROPY_BITS = 3.0
 MAX_EMBEDDED_DEPTH = 3
+PUBLIC_CERTIFICATE = "public-certificate"
 
 
 @dataclass(frozen=True)
 class SecretHit:
-    """A secret-looking value at a field path. ``value`` must never be written out."""
+    """A secret-looking value at a field path. ``value`` must never be written out.
+
+    ``forms`` are further spellings of the same secret that outputs must hide too: the
+    decoded value of a Secret's base64 ``data``, the password inside a DSN, the
+    ``user:password`` inside a Basic authorization header.
+    """
 
     path: str
     kind: str
     value: str
+    forms: tuple[str, ...] = ()
+
+    def spellings(self) -> tuple[str, ...]:
+        """The value and every further form, without empty strings."""
+        return tuple(s for s in (self.value, *self.forms) if s)
 
 
-def fingerprint(value: str) -> str:
-    """A stable, non-reversible label for a secret value."""
-    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+_KEY: list[bytes | None] = []
+
+
+def set_fingerprint_key(key: bytes | None) -> None:
+    """Use ``key`` for fingerprints (from ``--fingerprint-key FILE``); None: the environment."""
+    _KEY.clear()
+    if key is not None:
+        _KEY.append(key)
+
+
+def fingerprint_key() -> bytes | None:
+    """The organisation key: set on the command line, else ``LEDGERGATE_FINGERPRINT_KEY``."""
+    if _KEY:
+        return _KEY[0]
+    env = os.environ.get(FINGERPRINT_KEY_ENV, "")
+    return env.encode("utf-8") if env else None
+
+
+def fingerprint(value: str, kind: str = "secret") -> str:
+    """A stable label for a secret value that cannot be reversed by a dictionary.
+
+    With an organisation key: HMAC-SHA256 under that key (the same secret gets the same
+    label in every run and every rule, so findings can be tracked). Without one, only the
+    detector type and the length: an unsalted hash of a weak password is recovered by
+    hashing a word list.
+    """
+    key = fingerprint_key()
+    data = value.encode("utf-8", "surrogatepass")
+    if key:
+        return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()[:16]
+    return f"{kind} len={len(value)}"
 
 
 def entropy(value: str) -> float:
@@ -110,22 +186,75 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def _is_placeholder(value: str) -> bool:
-    return bool(PLACEHOLDER.match(value)) or "{{" in value
+@lru_cache(maxsize=65536)
+def _credential_name(key: str) -> bool:
+    return is_credential_name(key)
 
 
-def classify(key: str, value: str) -> str | None:
-    """The secret type of a value (or None), judged by format, then by key name and entropy."""
-    if len(value) < MIN_SECRET_LENGTH:
+def _b64_text(value: str) -> str | None:
+    """The UTF-8 text a base64 value decodes to, if it does."""
+    try:
+        raw = base64.b64decode("".join(value.split()), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError):
         return None
+
+
+def _token(value: str) -> tuple[str, tuple[str, ...]] | None:
+    """A known credential format in the value: (type, further spellings)."""
     if _ANY_TOKEN.search(value):
-        return next(kind for kind, pattern in TOKEN_PATTERNS if pattern.search(value))
-    dsn = DSN.search(value)
-    if dsn:
-        # A DSN whose password is a ``$(VAR)`` reference is configuration, not a secret.
-        return None if _is_placeholder(dsn.group(1)) else "dsn-password"
+        for kind, pattern in TOKEN_PATTERNS:
+            match = pattern.search(value)
+            if match is None:
+                continue
+            forms = tuple(g for g in match.groups() if g)
+            if kind == "authorization-header":
+                texts = [t for t in (_b64_text(f) for f in forms) if t]
+                forms += tuple(texts) + tuple(t.split(":", 1)[1] for t in texts if ":" in t)
+            return kind, forms
+    for match in BASE64_PEM.finditer(value):
+        decoded = _b64_text(match.group(0))
+        if decoded and PEM_PRIVATE_KEY.search(decoded):
+            return "private-key", (match.group(0), decoded)
+    return None
+
+
+def _dsn_passwords(text: str) -> list[str]:
+    """The literal passwords of every ``scheme://user:password@host`` in the text."""
+    found = []
+    for match in DSN.finditer(text):
+        password = match.group(2)
+        if not is_placeholder(password) and not is_placeholder(unquote(password)):
+            found.append(password)
+    return found
+
+
+def detect(key: str, value: str) -> tuple[str, tuple[str, ...]] | None:
+    """The secret type of a whole value (or None) and further spellings of the secret.
+
+    Known formats first; then a DSN password; then a credential name with any literal
+    value; then a merely sensitive name (``REDIS_AUTH``) with a high-entropy value.
+    """
     stripped = value.strip()
-    if _is_placeholder(stripped) or NOT_A_SECRET_VALUE.match(stripped):
+    if not stripped:
+        return None
+    token = _token(value)
+    if token:
+        return token
+    passwords = _dsn_passwords(value)
+    if passwords:
+        return "dsn-password", tuple(passwords) + tuple(unquote(p) for p in passwords)
+    if DSN.search(value):
+        return None  # a DSN whose password is a ``$(VAR)`` reference is configuration
+    if key.lower() == "user":
+        acl = [m.group(1) for m in REDIS_ACL_RULE.finditer(value)]
+        if acl:
+            return "redis-acl-password", tuple(acl)
+    if is_placeholder(stripped) or NOT_A_SECRET_VALUE.match(stripped):
+        return None
+    if _credential_name(key):
+        return ("credential-literal", ()) if is_literal(key, stripped) else None
+    if is_allowed_name(key):
         return None
     if (
         SENSITIVE_KEY.search(key)
@@ -133,29 +262,48 @@ def classify(key: str, value: str) -> str | None:
         and len(stripped) >= MIN_SECRET_LENGTH
         and entropy(stripped) >= MIN_ENTROPY_BITS
     ):
-        return "high-entropy-credential"
+        return "high-entropy-credential", ()
     return None
 
 
+def classify(key: str, value: str) -> str | None:
+    """The secret type of a value (or None), judged by format, then by key name."""
+    found = detect(key, value)
+    return found[0] if found else None
+
+
 #: Cheap pre-check: text without any of these words holds no secret assignment.
-_ASSIGNMENT_HINT = re.compile(r"pass|secret|token|api.?key|credential", re.IGNORECASE)
+_ASSIGNMENT_HINT = re.compile(r"pass|secret|token|api.?key|credential|pwd|_pw|user|auth", re.I)
 
 
 def assignments(text: str) -> Iterator[tuple[str, str]]:
-    """(key, value) for every ``key=value`` / ``key: value`` with a secret-like key in text."""
+    """(key, value) for every credential assigned inside free text (args, config files).
+
+    ``password=...``, ``--password VALUE``, ``requirepass VALUE``, Redis ACL ``>password``
+    and DSN passwords.
+    """
     if not _ASSIGNMENT_HINT.search(text):
         return
-    for match in ASSIGNMENT.finditer(text):
-        key, value = match.group(1), match.group(2)
-        if classify(key, value) == "high-entropy-credential":
-            yield key, value
+    for pattern in (ASSIGNMENT, FLAG_VALUE, DIRECTIVE):
+        for match in pattern.finditer(text):
+            key, value = match.group(1), match.group(2)
+            if pattern is DIRECTIVE or _credential_name(key):
+                # ``token=token=...`` is a run of names, not a value
+                nested = ASSIGNMENT.match(value)
+                if is_literal("password", value) and not _PORT_LIKE.match(value) and not nested:
+                    yield key, value
+            elif classify(key, value) == "high-entropy-credential":
+                yield key, value
+    for match in REDIS_ACL.finditer(text):
+        yield "user", match.group(1)
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
     """(path, key, value) for every scalar; env entries are keyed by their ``name``.
 
     In a list of strings (``args``, ``command``) an element after a ``--password`` style
-    flag is keyed by that flag, so ``["--password", "s3cr3t"]`` is judged like ``password``.
+    flag (or mysql's ``-p``) is keyed by that flag, so ``["--password", "s3cr3t"]`` is
+    judged like ``password``.
     """
     if isinstance(node, dict):
         if "name" in node and "value" in node and isinstance(node.get("value"), str):
@@ -174,6 +322,12 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
         for i, value in enumerate(node):
             if isinstance(value, str) and SECRET_FLAG.match(previous):
                 yield f"{path}[{i}]", previous.lstrip("-"), value
+            elif (
+                isinstance(value, str)
+                and previous == SHORT_PASSWORD_FLAG
+                and not _PORT_LIKE.match(value)
+            ):
+                yield f"{path}[{i}]", "password", value
             else:
                 yield from _walk(value, f"{path}[{i}]")
             previous = value if isinstance(value, str) else ""
@@ -187,11 +341,16 @@ def _embedded(key: str, value: str) -> tuple[str, Mapping[str, Any]] | None:
         return None
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, Mapping):
         return None
     return str(data.get("kind", "")), data
+
+
+def _only_certificates(text: str) -> bool:
+    """PEM certificates and nothing secret (``ca.crt``, ``tls.crt`` without its key)."""
+    return "BEGIN CERTIFICATE" in text and not PEM_PRIVATE_KEY.search(text)
 
 
 def _secret_data(kind: str, body: Mapping[str, Any], prefix: str) -> Iterator[SecretHit]:
@@ -201,8 +360,16 @@ def _secret_data(kind: str, body: Mapping[str, Any], prefix: str) -> Iterator[Se
         section = body.get(field)
         if isinstance(section, Mapping):
             for k, v in section.items():
-                if v not in (None, ""):
-                    yield SecretHit(f"{prefix}{field}.{k}", "kubernetes-secret", str(v))
+                if v in (None, ""):
+                    continue
+                value = str(v)
+                decoded = _b64_text(value) if field == "data" else None
+                plain = decoded if decoded is not None else value
+                secret_type = (
+                    PUBLIC_CERTIFICATE if _only_certificates(plain) else "kubernetes-secret"
+                )
+                forms = (decoded,) if decoded else ()
+                yield SecretHit(f"{prefix}{field}.{k}", secret_type, value, forms)
 
 
 def find_secrets(kind: str, body: Mapping[str, Any], _prefix: str = "") -> list[SecretHit]:
@@ -221,33 +388,100 @@ def find_secrets(kind: str, body: Mapping[str, Any], _prefix: str = "") -> list[
             continue
         if path.startswith("metadata.") and not path.startswith("metadata.annotations"):
             continue
-        if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
+        if not isinstance(value, str) or not value.strip():
             continue
         embedded = _embedded(key, value)
         if embedded is not None and _prefix.count(":") < MAX_EMBEDDED_DEPTH:
             inner_kind, inner = embedded
             hits.extend(find_secrets(inner_kind, inner, f"{_prefix}{path}:"))
             continue
-        secret_type = classify(key, value)
-        if secret_type:
-            hits.append(SecretHit(f"{_prefix}{path}", secret_type, value))
+        found = detect(key, value)
+        if found:
+            hits.append(SecretHit(f"{_prefix}{path}", found[0], value, found[1]))
             continue
         hits.extend(
-            SecretHit(f"{_prefix}{path}", "assigned-credential", found)
-            for _, found in assignments(value)
+            SecretHit(f"{_prefix}{path}", "assigned-credential", secret)
+            for _, secret in assignments(value)
         )
     return hits
 
 
-def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
-    """Replace every occurrence of a secret value with its fingerprint."""
-    for value in sorted(set(secrets), key=len, reverse=True):
-        if len(value) >= 4 and value in text:
-            text = text.replace(value, f"[REDACTED {fingerprint(value)}]")
-    return text
+Trie = dict[str, "Trie"]
 
 
-def redact_value(value: str, secrets: list[str] | tuple[str, ...], sensitive: bool) -> str:
+def trie_pattern(words: Iterable[str], flags: int = 0) -> re.Pattern[str] | None:
+    """One regex matching any of the words, shaped as a trie (shared prefixes once).
+
+    Linear in the text whatever the number of words, which a plain alternation is not.
+    """
+    trie: Trie = {}
+    for word in words:
+        node = trie
+        for ch in word.lower() if flags & re.IGNORECASE else word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    if not trie:
+        return None
+
+    def build(node: Trie) -> str:
+        branches = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(build(trie), flags)
+
+
+def encodings(secret: str) -> set[str]:
+    """The spellings a message expression or template can turn a secret into.
+
+    Matched case-insensitively, so ``lowerAscii()``/``upperAscii()`` are covered too.
+    """
+    raw = secret.encode("utf-8", "surrogatepass")
+    b64 = base64.b64encode(raw).decode()
+    return {
+        secret,
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+
+
+#: Shorter values are not scrubbed from free text (they would mangle ordinary words);
+#: the fields that hold them are masked by path instead.
+MIN_SCRUB_LENGTH = 4
+
+
+@lru_cache(maxsize=4096)
+def _scrubber(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    origin: dict[str, str] = {}
+    for secret in sorted(secrets, key=lambda s: (-len(s), s)):
+        if len(secret) >= MIN_SCRUB_LENGTH:
+            for form in encodings(secret):
+                origin.setdefault(form.lower(), secret)
+    return trie_pattern(origin, re.IGNORECASE), origin
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of a secret value (in any case or common encoding)."""
+    pattern, origin = _scrubber(frozenset(secrets))
+    if pattern is None:
+        return text
+    return pattern.sub(
+        lambda m: f"[REDACTED {fingerprint(origin.get(m.group(0).lower(), m.group(0)))}]", text
+    )
+
+
+def contains_secret(text: str, secrets: Iterable[str]) -> bool:
+    """Whether the text holds any of the secrets, in any case or common encoding."""
+    pattern, _ = _scrubber(frozenset(secrets))
+    return pattern is not None and pattern.search(text) is not None
+
+
+def redact_value(value: str, secrets: Iterable[str], sensitive: bool) -> str:
     """An evidence value safe to print: a fingerprint if sensitive or secret-like.
 
     A value that already is a fingerprint (``facts.secretLiterals[].fingerprint``) is shown
@@ -255,6 +489,18 @@ def redact_value(value: str, secrets: list[str] | tuple[str, ...], sensitive: bo
     """
     if FINGERPRINT.match(value):
         return f"[REDACTED {value}]"
-    if sensitive or classify("", value) or any(s and s in value for s in secrets):
-        return f"[REDACTED {fingerprint(value)}]"
+    kind = classify("", value)
+    if sensitive or kind or contains_secret(value, secrets):
+        return f"[REDACTED {fingerprint(value, kind or 'secret')}]"
     return value if len(value) <= 200 else value[:197] + "..."
+
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/\s]*@", re.IGNORECASE)
+
+
+def strip_userinfo(url: str) -> str:
+    """A URL without ``user:password@`` (a CI clone URL carries the job token there)."""
+    url = _USERINFO.sub(r"\1", url.strip())
+    # scp-like ``user@host:path`` keeps a user name only, which is not a secret; but a
+    # ``user:token@host:path`` spelling carries one
+    return re.sub(r"^[^/@\s:]+:[^/@\s]+@", "", url)

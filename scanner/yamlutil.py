@@ -23,15 +23,60 @@ class YamlLoadError(ValueError):
         self.line = line
 
 
+#: The tool's own files (config, waivers, rules) are small: these bounds stop an alias
+#: bomb or a deep nest committed by a PR author before it costs time or memory.
+MAX_NODES = 200_000
+MAX_DEPTH = 100
+
+
+def _refusal(root: yaml.Node) -> tuple[int, str] | None:
+    """(line, reason) when the node graph is too big once aliases expand or too deep;
+    computed without recursion and without expanding anything."""
+    expanded: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        line = node.start_mark.line + 1
+        if depth > MAX_DEPTH:
+            return line, f"nesting deeper than {MAX_DEPTH} levels"
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            expanded[id(node)] = 1 + sum(expanded[id(c)] for c in children)
+            if expanded[id(node)] > MAX_NODES:
+                return (
+                    line,
+                    f"YAML aliases expand to more than {MAX_NODES:,} nodes (an alias bomb?)",
+                )
+        elif id(node) not in expanded:
+            stack.append((node, depth, True))
+            stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
+    return None
+
+
 def load(text: str) -> Any:
-    """Load one YAML document with the safe loader."""
+    """Load one YAML document with the safe loader, within the bounds above."""
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        refused = _refusal(node)
+        if refused is not None:
+            raise YamlLoadError(refused[0], f"{refused[1]}; refusing to load")
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlLoadError(mark.line + 1 if mark else 0, str(exc.problem or exc)) from exc
     except yaml.YAMLError as exc:
         raise YamlLoadError(0, str(exc)) from exc
+    except RecursionError as exc:
+        raise YamlLoadError(0, "nesting too deep to load") from exc
+    finally:
+        loader.dispose()
 
 
 def load_file(path: Path) -> tuple[Any, str]:

@@ -19,6 +19,8 @@ STAGES: dict[str, int] = {
     "scanner.imageref": 0,
     "scanner.yamlutil": 0,
     "scanner.redaction": 0,
+    "scanner.credentials": 0,
+    "scanner.outputs": 0,
     "scanner.shipped": 0,
     "scanner.celrt": 0,
     "scanner.config": 0,

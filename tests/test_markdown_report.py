@@ -38,9 +38,9 @@ def test_cells_are_escaped_and_the_list_is_capped() -> None:
     lines = md.splitlines()
     assert lines[0] == "## Ledgergate: 3 failed, 0 not evaluated"
     assert (
-        "| fail | high | `LG-X-001` | `a.yaml:1` | a \\| b &lt;img src=x&gt; second line |" in lines
+        "| fail | high | `LG-X-001` | `a.yaml:1` | a \\| b \\<img src=x\\> second line |" in lines
     )
-    assert "| fail | high | `LG-X-002` | `a.yaml:2` | 'x' |" in lines
+    assert "| fail | high | `LG-X-002` | `a.yaml:2` | \\`x\\` |" in lines
     assert not any("LG-X-003" in line for line in lines)
     assert "… and 1 more in the full report." in lines
     assert "| pci-dss-4.0 | 0 | 1 | 0 | 0 | 0 |" in lines
@@ -56,3 +56,23 @@ def test_scan_writes_markdown_and_html(tmp_path: Path) -> None:
     assert "### Findings" not in text
     html = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--format", "html"]).output
     assert 'data-status="pass"' in html and "No failed, unevaluated or waived findings." in html
+
+
+def test_every_data_field_is_inert_markdown() -> None:
+    """Images, links, mentions, issue refs, HTML and emphasis from the scanned tree."""
+    import re
+
+    hostile = (
+        "![x](https://evil/p.png) [click](https://evil) @org/team #12 <b>hi</b> **big** _i_ ~s~"
+    )
+    finding = _finding(1, hostile)
+    finding["waiver"] = {"ticket": hostile, "expiry": "<script>"}
+    doc = {
+        "summary": {"fail": 1, "error": 0, "waived": 0, "pass": 0, "resources": 1, "rules": 1},
+        "findings": [finding],
+    }
+    md = render_markdown(build_view(doc))
+    for pattern in (r"(?<!\\)!\[", r"(?<!\\)\]\(", r"@\w", r"#\d", r"(?<!\\)<\w", r"(?<!\\)\*\*"):
+        assert not re.search(pattern, md), pattern
+    assert not re.search(r"(?<![\\\w])_i", md)
+    assert "https://evil" not in md

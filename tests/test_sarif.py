@@ -64,3 +64,20 @@ def test_sarif_region_points_at_the_offending_field() -> None:
         physical = result["locations"][0]["physicalLocation"]
         key = (physical["artifactLocation"]["uri"], "LG-IMG-001")
         assert physical["region"]["startLine"] == marks[key]
+
+
+def test_artifact_uris_are_percent_encoded(tmp_path: Path) -> None:
+    from scanner.cliutil import load_scan_config
+    from scanner.pipeline import scan_repo
+    from scanner.reporters.sarif import SarifReporter
+
+    (tmp_path / "dir x").mkdir()
+    (tmp_path / "dir x" / "a b#c%ü?.yaml").write_text("kind: [broken\n")
+    result = scan_repo(tmp_path, load_scan_config(tmp_path, None))
+    sarif = json.loads(SarifReporter().render(result))
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+        for loc in r.get("locations", [])
+    }
+    assert uris == {"dir%20x/a%20b%23c%25%C3%BC%3F.yaml"}

@@ -49,7 +49,9 @@ def test_known_formats_in_env_values(value: str, kind: str) -> None:
         "{{ .password }}",
         "/run/secrets/odoo-db/password",
         "changeme",
-        "short",
+        "<your-password>",
+        "xxx",
+        "",
     ],
 )
 def test_placeholders_references_and_paths_are_not_secrets(value: str) -> None:
@@ -59,12 +61,12 @@ def test_placeholders_references_and_paths_are_not_secrets(value: str) -> None:
 
 def test_key_name_plus_entropy_in_env() -> None:
     body = pod({"env": [{"name": "ODOO_ADMIN_PASSWORD", "value": "Zq8#vLr2!pT9wXe4"}]})
-    assert found("Pod", body) == {("spec.containers[0].env[0].value", "high-entropy-credential")}
+    assert found("Pod", body) == {("spec.containers[0].env[0].value", "credential-literal")}
 
 
 def test_flag_then_value_in_args() -> None:
     body = pod({"args": ["--db-host", "pg-rw", "--db-password", "Zq8#vLr2!pT9wXe4"]})
-    assert found("Pod", body) == {("spec.containers[0].args[3]", "high-entropy-credential")}
+    assert found("Pod", body) == {("spec.containers[0].args[3]", "credential-literal")}
 
 
 def test_inline_assignment_in_args_and_shell_command() -> None:
@@ -94,7 +96,7 @@ def test_config_file_in_configmap() -> None:
 
 def test_configmap_key_named_like_a_secret() -> None:
     body = {"data": {"SMTP_PASSWORD": "Zq8#vLr2!pT9wXe4", "SMTP_PASSWORD_FILE": "/etc/smtp/pw"}}
-    assert found("ConfigMap", body) == {("data.SMTP_PASSWORD", "high-entropy-credential")}
+    assert found("ConfigMap", body) == {("data.SMTP_PASSWORD", "credential-literal")}
 
 
 def test_last_applied_configuration_of_a_secret() -> None:
@@ -181,3 +183,137 @@ def test_references_to_secrets_by_name_are_not_secrets() -> None:
         }
     }
     assert found("IngressRoute", body) == set()
+
+
+# --- issue 12 §1 detector gaps and issue 18 §1 credential names -------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "secret"),
+    [
+        ({"name": "REDIS_URL", "value": "redis://:Rp4ss@redis:6379/0"}, "Rp4ss"),
+        ({"name": "MAIL", "value": "smtp://relay:p@ss#w/rd!@mail.internal:587"}, "p@ss#w/rd!"),
+        ({"name": "DB_PW", "value": "weak"}, "weak"),
+        ({"name": "DB_PWD", "value": "weak2"}, "weak2"),
+        ({"name": "SMTP_PASS", "value": "hunter2"}, "hunter2"),
+        ({"name": "CONN", "value": "Server=db;User Id=sa;pwd=Mon3y;"}, "Mon3y"),
+        ({"name": "CONN2", "value": "host=db user=odoo password=odoo dbname=x"}, "odoo"),
+        ({"name": "ODOO_DB_PASSWORD", "value": "odoo"}, "odoo"),
+        ({"name": "API_TOKEN", "value": "abc"}, "abc"),
+        ({"name": "STRIPE_KEY", "value": "k1"}, "k1"),
+        ({"name": "GCP_PRIVATE_KEY_CONTENT", "value": "MIIEv"}, "MIIEv"),
+    ],
+)
+def test_credential_literals_whatever_their_entropy(env: dict[str, str], secret: str) -> None:
+    hits = find_secrets("Pod", pod({"env": [env]}))
+    assert [h.path for h in hits] == ["spec.containers[0].env[0].value"]
+    assert secret in hits[0].spellings()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db"},
+        {"name": "DB_PASSWORD_PATH", "value": "secrets/db"},
+        {"name": "TOKEN_SECRET_NAME", "value": "odoo-token"},
+        {"name": "API_KEY_REF", "value": "vault-key"},
+        {"name": "ACCESS_KEY_ID", "value": "minio"},
+        {"name": "DB_URL", "value": "postgresql://pg-rw:5432/odoo"},
+        {"name": "DB_PASSWORD", "value": "$(PGPASSWORD)"},
+        {"name": "DB_PASSWORD", "value": "${PGPASSWORD}"},
+        {"name": "DB_PASSWORD", "value": "{{ .Values.password }}"},
+        {"name": "DB_PASSWORD", "value": "xxxx"},
+        {"name": "DB_PASSWORD", "value": "CHANGEME"},
+        {"name": "ETCD_INITIAL_CLUSTER_TOKEN", "value": "etcd-cluster-1"},
+        {"name": "PASSWORD_ENCRYPTION", "value": "scram-sha-256"},
+    ],
+)
+def test_pointers_references_placeholders_and_allow_list(env: dict[str, str]) -> None:
+    assert found("Pod", pod({"env": [env]})) == set()
+
+
+def test_etcd_initial_cluster_token_flag_is_allowed() -> None:
+    body = pod({"command": ["etcd", "--initial-cluster-token", "etcd-cluster-1"]})
+    assert found("Pod", body) == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "secret"),
+    [
+        (["mysql", "-h", "db", "-p", "Argpass1"], "Argpass1"),
+        (["--password", "pw"], "pw"),
+        (["sh", "-c", "pg_dump --password s3cr3t -h db"], "s3cr3t"),
+        (["-H", "Authorization: Basic dXNlcjpwYXNzd29yZA=="], "password"),
+        (["curl", "-H", "Authorization: Bearer abcdef123456", "http://x"], "abcdef123456"),
+    ],
+)
+def test_credentials_in_command_lines(args: list[str], secret: str) -> None:
+    hits = find_secrets("Pod", pod({"args": args}))
+    assert hits, args
+    assert any(secret in h.spellings() for h in hits)
+
+
+def test_port_after_dash_p_is_not_a_password() -> None:
+    assert found("Pod", pod({"args": ["redis-cli", "-p", "6379"]})) == set()
+
+
+def test_traefik_basic_authorization_header() -> None:
+    body = {
+        "spec": {"headers": {"customRequestHeaders": {"Authorization": "Basic b2Rvbzpndy1QYXNz"}}}
+    }
+    hits = find_secrets("Middleware", body)
+    assert [(h.path, h.kind) for h in hits] == [
+        ("spec.headers.customRequestHeaders.Authorization", "authorization-header")
+    ]
+    assert "odoo:gw-Pass" in hits[0].spellings() and "gw-Pass" in hits[0].spellings()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "-----BEGIN PRIVATE KEY-----",
+        "-----BEGIN  RSA  PRIVATE  KEY-----",
+        "----BEGIN EC PRIVATE KEY----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "-----  BEGIN PGP PRIVATE KEY BLOCK  -----",
+    ],
+)
+def test_pem_private_keys_whatever_the_dashes(header: str) -> None:
+    body = {"data": {"key.pem": f"{header}\nMIIEowIBAAKCAQEA7x\n-----END-----"}}
+    assert found("ConfigMap", body) == {("data.key.pem", "private-key")}
+
+
+def test_base64_encoded_pem_key() -> None:
+    import base64
+
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x\n-----END RSA PRIVATE KEY-----\n"
+    body = {"data": {"SIGNING": base64.b64encode(pem.encode()).decode()}}
+    hits = find_secrets("ConfigMap", body)
+    assert [(h.path, h.kind) for h in hits] == [("data.SIGNING", "private-key")]
+    assert pem in hits[0].spellings()
+
+
+def test_redis_acl_passwords() -> None:
+    conf = "port 0\nuser default off\nuser app on >Redis-App-1 ~app:* +@read\nrequirepass rq-pass\n"
+    hits = find_secrets("ConfigMap", {"data": {"redis.conf": conf}})
+    assert {h.value for h in hits} == {"Redis-App-1", "rq-pass"}
+    body = {"spec": {"user": "app on >Redis-App-2 ~* +@all"}}
+    assert [h.kind for h in find_secrets("RedisConfig", body)] == ["redis-acl-password"]
+
+
+def test_secret_with_only_public_certificates() -> None:
+    import base64
+
+    cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    enc = base64.b64encode(cert.encode()).decode()
+    assert found("Secret", {"data": {"ca.crt": enc}}) == {("data.ca.crt", "public-certificate")}
+    key = base64.b64encode(b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----").decode()
+    assert found("Secret", {"data": {"tls.crt": enc, "tls.key": key}}) == {
+        ("data.tls.crt", "public-certificate"),
+        ("data.tls.key", "kubernetes-secret"),
+    }
+
+
+def test_secret_data_carries_its_decoded_value() -> None:
+    hits = find_secrets("Secret", {"data": {"password": "SHY1a1E5ekxt"}})
+    assert hits[0].spellings() == ("SHY1a1E5ekxt", "Hv5kQ9zLm")

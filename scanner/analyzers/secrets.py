@@ -24,7 +24,7 @@ class SecretLiteralsAnalyzer(Analyzer):
             hits = inventory.secrets.get(index, [])
             result.facts[index] = {
                 "secretLiterals": [
-                    {"path": h.path, "type": h.kind, "fingerprint": fingerprint(h.value)}
+                    {"path": h.path, "type": h.kind, "fingerprint": fingerprint(h.value, h.kind)}
                     for h in hits
                 ]
             }

@@ -6,12 +6,13 @@ runs over the same inputs give identical archives.
 
 from __future__ import annotations
 
-import shutil
+import io
 import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from scanner import outputs
 from scanner.errors import ReportError
 
 #: DOS time stamp of every zip entry (the earliest a zip can hold).
@@ -28,33 +29,34 @@ def is_zip_path(path: Path) -> bool:
 
 
 def write(files: Mapping[str, bytes], path: Path) -> None:
-    """Write every file (name -> bytes) to a folder or a zip; replaces an old bundle."""
+    """Write every file (name -> bytes) to a folder or a zip; replaces an old bundle.
+
+    Both are written under a unique temporary name and renamed into place, so two
+    concurrent scans never produce a mixed bundle and an interrupted one leaves none.
+    """
     try:
         if is_zip_path(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            with zipfile.ZipFile(tmp, "w") as archive:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
                 for name in sorted(files):
                     info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     info.create_system = 3
                     info.external_attr = 0o100644 << 16
                     archive.writestr(info, files[name], compresslevel=9)
-            tmp.replace(path)
+            outputs.write_atomic(path, buffer.getvalue())
             return
         if path.exists() and not path.is_dir():
             raise ReportError(f"{path}: exists and is not a folder")
-        if path.is_dir() and any(path.iterdir()):
-            if not (path / "manifest.json").is_file():
-                raise ReportError(
-                    f"{path}: folder is not empty and holds no evidence bundle; "
-                    "choose a new or empty folder"
-                )
-            shutil.rmtree(path)  # replace an earlier bundle as a whole
-        for name in sorted(files):
-            target = path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(files[name])
+        earlier = path.is_dir() and any(path.iterdir())
+        if earlier and not (path / "manifest.json").is_file():
+            raise ReportError(
+                f"{path}: folder is not empty and holds no evidence bundle; "
+                "choose a new or empty folder"
+            )
+        outputs.replace_folder(path, dict(files), may_replace=True)
+    except outputs.OutputError as exc:
+        raise ReportError(str(exc)) from exc
     except OSError as exc:
         raise ReportError(f"cannot write evidence bundle {path}: {exc.strerror or exc}") from exc
 

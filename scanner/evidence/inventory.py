@@ -11,37 +11,72 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.evidence.leaks import trie_pattern
+from scanner.credentials import is_placeholder
 from scanner.inventory import Inventory
 from scanner.model import Resource
-from scanner.redaction import PLACEHOLDER, SENSITIVE_KEY, classify, fingerprint
+from scanner.redaction import SENSITIVE_KEY, SecretHit, classify, fingerprint, scrub
 
 SNAPSHOT_VERSION = "1.0"
 
 
-def _mask(value: str) -> str:
-    return f"[REDACTED {fingerprint(value)}]"
+def _mask(value: str, kind: str = "secret") -> str:
+    return f"[REDACTED {fingerprint(value, kind)}]"
+
+
+def public_values(inventory: Inventory) -> set[str]:
+    """Strings every output shows by design: names, namespaces, labels, kinds, paths.
+
+    A Secret whose value is ``finance-prod`` does not make the namespace a leak: the
+    value is hidden where it is stored, and the same string elsewhere is not a secret.
+    """
+    found: set[str] = set()
+    for res in inventory.resources:
+        found |= {res.ref.name, res.ref.namespace, res.ref.kind, res.origin.path}
+        found.update(res.origin.path.split("/"))
+        meta = res.body.get("metadata")
+        labels = meta.get("labels") if isinstance(meta, Mapping) else None
+        if isinstance(labels, Mapping):
+            found |= {str(k) for k in labels} | {str(v) for v in labels.values()}
+    found.discard("")
+    return found
 
 
 class _Scrubber:
-    """Replaces every detected secret value of the whole inventory in one regex pass.
+    """Hides detected secrets: at the path where each was found, and everywhere else.
 
-    A value found in one object (a Secret's data) may also appear in another (a name, a
-    config line); the snapshot hides it everywhere, as the bundle's leak check demands.
+    A value found in one object (a Secret's data) may also appear in another (a config
+    line, an annotation); the snapshot hides it everywhere, as the bundle's leak check
+    demands, except where it is a public identity (:func:`public_values`).
     """
 
     def __init__(self, secrets: set[str]) -> None:
-        self.pattern = trie_pattern(s for s in secrets if len(s) >= 4)
+        self.secrets = frozenset(secrets)
 
     def __call__(self, text: str) -> str:
-        if self.pattern is None:
-            return text
-        return self.pattern.sub(lambda m: _mask(m.group(0)), text)
+        return scrub(text, self.secrets) if self.secrets else text
 
 
-def _redact(node: Any, key: str, secrets: _Scrubber, hidden: bool) -> Any:
+def _at_path(node: str, hits: list[SecretHit]) -> str:
+    """A string at a path where the detector found something: masked or scrubbed."""
+    for hit in hits:
+        if node == hit.value:
+            return _mask(node, hit.kind)
+    for hit in hits:
+        for spelling in sorted(hit.spellings(), key=len, reverse=True):
+            node = node.replace(spelling, _mask(spelling, hit.kind))
+    return node
+
+
+def _redact(
+    node: Any,
+    key: str,
+    path: str,
+    secrets: _Scrubber,
+    hidden: bool,
+    flagged: Mapping[str, list[SecretHit]],
+) -> Any:
     if isinstance(node, bytes | bytearray):  # YAML !!binary: never shown
-        return f"[BINARY {len(node)} bytes {fingerprint(node.hex())}]"
+        return f"[BINARY {len(node)} bytes]"
     if isinstance(node, dt.date | dt.datetime):
         node = node.isoformat()
     elif not isinstance(node, Mapping | list | str | bool | int | float | type(None)):
@@ -50,28 +85,47 @@ def _redact(node: Any, key: str, secrets: _Scrubber, hidden: bool) -> Any:
         name = node.get("name")
         env_secret = "value" in node and isinstance(name, str) and bool(SENSITIVE_KEY.search(name))
         return {
-            str(k): _redact(v, str(k), secrets, hidden or (env_secret and k == "value"))
+            str(k): _redact(
+                v,
+                str(k),
+                f"{path}.{k}" if path else str(k),
+                secrets,
+                hidden or (env_secret and k == "value"),
+                flagged,
+            )
             for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_redact(v, key, secrets, hidden) for v in node]
+        return [
+            _redact(v, key, f"{path}[{i}]", secrets, hidden, flagged) for i, v in enumerate(node)
+        ]
     if isinstance(node, str):
-        sensitive = bool(SENSITIVE_KEY.search(key)) and not PLACEHOLDER.match(node.strip())
+        sensitive = bool(SENSITIVE_KEY.search(key)) and not is_placeholder(node)
         if hidden or sensitive or classify(key, node):
             return _mask(node) if node else node
+        if path in flagged:
+            node = _at_path(node, flagged[path])
         return secrets(node)
     if hidden and node is not None and not isinstance(node, bool):
         return _mask(str(node))
     return node
 
 
-def redacted_body(resource: Resource, secrets: _Scrubber) -> dict[str, Any]:
-    """The resource body with every secret-looking value replaced by its fingerprint."""
-    body = dict(resource.body)
+def redacted_body(
+    resource: Resource, secrets: _Scrubber, hits: list[SecretHit] | None = None
+) -> dict[str, Any]:
+    """The resource body with every secret-looking value replaced by its fingerprint.
+
+    ``hits`` are the detector's findings for this object; each is hidden at its path
+    (the part before ``:`` for values inside an embedded object).
+    """
+    flagged: dict[str, list[SecretHit]] = {}
+    for hit in hits or ():
+        flagged.setdefault(hit.path.split(":", 1)[0], []).append(hit)
     out: dict[str, Any] = {}
-    for key, value in body.items():
+    for key, value in resource.body.items():
         hide = resource.ref.kind == "Secret" and key in ("data", "stringData")
-        out[str(key)] = _redact(value, str(key), secrets, hide)
+        out[str(key)] = _redact(value, str(key), str(key), secrets, hide, flagged)
     return out
 
 
@@ -80,8 +134,11 @@ def snapshot(inventory: Inventory | None) -> dict[str, Any]:
     if inventory is None:
         return {"schemaVersion": SNAPSHOT_VERSION, "resources": [], "captured": False}
     rows: list[tuple[tuple[str, int, str, str, str], dict[str, Any]]] = []
-    secrets = _Scrubber({h.value for hits in inventory.secrets.values() for h in hits})
-    for res in inventory.resources:
+    public = public_values(inventory)
+    secrets = _Scrubber(
+        {s for hits in inventory.secrets.values() for h in hits for s in h.spellings()} - public
+    )
+    for index, res in enumerate(inventory.resources):
         key = (
             res.origin.path,
             res.origin.start_line,
@@ -105,7 +162,7 @@ def snapshot(inventory: Inventory | None) -> dict[str, Any]:
                         "uid": res.origin.uid,
                         "image": res.origin.image_digest,
                     },
-                    "body": redacted_body(res, secrets),
+                    "body": redacted_body(res, secrets, inventory.secrets.get(index)),
                 },
             )
         )
@@ -114,12 +171,17 @@ def snapshot(inventory: Inventory | None) -> dict[str, Any]:
 
 
 def secret_values(inventory: Inventory | None, min_length: int = 8) -> set[str]:
-    """Every detected secret value long enough to check for leaks in bundle files."""
+    """Every detected secret spelling long enough to check for leaks in bundle files.
+
+    Public identities (:func:`public_values`) are left out: they appear by design.
+    """
     if inventory is None:
         return set()
-    return {
-        h.value
+    found = {
+        s
         for hits in inventory.secrets.values()
         for h in hits
-        if len(h.value.strip()) >= min_length
+        for s in h.spellings()
+        if len(s.strip()) >= min_length
     }
+    return found - public_values(inventory)

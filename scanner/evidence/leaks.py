@@ -1,8 +1,9 @@
 """Last line of defence: refuse a bundle in which any detected secret value appears.
 
 Every secret is searched in the forms it would take in each file type (raw, JSON-,
-HTML- and CSV-escaped) with one trie-shaped regular expression, so the check stays
-linear in the bundle size instead of growing with the number of secrets.
+HTML- and CSV-escaped) and the forms a rule's message expression can turn it into
+(any case, base64, URL-encoding), with one trie-shaped regular expression, so the check
+stays linear in the bundle size instead of growing with the number of secrets.
 """
 
 from __future__ import annotations
@@ -13,44 +14,28 @@ from collections.abc import Iterable, Mapping
 
 from markupsafe import escape
 
-Trie = dict[str, "Trie"]
+from scanner.redaction import encodings, trie_pattern
+
+__all__ = ["find_leak", "trie_pattern", "variants"]
 
 
 def variants(secret: str) -> set[str]:
-    """The spellings a value takes when written into JSON, HTML or CSV."""
-    return {
-        secret,
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        str(escape(secret)),
-        secret.replace('"', '""'),
-    }
-
-
-def trie_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex matching any of the words, shaped as a trie (shared prefixes once)."""
-    trie: Trie = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    if not trie:
-        return None
-
-    def build(node: Trie) -> str:
-        branches = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return re.compile(build(trie))
+    """The spellings a value takes when written into JSON, HTML or CSV, or re-encoded."""
+    found: set[str] = set()
+    for form in encodings(secret):
+        found |= {
+            form,
+            json.dumps(form)[1:-1],
+            json.dumps(form, ensure_ascii=False)[1:-1],
+            str(escape(form)),
+            form.replace('"', '""'),
+        }
+    return found
 
 
 def find_leak(files: Mapping[str, bytes], secrets: Iterable[str]) -> str | None:
     """The name of the first file holding any secret value (in any spelling), or None."""
-    pattern = trie_pattern({v for s in secrets for v in variants(s) if v})
+    pattern = trie_pattern({v for s in secrets for v in variants(s) if v}, re.IGNORECASE)
     if pattern is None:
         return None
     for name in sorted(files):

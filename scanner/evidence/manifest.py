@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.findings import ScanResult
+from scanner.redaction import strip_userinfo
 from scanner.rules import Rule
 
 MANIFEST = "manifest.json"
@@ -71,7 +72,9 @@ def run_by(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
         ci = {
             "provider": "github-actions",
-            "jobUrl": f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}",
+            "jobUrl": strip_userinfo(
+                f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+            ),
             "runId": env["GITHUB_RUN_ID"],
             "actor": env.get("GITHUB_ACTOR", ""),
             "sha": env.get("GITHUB_SHA", ""),
@@ -79,11 +82,15 @@ def run_by(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     elif env.get("CI_JOB_URL"):
         ci = {
             "provider": "gitlab-ci",
-            "jobUrl": env["CI_JOB_URL"],
+            "jobUrl": strip_userinfo(env["CI_JOB_URL"]),
             "runId": env.get("CI_JOB_ID", ""),
         }
     elif env.get("BUILD_URL"):
-        ci = {"provider": "jenkins", "jobUrl": env["BUILD_URL"], "runId": env.get("BUILD_ID", "")}
+        ci = {
+            "provider": "jenkins",
+            "jobUrl": strip_userinfo(env["BUILD_URL"]),
+            "runId": env.get("BUILD_ID", ""),
+        }
     return {"user": user, "ci": ci}
 
 
@@ -100,7 +107,10 @@ def build_manifest(
         "kind": MANIFEST_KIND,
         "schemaVersion": MANIFEST_VERSION,
         "tool": {"name": "ledgergate", "version": result.tool_version},
-        "target": dict(result.target),
+        # every recorded URL without ``user:token@`` (a CI clone URL carries the job token)
+        "target": {
+            k: strip_userinfo(v) if isinstance(v, str) else v for k, v in result.target.items()
+        },
         "scan": {"started": result.started, "finished": result.finished},
         "runBy": run_by(),
         "ruleSet": ruleset_identity(result.rules),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import attr
 import sarif_om as om
@@ -36,6 +37,12 @@ LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
+
+
+def artifact_uri(path: str) -> str:
+    """A relative URI reference for a repository path (RFC 3986: spaces, ``#``, ``?``,
+    ``%`` and non-ASCII characters percent-encoded, ``/`` kept)."""
+    return quote(path, safe="/")
 
 
 def to_json(obj: Any) -> Any:
@@ -139,7 +146,9 @@ def _location(f: Finding) -> om.Location:
                 start_line=f.origin.start_line, end_line=max(f.origin.end_line, f.origin.start_line)
             )
         physical = om.PhysicalLocation(
-            artifact_location=om.ArtifactLocation(uri=f.origin.path, uri_base_id=SRCROOT),
+            artifact_location=om.ArtifactLocation(
+                uri=artifact_uri(f.origin.path), uri_base_id=SRCROOT
+            ),
             region=region,
         )
         return om.Location(physical_location=physical, logical_locations=_logical(f))

@@ -40,6 +40,10 @@ class TableReporter(Reporter):
             no_color=not self.color,
             width=self.width,
             highlight=False,
+            # names and messages come from the scanned tree: ``[/oops]`` or ``:smile:`` in
+            # them is data, never console markup (markup would crash or restyle the report)
+            markup=False,
+            emoji=False,
         )
         problems = result.problems()
         if problems and not self.color:
@@ -58,10 +62,10 @@ class TableReporter(Reporter):
                 table.add_row(
                     Text(f.status.value, style=STATUS_STYLE[f.status.value]),
                     Text(f.severity.value, style=SEVERITY_STYLE[f.severity.value]),
-                    f.rule_id,
-                    f.origin.display(),
-                    f.resource.display() if f.resource else "",
-                    self._message(f),
+                    Text(f.rule_id),
+                    Text(f.origin.display()),
+                    Text(f.resource.display() if f.resource else ""),
+                    Text(self._message(f)),
                 )
             console.print(table)
         for entry in result.coverage:

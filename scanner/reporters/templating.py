@@ -21,12 +21,42 @@ def location(finding: Mapping[str, Any]) -> str:
     return str(loc.get("image", ""))
 
 
+#: Characters GitHub Markdown gives a meaning to inside a table cell: emphasis, links,
+#: images, code, strike-through, math, HTML. Each is backslash-escaped in data fields.
+_MD_PUNCTUATION = set("\\`*_{}[]()#!|~<>$")
+#: ``@user`` and ``#123`` notify people and link issues; a word joiner after the sign
+#: keeps the text readable but inert.
+_WORD_JOINER = "\u2060"
+
+
 def markdown_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell (no pipes, HTML or line breaks)."""
+    """Data safe as text inside a Markdown table cell: no markup, links, images,
+    mentions, HTML or line breaks survive, whatever the scanned tree put there."""
     text = " ".join(str(value).split())
-    for raw, safe in (("\\", "\\\\"), ("|", "\\|"), ("`", "'"), ("<", "&lt;"), (">", "&gt;")):
-        text = text.replace(raw, safe)
-    return text
+    out = []
+    for ch in text:
+        if ch == "&":
+            out.append("&amp;")
+        elif ch in _MD_PUNCTUATION:
+            out.append("\\" + ch)
+        elif ch in "@":
+            out.append(ch + _WORD_JOINER)
+        else:
+            out.append(ch)
+    # ``#12`` links an issue; ``https://`` and ``www.`` become links by themselves
+    return (
+        "".join(out)
+        .replace("\\#", "\\#" + _WORD_JOINER)
+        .replace("://", ":" + _WORD_JOINER + "//")
+        .replace("www.", "www" + _WORD_JOINER + ".")
+    )
+
+
+def markdown_code(value: Any) -> str:
+    """Data safe inside a Markdown code span in a table cell (backslashes show literally
+    there, so only the span's own delimiter and the cell separator are replaced)."""
+    text = " ".join(str(value).split())
+    return text.replace("`", "'").replace("|", "\\|")
 
 
 @cache
@@ -40,6 +70,7 @@ def environment(autoescape: bool) -> jinja2.Environment:
     )
     env.filters["location"] = location
     env.filters["md"] = markdown_cell
+    env.filters["mdcode"] = markdown_code
     return env
 
 

@@ -7,6 +7,7 @@ key, so rules judge ``odoo.conf`` or ``redis.conf`` with the same CEL as manifes
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,13 +47,24 @@ def _strip_comment(value: str) -> str:
     return value
 
 
+def _ini_error(exc: configparser.Error) -> ConfigParseError:
+    """The line and the kind of problem; never the line's text (it may hold a password)."""
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return ConfigParseError(exc.lineno, "INI error: setting before the first [section] header")
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        line = exc.errors[0][0]
+        return ConfigParseError(line, "INI error: line is not `name = value` (is the `=` missing?)")
+    line = getattr(exc, "lineno", 0) or 0
+    return ConfigParseError(line, f"INI error: {type(exc).__name__}")
+
+
 def parse_odoo(text: str) -> ParsedConfig:
     """``odoo.conf``: INI with an ``[options]`` section."""
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error as exc:
-        raise ConfigParseError(getattr(exc, "lineno", 0) or 0, f"INI error: {exc}") from exc
+        raise _ini_error(exc) from exc
     spec = {section: dict(parser.items(section)) for section in parser.sections()}
     key_lines: dict[str, int] = {}
     section = ""
@@ -79,7 +91,8 @@ def parse_postgresql(text: str) -> ParsedConfig:
         else:
             parts = line.split(None, 1)
             if len(parts) != 2:
-                raise ConfigParseError(number, f"expected 'name = value', got {raw.strip()!r}")
+                # the line is not quoted: a bare token may be a password
+                raise ConfigParseError(number, "expected 'name = value' (a name without a value)")
             key, value = parts
         if len(value) >= 2 and value[0] == value[-1] == "'":
             value = value[1:-1]
@@ -108,7 +121,10 @@ def parse_traefik_toml(text: str) -> ParsedConfig:
     try:
         spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigParseError(getattr(exc, "lineno", 0) or 0, f"TOML error: {exc}") from exc
+        # tomllib names the problem and position only; keep just the problem
+        problem, _, where = str(exc).partition(" (at ")
+        line = re.search(r"line (\d+)", where)
+        raise ConfigParseError(int(line.group(1)) if line else 0, f"TOML error: {problem}") from exc
     return ParsedConfig("TraefikStaticConfig", spec, {})
 
 

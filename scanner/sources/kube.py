@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.model import CoverageEntry, Origin, Resource, ResourceRef
+from scanner.redaction import strip_userinfo
 from scanner.rules import Rule, RuleSet
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.kubeclient import JSON, METADATA_ONLY, KubeClient, KubeRequestError
@@ -114,7 +115,8 @@ class KubeSource(Source):
 
     def target(self) -> dict[str, str]:
         """Cluster identity for reports."""
-        return {"type": "cluster", "server": self.conn.server, "context": self.conn.context}
+        server = strip_userinfo(self.conn.server)
+        return {"type": "cluster", "server": server, "context": self.conn.context}
 
     def origin(self) -> Origin:
         """Where kind-level findings (a kind that could not be read) point."""

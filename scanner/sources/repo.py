@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -13,7 +13,8 @@ from typing import Any
 
 from scanner import kinds
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
-from scanner.sources import configfiles
+from scanner.redaction import strip_userinfo
+from scanner.sources import configfiles, jsondocs, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import compose, line_in, parse_path
@@ -75,6 +76,48 @@ def _is_candidate(path: str) -> bool:
     return suffix in YAML_SUFFIXES or suffix == ".json" or configfiles.parser_for(path) is not None
 
 
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes kept as surrogates by git's output
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    """A file name with undecodable bytes shown as ``\\xNN`` (safe in every output)."""
+    raw = path.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    """Why an object's identity fields do not have the types Kubernetes gives them, if so.
+
+    The API server refuses such an object; judging it anyway would crash or mislead
+    every rule that reads labels or names.
+    """
+    for field in ("apiVersion", "kind"):
+        if not isinstance(data.get(field), str):
+            return f"{field} is not a string"
+    meta = data.get("metadata")
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        return "metadata is not a map"
+    for field in ("name", "namespace", "generateName"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            return f"metadata.{field} is not a string"
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            return f"metadata.{field} is not a map"
+        if not all(isinstance(v, str) for v in value.values()):
+            return f"metadata.{field} values are not all strings (quote them)"
+    return None
+
+
 def _chart_roots(paths: Iterable[str]) -> set[str]:
     return {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "Chart.yaml"}
 
@@ -114,12 +157,24 @@ class RepoSource(Source):
         commit = _git(self.root, "rev-parse", "HEAD")
         if commit:
             info["commit"] = commit.strip()
-            status = _git(self.root, "status", "--porcelain")
-            info["dirty"] = "true" if status else "false"
+            status = _git(self.root, "status", "--porcelain", "-z")
+            info["dirty"] = "true" if self._local_changes(status or "") else "false"
             remote = _git(self.root, "config", "--get", "remote.origin.url")
             if remote:
-                info["remote"] = remote.strip()
+                info["remote"] = strip_userinfo(remote)
         return info
+
+    def _local_changes(self, status: str) -> list[str]:
+        """Changed or untracked paths, leaving out the tool's own reports."""
+        changed = []
+        for entry in status.split("\0"):
+            if len(entry) < 4:
+                continue
+            code, path = entry[:2], entry[3:]
+            if code == "??" and ownoutputs.is_own_output(self.root, path.rstrip("/")):
+                continue
+            changed.append(path)
+        return changed
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Give each evidence path of a non-passing finding its line in the file."""
@@ -159,6 +214,18 @@ class RepoSource(Source):
         self._namespace_defaults = self._kustomize_namespaces(paths)
         for path in paths:
             if not _is_candidate(path):
+                continue
+            if path.lower().endswith(".json") and ownoutputs.is_own_output(self.root, path):
+                yield Skipped(
+                    Origin(path=path), "a report written by an earlier ledgergate run; not scanned"
+                )
+                continue
+            if not _is_utf8(path):
+                yield InputProblem(
+                    Origin(path=_printable(path)),
+                    "file-name",
+                    "file name is not valid UTF-8; not read (rename the file)",
+                )
                 continue
             if _in_chart_templates(path, charts):
                 yield InputProblem(
@@ -203,7 +270,14 @@ class RepoSource(Source):
         full = self.root / path
         origin = Origin(path=path)
         if full.is_symlink():
-            target = full.resolve()
+            try:
+                target = full.resolve(strict=True)
+            except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+                return InputProblem(
+                    origin,
+                    "symlink-loop",
+                    "symlink cannot be resolved (a loop or a missing target); not followed",
+                )
             if not target.is_relative_to(self.root):
                 return InputProblem(
                     origin,
@@ -211,22 +285,29 @@ class RepoSource(Source):
                     f"symlink points outside the repository ({os.readlink(full)}); not followed",
                 )
         try:
-            size = full.stat().st_size
+            # O_NONBLOCK: a FIFO named *.yaml must not hang the scan; fstat then refuses it
+            fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             if not full.exists() and not full.is_symlink():
                 return None  # deleted in the work tree but still tracked
             return InputProblem(origin, "unreadable", f"cannot read file: {exc.strerror}")
-        if size > self.max_file_size:
-            return InputProblem(
-                origin,
-                "too-large",
-                f"file is {size:,} bytes, over the {self.max_file_size:,}-byte limit "
-                "(raise max_file_size in ledgergate.yaml or exclude the path)",
-            )
-        try:
-            raw = full.read_bytes()
-        except OSError as exc:
-            return InputProblem(origin, "unreadable", f"cannot read file: {exc.strerror}")
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return InputProblem(
+                    origin, "not-a-file", "not a regular file (a FIFO, socket or device); not read"
+                )
+            if info.st_size > self.max_file_size:
+                return InputProblem(
+                    origin,
+                    "too-large",
+                    f"file is {info.st_size:,} bytes, over the {self.max_file_size:,}-byte limit "
+                    "(raise max_file_size in ledgergate.yaml or exclude the path)",
+                )
+            try:
+                raw = handle.read(self.max_file_size + 1)
+            except OSError as exc:
+                return InputProblem(origin, "unreadable", f"cannot read file: {exc.strerror}")
         if b"\0" in raw[:8192]:
             return InputProblem(origin, "binary", "binary file (NUL bytes) with a config suffix")
         try:
@@ -268,11 +349,9 @@ class RepoSource(Source):
 
     def _read_json(self, path: str, text: str) -> Iterator[SourceItem]:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield InputProblem(
-                Origin(path=path, start_line=exc.lineno), "parse-error", f"JSON error: {exc.msg}"
-            )
+            data = jsondocs.load(text)
+        except jsondocs.JsonDocError as exc:
+            yield InputProblem(Origin(path=path, start_line=exc.line), exc.code, exc.message)
             return
         yield from self._objects(path, Document(data, 1, text.count("\n") + 1))
 
@@ -294,6 +373,10 @@ class RepoSource(Source):
         origin = Origin(path=path, start_line=doc.start_line, end_line=doc.end_line)
         if not isinstance(data, dict) or not data.get("apiVersion") or not data.get("kind"):
             yield Skipped(origin, "not a Kubernetes object (no apiVersion/kind)")
+            return
+        shape = _shape_problem(data)
+        if shape:
+            yield InputProblem(origin, "invalid-object", shape)
             return
         if str(data["kind"]).endswith("List") and isinstance(data.get("items"), list):
             spans = doc.item_spans or tuple((doc.start_line, doc.end_line) for _ in data["items"])

@@ -1,0 +1,218 @@
+"""Hostile shapes an attacker's pull request can commit (issue 12 §2): each one is an
+``input/*`` error for that file, and the scan completes in every output format."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import cli
+
+OUTPUT_FORMATS = ("table", "json", "sarif", "md", "html")
+GOOD = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: User, name: mallory}]
+"""
+
+
+def scan_all_formats(root: Path, tmp_path: Path) -> dict[str, object]:
+    """Scan in every format (plus --sarif/--json files); returns the JSON document."""
+    (root / "good.yaml").write_text(GOOD)
+    for fmt in OUTPUT_FORMATS:
+        result = CliRunner().invoke(
+            cli, ["scan", "repo", str(root), "--format", fmt], catch_exceptions=False
+        )
+        assert result.exit_code == 1, (fmt, result.output)
+        assert "Traceback" not in result.output
+    sarif, out = tmp_path / "o.sarif", tmp_path / "o.json"
+    result = CliRunner().invoke(
+        cli,
+        ["scan", "repo", str(root), "--sarif", str(sarif), "--json", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    json.loads(sarif.read_text())
+    doc: dict[str, object] = json.loads(out.read_text(), parse_constant=_strict)
+    assert any(f["ruleId"] == "LG-RBAC-001" for f in doc["findings"])  # type: ignore[index, union-attr]
+    return doc
+
+
+def _strict(name: str) -> object:
+    raise AssertionError(f"output is not strict JSON: {name}")
+
+
+def errors_of(doc: dict[str, object]) -> set[tuple[str, str]]:
+    return {
+        (f["location"]["path"], f["ruleId"])  # type: ignore[index]
+        for f in doc["findings"]  # type: ignore[attr-defined]
+        if f["ruleId"].startswith("input/")  # type: ignore[index]
+    }
+
+
+def test_rich_markup_in_names_and_messages_is_data(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\n"
+        'metadata: {name: "[/oops]", namespace: "[bold]x"}\n'
+        'data: {DB_PASSWORD: "[/red]:smile:"}\n'
+    )
+    for color in (False, True):
+        from scanner.cliutil import load_scan_config
+        from scanner.pipeline import scan_repo
+        from scanner.reporters.table import TableReporter
+
+        result = scan_repo(root, load_scan_config(root, None))
+        text = TableReporter(color=color).render(result)
+        assert "[/oops]" in text and "[bold]x" in text
+    scan_all_formats(root, tmp_path)
+
+
+def test_json_depth_constants_and_duplicate_keys(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    head = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}'
+    (root / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (root / "deep150.json").write_text(head + ', "x": ' + "[" * 150 + "]" * 150 + "}")
+    (root / "nan.json").write_text(head + ', "data": {"a": NaN}, "b": Infinity}')
+    (root / "dup.json").write_text(head + ', "metadata": {"name": "y"}}')
+    doc = scan_all_formats(root, tmp_path)
+    assert errors_of(doc) == {
+        ("deep.json", "input/too-deep"),
+        ("deep150.json", "input/too-deep"),
+        ("nan.json", "input/parse-error"),
+        ("dup.json", "input/duplicate-key"),
+    }
+
+
+def test_fifo_symlink_loop_and_non_utf8_name(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    os.mkfifo(root / "pipe.yaml")
+    (root / "loop.yaml").symlink_to("loop.yaml")
+    bad = os.fsencode(str(root)) + b"/bad\xff.yaml"
+    with open(bad, "w") as handle:
+        handle.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    doc = scan_all_formats(root, tmp_path)
+    assert errors_of(doc) == {
+        ("pipe.yaml", "input/not-a-file"),
+        ("loop.yaml", "input/symlink-loop"),
+        ("bad\\xff.yaml", "input/file-name"),
+    }
+
+
+def test_non_utf8_name_tracked_by_git(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    with open(os.fsencode(str(root)) + b"/caf\xe9.yaml", "w") as handle:
+        handle.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    doc = scan_all_formats(root, tmp_path)
+    assert errors_of(doc) == {("caf\\xe9.yaml", "input/file-name")}
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ("{name: finance-prod, labels: [a, b]}", "metadata.labels is not a map"),
+        ('"not-a-map"', "metadata is not a map"),
+        ("{name: [x]}", "metadata.name is not a string"),
+        ("{name: n, annotations: {a: {b: c}}}", "metadata.annotations values are not all"),
+    ],
+)
+def test_identity_fields_of_the_wrong_type(tmp_path: Path, metadata: str, reason: str) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ns.yaml").write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {metadata}\n")
+    doc = scan_all_formats(root, tmp_path)
+    assert errors_of(doc) == {("ns.yaml", "input/invalid-object")}
+    messages = [f["message"] for f in doc["findings"] if f["ruleId"] == "input/invalid-object"]  # type: ignore[attr-defined, index]
+    assert messages[0].startswith(reason)
+
+
+ALIAS_BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
+)
+
+
+@pytest.mark.parametrize("name", ["waivers.yaml", "ledgergate.yaml"])
+def test_alias_bomb_in_the_tools_own_files_is_refused_quickly(tmp_path: Path, name: str) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "good.yaml").write_text(GOOD)
+    (root / name).write_text(ALIAS_BOMB + "\n")
+    result = CliRunner().invoke(cli, ["scan", "repo", str(root)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "alias bomb" in result.output and name in result.output
+
+
+def test_alias_bomb_in_a_rule_folder_is_refused(tmp_path: Path) -> None:
+    from scanner.errors import RuleError
+    from scanner.rules import load_rule
+
+    rule = tmp_path / "LG-X-1.yaml"
+    rule.write_text(ALIAS_BOMB + "\n")
+    with pytest.raises(RuleError, match="alias bomb"):
+        load_rule(rule)
+
+
+RULE = """id: {id}
+title: custom rule under test
+severity: high
+family: secrets
+controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: SC-28}}]
+match:
+  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
+{extra}
+remediation: Fix the object so that the rule can judge it.
+"""
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: finance-prod}
+spec: {replicas: 0, template: {metadata: {labels: {a: aaaaaaaaaa}}, spec: {containers: []}}}
+"""
+
+
+def _custom_rule_result(tmp_path: Path, rule_id: str, extra: str) -> dict[str, object]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, extra=extra))
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [{rules}]\n  include: [{rule_id}]\n")
+    (root / "d.yaml").write_text(DEPLOYMENT)
+    result = CliRunner().invoke(cli, ["scan", "repo", str(root), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.output)
+    (finding,) = [f for f in doc["findings"] if f["ruleId"] == rule_id]
+    return finding  # type: ignore[no-any-return]
+
+
+def test_a_condition_that_is_not_a_bool_is_an_error(tmp_path: Path) -> None:
+    finding = _custom_rule_result(
+        tmp_path,
+        "LG-TEST-920",
+        "  condition: object.spec.replicas\nassert: 'true'\nmessage: never",
+    )
+    assert finding["status"] == "error"
+    assert "condition returned int, not bool" in finding["message"]  # type: ignore[operator]
+
+
+def test_string_growth_over_the_cel_budget_is_an_error(tmp_path: Path) -> None:
+    grow = "object.spec.template.metadata.labels.a" + ".replace('a', 'aaaaaaaaaa')" * 9
+    finding = _custom_rule_result(
+        tmp_path,
+        "LG-TEST-921",
+        f"assert: 'false'\nmessage: x\nmessageExpression: \"{grow}\"",
+    )
+    assert finding["status"] == "error"
+    assert "CEL cost limit" in finding["message"]  # type: ignore[operator]
