@@ -183,12 +183,11 @@ spec: {replicas: 0, template: {metadata: {labels: {a: aaaaaaaaaa}}, spec: {conta
 
 
 def _custom_rule_result(tmp_path: Path, rule_id: str, extra: str) -> dict[str, object]:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, extra=extra))
     root = tmp_path / "r"
-    root.mkdir()
-    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [{rules}]\n  include: [{rule_id}]\n")
+    rules = root / "policies"
+    rules.mkdir(parents=True)
+    (rules / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, extra=extra))
+    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [policies]\n  include: [{rule_id}]\n")
     (root / "d.yaml").write_text(DEPLOYMENT)
     result = CliRunner().invoke(cli, ["scan", "repo", str(root), "--format", "json"])
     assert result.exit_code == 1, result.output

@@ -264,10 +264,7 @@ def test_inventory_redacts_decoded_secret_values_and_every_detected_path(tmp_pat
 
 def test_scrubbing_survives_case_folding_and_encodings(tmp_path: Path) -> None:
     """A custom rule's messageExpression that transforms the secret is scrubbed anyway."""
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "LG-TEST-910.yaml").write_text(
-        """id: LG-TEST-910
+    rule = """id: LG-TEST-910
 title: leaky message
 severity: high
 family: secrets
@@ -280,13 +277,13 @@ messageExpression: >
   object.data.DB_PASSWORD.lowerAscii() + ' ' + object.data.DB_PASSWORD.upperAscii()
 remediation: Do not quote configuration values in messages.
 """
-    )
     secret = "Mx9-Leaky-Pw"
     repo = git_repo(
         tmp_path / "r",
         {
             "ns.yaml": NAMESPACE,
-            "ledgergate.yaml": f"rules:\n  paths: [{rules}]\n",
+            "policies/LG-TEST-910.yaml": rule,
+            "ledgergate.yaml": "rules:\n  paths: [policies]\n",
             "cm.yaml": (
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: finance-prod}\n"
                 f"data:\n  DB_PASSWORD: {secret}\n"

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 MANIFEST_NAME = "manifest.json"
 MANIFEST_KIND = "ledgergate-evidence-bundle"
 _PEEK = 4096
+_MAX_SARIF = 64 * 1024 * 1024  # a larger log is not read whole here: it stays an input
 
 
 def _peek(path: Path) -> tuple[bytes, bytes]:
@@ -54,11 +55,22 @@ def is_report_file(path: Path) -> bool:
     if start.startswith(b"{"):
         # a manifest starts with its apiVersion or kind; a report with "$schema"/"coverage"
         if b"json.schemastore.org/sarif" in start or b"sarif-schema" in start:
-            return b'"ledgergate"' in head + tail or b"ledgergate" in tail
+            return _sarif_driver(path) == "ledgergate"
         return start.startswith(b'{\n  "coverage"') and b'"name": "ledgergate"' in tail
     if start.startswith(b"<!doctype html") or start.startswith(b"<!DOCTYPE html"):
         return b"<title>Ledgergate compliance report" in head
     return start.startswith(b"## Ledgergate:")
+
+
+def _sarif_driver(path: Path) -> str | None:
+    """The tool name of a SARIF log's first run (run properties can push it past any peek)."""
+    try:
+        if path.stat().st_size > _MAX_SARIF:
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return str(doc["runs"][0]["tool"]["driver"]["name"])
+    except (OSError, ValueError, RecursionError, KeyError, IndexError, TypeError):
+        return None
 
 
 def is_own_output(root: Path, rel: str) -> bool:
