@@ -24,6 +24,7 @@ GIT_TIMEOUT_S = 60
 #: The tool's own files are configuration for the scan, not targets of it.
 OWN_FILES = {"ledgergate.yaml", "ledgergate.yml", "waivers.yaml", "waivers.yml"}
 DEFAULT_EXCLUDES = (".git/**",)
+LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -225,6 +226,10 @@ class RepoSource(Source):
         charts = _chart_roots(paths)
         self._namespace_defaults = self._kustomize_namespaces(paths)
         for path in paths:
+            unseen = self._unseen(path)
+            if unseen:
+                yield Skipped(Origin(path=path), unseen)
+                continue
             if not _is_candidate(path):
                 continue
             if path.lower().endswith(".json") and ownoutputs.is_own_output(self.root, path):
@@ -248,6 +253,17 @@ class RepoSource(Source):
                 )
                 continue
             yield from self._read_file(path)
+
+    def _unseen(self, path: str) -> str | None:
+        """Why a listed path holds content the scan cannot read, so it is listed as skipped:
+        a Git submodule, a packaged Helm subchart."""
+        full = self.root / path
+        if full.is_dir() and not full.is_symlink():
+            return "Git submodule: its manifests are not in this checkout and are not scanned"
+        parts = PurePosixPath(path).parts
+        if path.endswith(".tgz") and len(parts) >= 2 and parts[-2] == "charts":
+            return "packaged Helm subchart (charts/*.tgz): not unpacked or rendered"
+        return None
 
     def _kustomize_namespaces(self, paths: list[str]) -> dict[str, str]:
         """Folder -> namespace set by its kustomization, applied to manifests below it."""
@@ -338,6 +354,12 @@ class RepoSource(Source):
             return
         if isinstance(text, InputProblem):
             yield text
+            return
+        if text.startswith(LFS_POINTER):
+            yield Skipped(
+                Origin(path=path),
+                "Git LFS pointer: the file's content is not checked out (run `git lfs pull`)",
+            )
             return
         parser = configfiles.parser_for(path)
         if parser is not None:
