@@ -243,3 +243,17 @@ def test_files_the_scanner_cannot_see_are_listed(tmp_path: Path) -> None:
     assert "Git submodule" in skipped["vendor/platform"]
     assert "Helm subchart" in skipped["charts/redis-18.1.0.tgz"]
     assert "Git LFS pointer" in skipped["big.yaml"]
+
+
+def test_include_directives_are_listed(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "postgresql.conf").write_text("ssl = on\ninclude 'tuning.conf'\n")
+    (root / "redis.conf").write_text("port 0\ninclude /etc/redis/common.conf\n")
+    doc = scan_all_formats(root, tmp_path)
+    listed = {
+        s["path"]  # type: ignore[index]
+        for s in doc["skipped"]  # type: ignore[attr-defined]
+        if "not followed" in s["reason"]  # type: ignore[index]
+    }
+    assert listed == {"postgresql.conf", "redis.conf"}

@@ -377,6 +377,13 @@ class RepoSource(Source):
         except configfiles.ConfigParseError as exc:
             yield InputProblem(Origin(path=path, start_line=exc.line), "parse-error", str(exc))
             return
+        for line, directive, target in configfiles.includes(parsed.kind, text):
+            # not followed: settings there are not judged, so the gap is listed
+            yield Skipped(
+                Origin(path=path, start_line=line),
+                f"{directive} {target!r} not followed: settings in included files are not "
+                "judged (inline them, or scan the included file on its own)",
+            )
         body = configfiles.synthetic_body(parsed.kind, path, parsed.spec)
         lines = text.count("\n") + 1
         yield self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
