@@ -215,3 +215,44 @@ def test_string_growth_over_the_cel_budget_is_an_error(tmp_path: Path) -> None:
     )
     assert finding["status"] == "error"
     assert "CEL cost limit" in finding["message"]  # type: ignore[operator]
+
+
+def test_files_the_scanner_cannot_see_are_listed(tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "x.yaml").write_text(GOOD)
+    for args in (["init", "-q"], ["add", "-A"]):
+        subprocess.run(["git", "-C", str(sub), *args], check=True)
+    subprocess.run(
+        ["git", "-C", str(sub), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"],
+        check=True,
+    )
+    root = tmp_path / "r"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    add = ["submodule", "add", "-q", str(sub), "vendor/platform"]
+    subprocess.run(["git", "-C", str(root), "-c", "protocol.file.allow=always", *add], check=True)
+    (root / "charts").mkdir()
+    (root / "charts" / "redis-18.1.0.tgz").write_bytes(b"\x1f\x8b not really")
+    (root / "big.yaml").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a" * 64 + "\nsize 12\n"
+    )
+    doc = scan_all_formats(root, tmp_path)
+    skipped = {s["path"]: s["reason"] for s in doc["skipped"]}  # type: ignore[attr-defined, index]
+    assert "Git submodule" in skipped["vendor/platform"]
+    assert "Helm subchart" in skipped["charts/redis-18.1.0.tgz"]
+    assert "Git LFS pointer" in skipped["big.yaml"]
+
+
+def test_include_directives_are_listed(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "postgresql.conf").write_text("ssl = on\ninclude 'tuning.conf'\n")
+    (root / "redis.conf").write_text("port 0\ninclude /etc/redis/common.conf\n")
+    doc = scan_all_formats(root, tmp_path)
+    listed = {
+        s["path"]  # type: ignore[index]
+        for s in doc["skipped"]  # type: ignore[attr-defined]
+        if "not followed" in s["reason"]  # type: ignore[index]
+    }
+    assert listed == {"postgresql.conf", "redis.conf"}

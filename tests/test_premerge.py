@@ -202,3 +202,49 @@ def test_every_format_states_what_was_compared(
     assert props["summary"]["new"] + props["summary"]["worse"] >= 1
     run_cli("scan", "repo", str(repo), "--base", "main", "--format", "md", "-o", str(md))
     assert f"base `{base[:12]}` → head `{head[:12]}`" in md.read_text()
+    html = tmp_path / "out.html"
+    run_cli("scan", "repo", str(repo), "--base", "main", "--format", "html", "-o", str(html))
+    assert f'head <span class="mono">{head[:12]}</span>' in html.read_text()
+
+
+def test_compare_classifies_worse_findings() -> None:
+    from dataclasses import replace as copy
+
+    from scanner.findings import ScanResult
+    from scanner.model import Evidence, Finding, Origin, ResourceRef, Severity, Status
+    from scanner.premerge import Revisions, compare
+
+    ref = ResourceRef("v1", "Secret", "finance-prod", "db")
+
+    def finding(status: Status, severity: Severity, path: str = "a.yaml", fp: str = "") -> Finding:
+        evidence = (Evidence("data.password"),) if status is Status.FAIL else ()
+        return Finding(
+            "LG-SEC-001",
+            status,
+            severity,
+            "t",
+            "m",
+            ref,
+            Origin(path=path),
+            evidence,
+            fingerprint=fp or f"{status}-{severity}-{path}",
+        )
+
+    def result(*found: Finding) -> ScanResult:
+        return ScanResult.build(found, [])
+
+    revs = Revisions("b" * 40, "h" * 40, "", {"old.yaml": "a.yaml"}, frozenset())
+    base_fail = finding(Status.FAIL, Severity.HIGH)
+    cases = {
+        "severity high → critical": finding(Status.FAIL, Severity.CRITICAL),
+        "fail → error": finding(Status.ERROR, Severity.HIGH),
+    }
+    for why, head in cases.items():
+        c = compare(result(base_fail), result(head), revs)
+        assert dict(c.worse) == {head.fingerprint: why}, why
+    renamed = compare(
+        result(copy(base_fail, origin=Origin(path="old.yaml"))), result(base_fail), revs
+    )
+    assert (renamed.new, renamed.unchanged, renamed.fixed) == ((), (base_fail.fingerprint,), ())
+    gone = compare(result(base_fail), result(), revs)
+    assert gone.fixed == (base_fail,) and gone.gating == frozenset()

@@ -184,3 +184,18 @@ def test_symlinked_waiver_register_is_refused(
     result = run_cli("scan", "repo", str(repo))
     assert result.exit_code == 2
     assert "waiver register" in result.output and "symlink or outside" in result.output
+
+
+def test_cli_waivers_replace_the_repos_register(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path, drop=VELERO_ONLY)
+    _break_schedule(repo)
+    (repo / "waivers.yaml").write_text(WAIVER)
+    commit(repo)
+    ci = tmp_path / "ci-waivers.yaml"
+    ci.write_text("waivers: []\n")
+    result, doc = premerge(run_cli, repo, tmp_path, "--waivers", str(ci))
+    assert result.exit_code == 1, result.output
+    assert not [f for f in doc["findings"] if f["status"] == "waived"]
+    assert not [f for f in doc["findings"] if f["location"].get("path") == "waivers.yaml"]

@@ -128,6 +128,23 @@ def parse_traefik_toml(text: str) -> ParsedConfig:
     return ParsedConfig("TraefikStaticConfig", spec, {})
 
 
+#: ``include``-style directives: the settings they pull in are not part of this file.
+_INCLUDE = re.compile(
+    r"^[ \t]*(include|include_if_exists|include_dir)[ \t]*=?[ \t]*['\"]?([^'\"#\n]*)",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def includes(kind: str, text: str) -> list[tuple[int, str, str]]:
+    """(line, directive, target) of every include in a postgresql.conf or redis.conf."""
+    if kind not in ("PostgresqlConfig", "RedisConfig"):
+        return []
+    return [
+        (text.count("\n", 0, m.start()) + 1, m.group(1).lower(), m.group(2).strip())
+        for m in _INCLUDE.finditer(text)
+    ]
+
+
 ParserFn = Callable[[str], ParsedConfig]
 
 #: File names (or suffixes after '.' or '-') and their parsers.

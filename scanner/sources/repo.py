@@ -24,6 +24,7 @@ GIT_TIMEOUT_S = 60
 #: The tool's own files are configuration for the scan, not targets of it.
 OWN_FILES = {"ledgergate.yaml", "ledgergate.yml", "waivers.yaml", "waivers.yml"}
 DEFAULT_EXCLUDES = (".git/**",)
+LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
 
 
 def run_git(
@@ -213,6 +214,10 @@ class RepoSource(Source):
         charts = _chart_roots(paths)
         self._namespace_defaults = self._kustomize_namespaces(paths)
         for path in paths:
+            unseen = self._unseen(path)
+            if unseen:
+                yield Skipped(Origin(path=path), unseen)
+                continue
             if not _is_candidate(path):
                 continue
             if path.lower().endswith(".json") and ownoutputs.is_own_output(self.root, path):
@@ -236,6 +241,17 @@ class RepoSource(Source):
                 )
                 continue
             yield from self._read_file(path)
+
+    def _unseen(self, path: str) -> str | None:
+        """Why a listed path holds content the scan cannot read, so it is listed as skipped:
+        a Git submodule, a packaged Helm subchart."""
+        full = self.root / path
+        if full.is_dir() and not full.is_symlink():
+            return "Git submodule: its manifests are not in this checkout and are not scanned"
+        parts = PurePosixPath(path).parts
+        if path.endswith(".tgz") and len(parts) >= 2 and parts[-2] == "charts":
+            return "packaged Helm subchart (charts/*.tgz): not unpacked or rendered"
+        return None
 
     def _kustomize_namespaces(self, paths: list[str]) -> dict[str, str]:
         """Folder -> namespace set by its kustomization, applied to manifests below it."""
@@ -327,6 +343,12 @@ class RepoSource(Source):
         if isinstance(text, InputProblem):
             yield text
             return
+        if text.startswith(LFS_POINTER):
+            yield Skipped(
+                Origin(path=path),
+                "Git LFS pointer: the file's content is not checked out (run `git lfs pull`)",
+            )
+            return
         parser = configfiles.parser_for(path)
         if parser is not None:
             yield from self._read_config(path, text, parser)
@@ -343,6 +365,13 @@ class RepoSource(Source):
         except configfiles.ConfigParseError as exc:
             yield InputProblem(Origin(path=path, start_line=exc.line), "parse-error", str(exc))
             return
+        for line, directive, target in configfiles.includes(parsed.kind, text):
+            # not followed: settings there are not judged, so the gap is listed
+            yield Skipped(
+                Origin(path=path, start_line=line),
+                f"{directive} {target!r} not followed: settings in included files are not "
+                "judged (inline them, or scan the included file on its own)",
+            )
         body = configfiles.synthetic_body(parsed.kind, path, parsed.spec)
         lines = text.count("\n") + 1
         yield self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
