@@ -79,7 +79,7 @@ def run_scan(
         engine = Engine(ruleset, config.params, default_analyzers())
         findings, unknown = engine.run(inventory)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
-        findings = source.locate(findings)
+        findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
             on_inventory(inventory)

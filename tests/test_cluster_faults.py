@@ -18,6 +18,7 @@ from tests.kubeapi.scan import (
     expected_problems,
     problems,
     rules_judging,
+    rules_requiring,
     scan_cluster,
 )
 from tests.kubeapi.server import Fault, FixtureApiServer
@@ -99,7 +100,7 @@ def test_persistent_server_errors_become_rule_errors(
     )
 
 
-def test_forbidden_kind_makes_dependent_rules_error_and_exit_1(
+def test_forbidden_kind_makes_dependent_rules_error_and_exit_4(
     kube_target: KubeTarget, tmp_path: Path
 ) -> None:
     limited = kube_target.kubeconfig_for(LIMITED_TOKEN, "limited")
@@ -110,13 +111,20 @@ def test_forbidden_kind_makes_dependent_rules_error_and_exit_1(
         ["--kubeconfig", str(limited), "--format", "json", "--config", str(config)],
         catch_exceptions=False,
     )
-    assert res.exit_code == 1
+    assert res.exit_code == 4  # scan incomplete, even though findings exist too
     doc = json.loads(res.output)
     errors = {f["ruleId"] for f in doc["findings"] if f["status"] == "error"}
     assert "LG-RBAC-001" in errors
-    assert errors == rules_judging("ClusterRoleBinding")
+    # rules on bindings, and the separation-of-duties rules, whose RBAC context is unread
+    assert errors == rules_judging("ClusterRoleBinding") | rules_requiring("rbacSubject")
+    sod = [f for f in doc["findings"] if f["resource"]["kind"] == "RbacSubject"]
+    assert sod and all(f["status"] == "error" for f in sod)
+    assert (
+        "context rbac.authorization.k8s.io/ClusterRoleBinding could not be read"
+        in (sod[0]["message"])
+    )
     gap = [c for c in doc["coverage"] if "clusterrolebindings" in c["target"]]
-    assert gap and "forbidden" in gap[0]["reason"]
+    assert gap and "forbidden" in gap[0]["reason"] and gap[0]["category"] == "gap"
     # the other rules still ran: the RoleBinding violation is still reported
     fails = {(f["ruleId"], f["resource"]["name"]) for f in doc["findings"] if f["status"] == "fail"}
     assert ("LG-RBAC-001", "finance-admins") in fails

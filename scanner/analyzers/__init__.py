@@ -27,4 +27,15 @@ def kinds_read_by_analyzers() -> tuple[tuple[str, str], ...]:
     return tuple(sorted({pair for analyzer in default_analyzers() for pair in analyzer.reads}))
 
 
-__all__ = ["Analyzer", "AnalyzerResult", "default_analyzers", "kinds_read_by_analyzers"]
+def kinds_synthesised_by_analyzers() -> tuple[tuple[str, str], ...]:
+    """(API group, kind) pairs the default analyzers make in any scan (e.g. RBAC subjects)."""
+    return tuple(sorted({pair for a in default_analyzers() for pair in a.synthesises}))
+
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerResult",
+    "default_analyzers",
+    "kinds_read_by_analyzers",
+    "kinds_synthesised_by_analyzers",
+]

@@ -27,6 +27,9 @@ class Analyzer(abc.ABC):
     #: (API group, kind) pairs the analyzer reads beyond what rules match; a cluster scan
     #: lists them too, so facts never rest on objects the scanner did not fetch.
     reads: tuple[tuple[str, str], ...] = ()
+    #: (API group, kind) pairs of resources the analyzer makes from what it read (RBAC
+    #: subjects): they exist in a cluster scan too, though no API server serves them.
+    synthesises: tuple[tuple[str, str], ...] = ()
     name: str = "analyzer"
 
     def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:

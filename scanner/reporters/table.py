@@ -65,13 +65,16 @@ class TableReporter(Reporter):
                 )
             console.print(table)
         for entry in result.coverage:
-            console.print(f"COVERAGE {entry.source} {entry.target}: {entry.reason}", soft_wrap=True)
+            console.print(
+                f"COVERAGE {entry.category.value} {entry.source} {entry.target}: {entry.reason}",
+                soft_wrap=True,
+            )
         counts = result.counts()
         console.print(
             f"{result.resources_scanned} resources, {len(result.rules)} rules: "
             f"{counts.get('fail', 0)} failed, {counts.get('error', 0)} errors, "
             f"{counts.get('waived', 0)} waived, {counts.get('pass', 0)} passed"
-            + (f", {len(result.coverage)} coverage gaps" if result.coverage else "")
+            + (f", {len(result.gaps())} coverage gaps: SCAN INCOMPLETE" if result.gaps() else "")
         )
         return buffer.getvalue()
 

@@ -48,6 +48,14 @@ class Source(abc.ABC):
         """Findings with evidence lines filled in where the source can tell (default: as is)."""
         return findings
 
+    def select(self, findings: list[Finding]) -> list[Finding]:
+        """The findings within what the scan was asked to judge (default: all).
+
+        A source may read context beyond its scope (Schedules in other namespaces) so that
+        rules stay true; findings on that context are dropped here.
+        """
+        return findings
+
     def origin(self) -> Origin:
         """Where findings about the source as a whole point (e.g. a kind it could not read)."""
         return Origin()

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from scanner.analyzers import kinds_read_by_analyzers
+from scanner.analyzers import kinds_read_by_analyzers, kinds_synthesised_by_analyzers
 from scanner.config import load_config
 from scanner.findings import ScanResult
 from scanner.pipeline import run_scan
@@ -34,6 +34,7 @@ def scan_cluster(
         connect(kubeconfig, ca_file=ca_file), timeout_s=timeout_s, sleep=sleep or (lambda _s: None)
     )
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
+    kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
     source = KubeSource(client, ruleset, **kw)
     return run_scan(source, load_config(None), rules=ruleset), client
 
@@ -70,4 +71,13 @@ def rules_judging(*kinds: str) -> set[str]:
         r.id
         for r in load_rules(exclude=TEST_RULE_EXCLUDES)
         if any(kind in kinds or kind == "*" for _, kind in r.match.kinds)
+    }
+
+
+def rules_requiring(*facts: str) -> set[str]:
+    """Ids of the test rule set that require any of the facts (their context must be read)."""
+    return {
+        r.id
+        for r in load_rules(exclude=TEST_RULE_EXCLUDES)
+        if any(name.split(".", 1)[0] in facts for name in r.requires)
     }
