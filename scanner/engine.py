@@ -88,13 +88,12 @@ def unread_context(inventory: Inventory, analyzers: Sequence[Analyzer]) -> dict[
     gaps = {key: entry for entry in inventory.coverage if entry.is_gap for key in entry.kinds}
     found: dict[str, str] = {}
     for analyzer in analyzers:
-        keys = [f"{g}/{k}" if g else k for g, k in analyzer.reads]
-        unread = sorted(k for k in keys if k in gaps)
-        if not unread:
-            continue
-        reason = f"context {', '.join(unread)} could not be read ({gaps[unread[0]].reason})"
         for fact in analyzer.provides:
-            found.setdefault(fact, reason)
+            keys = [f"{g}/{k}" if g else k for g, k in analyzer.reads_for(fact)]
+            unread = sorted(k for k in keys if k in gaps)
+            if unread:
+                why = gaps[unread[0]].reason
+                found.setdefault(fact, f"context {', '.join(unread)} could not be read ({why})")
     return found
 
 
@@ -118,9 +117,16 @@ class Engine:
     """Runs analyzers once, then judges every resource against the rules indexed for its kind."""
 
     def __init__(
-        self, rules: RuleSet, params: Mapping[str, Any], analyzers: Sequence[Analyzer]
+        self,
+        rules: RuleSet,
+        params: Mapping[str, Any],
+        analyzers: Sequence[Analyzer],
+        *,
+        observed: bool = False,
     ) -> None:
+        """``observed``: the inventory is a live cluster's, so observed-state rules run."""
         self.rules = rules
+        self.observed = observed
         self.params = dict(params)
         self.analyzers = analyzers
         self.failures: list[AnalyzerFailure] = []
@@ -224,6 +230,8 @@ class Engine:
         production = is_production(scope, self.params)
         activation: Any = None
         for rule in rules:
+            if rule.match.observed_state and not self.observed:
+                continue
             if not rule.match.selects(scope, production, labels):
                 continue
             if activation is None:

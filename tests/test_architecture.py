@@ -14,6 +14,7 @@ from .conftest import ROOT
 #: reporters, with the wiring (CLI, pipeline) on top.
 STAGES: dict[str, int] = {
     "scanner.model": 0,
+    "scanner.clock": 0,
     "scanner.errors": 0,
     "scanner.kinds": 0,
     "scanner.imageref": 0,

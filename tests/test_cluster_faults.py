@@ -83,10 +83,13 @@ def test_persistent_server_errors_become_rule_errors(
     }
     schedule_rules = {(rule_id, "Schedule") for rule_id in rules_judging("Schedule")}
     assert ("LG-BAK-001", "Schedule") in schedule_rules
-    # every Schedule rule errors, and so does namespace coverage, which needs the schedules
+    # every Schedule rule errors, and so do namespace coverage and the last-backup check
+    # (a namespace only Velero schedules cover is judged by Velero backups)
     assert {e for e in errors if e[1] == "Schedule"} == schedule_rules
-    assert {e[0] for e in errors if e[1] == "Namespace"} == {"LG-BAK-002"}
-    assert {e[1] for e in errors} == {"Schedule", "Namespace"}
+    assert {e[0] for e in errors if e[1] == "Namespace"} == {"LG-BAK-002", "LG-BAK-010"}
+    # which locations production schedules write to is unknown too
+    assert {e[0] for e in errors if e[1] == "BackupStorageLocation"} == {"LG-BAK-006"}
+    assert {e[1] for e in errors} == {"Schedule", "Namespace", "BackupStorageLocation"}
     assert client.max_attempts == 5
     assert (
         len(
@@ -190,8 +193,9 @@ def test_failed_group_discovery_errors_the_rules_of_that_group(
     assert "velero.io/Schedule" in gap.kinds and all(k.startswith("velero.io/") for k in gap.kinds)
     assert "503" in gap.reason
     errors = {f.rule_id for f in result.findings if f.status is Status.ERROR}
-    # the Schedule rules, and namespace coverage, which cannot be judged without schedules
+    # the rules on Velero kinds, and the namespace rules that need them as context:
+    # coverage (schedules), last backup (backups, schedules), restore drill (restores)
     unread = [k.split("/")[-1] for k in gap.kinds]
-    assert errors == rules_judging(*unread) | {"LG-BAK-002"}
+    assert errors == rules_judging(*unread) | {"LG-BAK-002", "LG-BAK-010", "LG-BAK-014"}
     expected = {p for p in expected_problems() if p[0] not in errors}
     assert {p for p in problems(result) if p[1] == "fail"} == expected

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 
 
-def default_analyzers() -> list[Analyzer]:
-    """The analyzers of a scan; adding one is one line here."""
+def default_analyzers(now: datetime | None = None) -> list[Analyzer]:
+    """The analyzers of a scan; adding one is one line here.
+
+    ``now`` is when run ages (backups, restores) are judged; default the clock.
+    """
     from scanner.analyzers.backup import BackupAnalyzer
+    from scanner.analyzers.backup_runs import BackupRunsAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
@@ -16,6 +22,7 @@ def default_analyzers() -> list[Analyzer]:
     return [
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
+        BackupRunsAnalyzer(now),
         TraefikAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),

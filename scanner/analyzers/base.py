@@ -32,6 +32,11 @@ class Analyzer(abc.ABC):
     synthesises: tuple[tuple[str, str], ...] = ()
     name: str = "analyzer"
 
+    def reads_for(self, fact: str) -> tuple[tuple[str, str], ...]:
+        """The kinds one provided fact rests on (default: all of ``reads``); a fact whose
+        kinds hit a coverage gap makes the rules requiring it ``error``."""
+        return self.reads
+
     def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:
         """This analyzer for a rule fixture with precomputed inputs (a ``.facts.yaml``).
 

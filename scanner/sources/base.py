@@ -39,6 +39,8 @@ class Source(abc.ABC):
 
     #: Short name used in coverage entries and the evidence manifest.
     name: str = "source"
+    #: True when resources carry observed state (status, run history): a live cluster.
+    observes_state: bool = False
 
     @abc.abstractmethod
     def collect(self) -> Iterator[SourceItem]:

@@ -94,6 +94,7 @@ class KubeSource(Source):
     """Reads a live cluster through an injected :class:`KubeClient`."""
 
     name = SOURCE
+    observes_state = True
 
     def __init__(
         self,

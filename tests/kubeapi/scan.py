@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ def scan_cluster(
     sleep: Callable[[float], None] | None = None,
     rules: RuleSet | None = None,
     ca_file: Path | None = None,
+    now: datetime | None = None,
     **kw: Any,
 ) -> tuple[ScanResult, KubeClient]:
-    """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries)."""
+    """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries), and
+    ``now`` to the fixture's (so backup ages do not drift with the wall clock)."""
     # The image-content rules need a registry; tests/images covers them.
     ruleset = rules if rules is not None else load_rules(exclude=TEST_RULE_EXCLUDES)
     client = KubeClient(
@@ -36,7 +39,13 @@ def scan_cluster(
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
     kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
     source = KubeSource(client, ruleset, **kw)
-    return run_scan(source, load_config(None), rules=ruleset), client
+    return run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now()), client
+
+
+def fixture_now() -> datetime:
+    """The moment the fixture cluster's run history is judged at (expected-findings.yaml)."""
+    data = yaml.safe_load((CLUSTER_FIXTURE / "expected-findings.yaml").read_text())
+    return datetime.fromisoformat(str(data["now"]).replace("Z", "+00:00"))
 
 
 def problems(result: ScanResult) -> set[tuple[str, str, str, str, str]]:
