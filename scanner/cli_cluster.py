@@ -13,6 +13,7 @@ import click
 
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
+from scanner.cli_nightly import RunOptions, nightly_options
 from scanner.cliutil import (
     OutputOptions,
     fail,
@@ -63,6 +64,7 @@ from scanner.cliutil import (
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True)
 @audit_options
 @image_options()
+@nightly_options
 def cluster(
     kubeconfig: Path | None,
     context: str | None,
@@ -75,6 +77,7 @@ def cluster(
     page_size: int,
     audit: AuditOptions,
     image_flags: ImageFlags,
+    run: RunOptions,
 ) -> None:
     """Audit a live cluster, read-only, against the rules.
 
@@ -96,6 +99,8 @@ def cluster(
     from scanner.sources.kubeclient import KubeClient, connect
 
     tty = sys.stderr.isatty()
+    outputs = run.outputs(outputs)
+    audit.evidence = run.evidence(audit.evidence)
     try:
         config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
         ruleset = load_ruleset(config)
@@ -120,4 +125,6 @@ def cluster(
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+    finish_scan(
+        result, config, outputs, bundle=audit.write_bundle, after=run.reporter(audit.evidence)
+    )
