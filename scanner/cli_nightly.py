@@ -71,7 +71,7 @@ class RunOptions:
                 return
             from scanner.reporters.metrics import RunFacts, push, render
 
-            digest = bundle_digest(bundle) if bundle is not None and exit_code != 2 else ""
+            digest = bundle_digest(bundle) if bundle is not None else ""
             run = RunFacts(
                 run_id=self.run_id,
                 finished=clock.now(),

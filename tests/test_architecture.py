@@ -43,6 +43,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_evidence": 9,
     "scanner.cli_image": 9,
     "scanner.cli_cluster": 9,
+    "scanner.cli_nightly": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }

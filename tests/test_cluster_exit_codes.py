@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
-from click.testing import CliRunner
-
-from scanner.cli_cluster import cluster
 from scanner.findings import ScanResult
 from scanner.model import CoverageCategory, CoverageEntry
 from tests.kubeapi.fixtures import KubeTarget
-from tests.kubeapi.scan import TEST_RULE_EXCLUDES, scan_cluster
+from tests.kubeapi.scan import cli_scan, scan_cluster
 from tests.kubeapi.server import Fault, FixtureApiServer
 
 
-def _run(kube_target: KubeTarget, tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
-    config = tmp_path / "ledgergate.yaml"
-    config.write_text(f"rules:\n  exclude: {TEST_RULE_EXCLUDES}\n")
-    res = CliRunner().invoke(
-        cluster,
-        [
-            *("--kubeconfig", str(kube_target.kubeconfig), "--config", str(config)),
-            *("--format", "json", *args),
-        ],
-        catch_exceptions=False,
-    )
-    return res.exit_code, json.loads(res.output)
+def _run(kube_target: KubeTarget, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    return cli_scan(kube_target.kubeconfig, tmp_path, *args)
 
 
 def test_findings_exit_1_and_fail_on_none_exits_0(kube_target: KubeTarget, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ image, no shell, exit behaviour, egress, sizing, and Ledgergate's own rules pass
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,8 @@ from scanner.config import load_config
 from scanner.model import Status
 from scanner.pipeline import scan_repo
 from tests.conftest import ROOT
+from tests.test_nightly_audit import DEPLOY, _render
 
-DEPLOY = ROOT / "deploy" / "nightly-audit"
-KUBECTL = shutil.which("kubectl")
 TREES = ["base", *sorted(f"overlays/{p.name}" for p in (DEPLOY / "overlays").iterdir())]
 DIGEST = re.compile(r"^registry\.finance\.internal/ledgergate/scanner@sha256:[0-9a-f]{64}$")
 API_AND_DNS = {"10.0.0.1/32", "169.254.20.10/32"}
@@ -33,17 +30,7 @@ EXTRA_EGRESS = {
 
 
 def render(tree: str) -> list[dict[str, Any]]:
-    if KUBECTL is None:
-        pytest.skip("kubectl (with built-in kustomize) not installed")
-    done = subprocess.run(
-        [KUBECTL, "kustomize", str(DEPLOY / tree)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [d for d in yaml.safe_load_all(done.stdout) if d]
+    return _render(DEPLOY / tree)
 
 
 def _pod(docs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ checked and unit-tested by the real ``promtool``."""
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 import zipfile
@@ -18,7 +17,7 @@ from click.testing import CliRunner
 from scanner.cli_cluster import cluster
 from tests.conftest import ROOT
 from tests.kubeapi.fixtures import KubeTarget
-from tests.kubeapi.scan import TEST_RULE_EXCLUDES
+from tests.kubeapi.scan import cli_scan
 from tests.kubeapi.server import Fault, FixtureApiServer
 
 parser = pytest.importorskip("prometheus_client.parser")
@@ -28,18 +27,8 @@ NOW = "1796104800"  # 2026-12-01T06:00:00Z, the fixture cluster's "now"
 
 
 def _scan(kube_target: KubeTarget, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    config = tmp_path / "ledgergate.yaml"
-    config.write_text(f"rules:\n  exclude: {TEST_RULE_EXCLUDES}\n")
-    res = CliRunner().invoke(
-        cluster,
-        [
-            *("--kubeconfig", str(kube_target.kubeconfig), "--config", str(config)),
-            *("--format", "json", "--fail-on", "none", "--run-id", "night-1", *args),
-        ],
-        catch_exceptions=False,
-        env={"SOURCE_DATE_EPOCH": NOW},
-    )
-    return res.exit_code, json.loads(res.stdout)
+    run = ("--fail-on", "none", "--run-id", "night-1", *args)
+    return cli_scan(kube_target.kubeconfig, tmp_path, *run, env={"SOURCE_DATE_EPOCH": NOW})
 
 
 def _samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

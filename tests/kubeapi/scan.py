@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -90,3 +91,22 @@ def rules_requiring(*facts: str) -> set[str]:
         for r in load_rules(exclude=TEST_RULE_EXCLUDES)
         if any(name.split(".", 1)[0] in facts for name in r.requires)
     }
+
+
+def cli_scan(
+    kubeconfig: Path, folder: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """``scan cluster --format json`` through the CLI with the test rule set: (exit, JSON)."""
+    from click.testing import CliRunner
+
+    from scanner.cli_cluster import cluster
+
+    config = folder / "ledgergate.yaml"
+    config.write_text(f"rules:\n  exclude: {TEST_RULE_EXCLUDES}\n")
+    res = CliRunner().invoke(
+        cluster,
+        ["--kubeconfig", str(kubeconfig), "--config", str(config), "--format", "json", *args],
+        catch_exceptions=False,
+        env=env,
+    )
+    return res.exit_code, json.loads(res.stdout)
