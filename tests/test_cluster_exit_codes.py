@@ -60,3 +60,18 @@ def test_an_entry_naming_kinds_is_always_a_gap() -> None:
     assert result.incomplete() and result.gaps() == [entry]
     note = CoverageEntry("cluster", "x", "not installed", (), CoverageCategory.NOT_INSTALLED)
     assert not ScanResult.build([], [], coverage=[note]).incomplete()
+
+
+def test_sarif_says_an_incomplete_run_did_not_execute_successfully(
+    kube_server: FixtureApiServer, kube_target: KubeTarget, tmp_path: Path
+) -> None:
+    kube_server.faults["velero.io/schedules"] = Fault(status=403)
+    code, log = cli_scan(kube_target.kubeconfig, tmp_path, "--format", "sarif")
+    assert code == 4
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    notes = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
+    assert any(n.startswith("coverage gap /apis/velero.io/v1/schedules") for n in notes)
+    kube_server.faults.clear()
+    _, clean = cli_scan(kube_target.kubeconfig, tmp_path, "--format", "sarif")
+    assert clean["runs"][0]["invocations"][0]["executionSuccessful"] is True
