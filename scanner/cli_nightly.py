@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import secrets
 import time
@@ -81,7 +82,7 @@ class RunOptions:
                 bundle_path=str(bundle) if digest else "",
             )
             if self.metrics is not None:
-                write_file(self.expand(self.metrics) or self.metrics, render(result, run))
+                write_atomically(self.expand(self.metrics) or self.metrics, render(result, run))
             if self.metrics_push:
                 try:
                     push(result, run, self.metrics_push)
@@ -89,6 +90,16 @@ class RunOptions:
                     click.echo(f"ledgergate: warning: metrics push failed: {exc}", err=True)
 
         return report
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: a collector never reads half a metrics file."""
+    partial = path.with_name(f".{path.name}.partial")
+    write_file(partial, text)
+    try:
+        os.replace(partial, path)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 def new_run_id() -> str:
