@@ -1,8 +1,9 @@
 """Command line: the only place that prints, and the only place that exits.
 
-Exit codes: 0 nothing at or above the threshold; 1 findings at or above
-``--fail-on`` or any ``error`` result; 2 usage or configuration error;
-3 internal error (a bug: please report it).
+Exit codes (``cliutil.EXIT_CODES``, the README's table): 0 nothing at or above the
+threshold; 1 findings at or above ``--fail-on`` or any ``error`` result; 2 usage or
+configuration error; 3 internal error (a bug: please report it); 4 scan incomplete
+(a coverage gap).
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def scan_repo_cmd(
     Inside a Git work tree the files git tracks plus untracked, not-ignored files are
     read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
     something does or a rule could not be evaluated, 2 on a usage or config error
-    (with --base: also when git cannot compare the two trees).
+    (with --base: also when git cannot compare the two trees), 4 when an input exists
+    but could not be read (a coverage gap).
     """
     from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo

@@ -13,6 +13,7 @@ import click
 
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
+from scanner.cli_nightly import RunOptions, nightly_options
 from scanner.cliutil import (
     OutputOptions,
     fail,
@@ -42,7 +43,8 @@ from scanner.cliutil import (
     "namespaces",
     multiple=True,
     metavar="GLOB",
-    help="Only these namespaces (repeatable, globs allowed); cluster-scoped kinds are still read.",
+    help="Judge only these namespaces (repeatable, globs allowed). Cluster-scoped objects and "
+    "the context rules need (Schedules, TLSOptions, Middlewares, RBAC) are still read.",
 )
 @click.option(
     "--include-secrets",
@@ -62,6 +64,7 @@ from scanner.cliutil import (
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True)
 @audit_options
 @image_options()
+@nightly_options
 def cluster(
     kubeconfig: Path | None,
     context: str | None,
@@ -74,21 +77,30 @@ def cluster(
     page_size: int,
     audit: AuditOptions,
     image_flags: ImageFlags,
+    run: RunOptions,
 ) -> None:
     """Audit a live cluster, read-only, against the rules.
 
-    Lists only the kinds the selected rules judge (plus Namespaces). A kind that
-    cannot be read (forbidden, timed out) is listed as a coverage gap and every rule
-    that judges it reports `error`, so the exit code is 1: a control that could not
-    be checked has not passed. A CRD that is not installed is only a note.
+    Lists only the kinds the selected rules judge (plus Namespaces and the context
+    analyzers read). A kind that cannot be read (forbidden, timed out) is a coverage
+    gap: every rule that judges it, or needs it as context, reports `error`, and the
+    exit code is 4 (scan incomplete). A CRD that is not installed is "not installed",
+    not a gap. --namespace limits what is judged; context (Velero Schedules, Traefik
+    TLSOptions and Middlewares, RBAC) is still read cluster-wide.
+
+    \b
+    Exit codes: 0 clean, 1 findings at/above --fail-on, 2 usage, 3 internal, 4 incomplete.
+    A nightly job that should fail only on 3 and 4:  --fail-on none
     """
-    from scanner.analyzers import kinds_read_by_analyzers
+    from scanner.analyzers import kinds_read_by_analyzers, kinds_synthesised_by_analyzers
     from scanner.errors import ScannerError
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
 
     tty = sys.stderr.isatty()
+    outputs = run.outputs(outputs)
+    audit.evidence = run.evidence(audit.evidence)
     try:
         config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
         ruleset = load_ruleset(config)
@@ -101,6 +113,7 @@ def cluster(
             page_size=page_size,
             progress=progress(tty),
             context_kinds=kinds_read_by_analyzers(),
+            synthesised_kinds=kinds_synthesised_by_analyzers(),
         )
         result = run_scan(
             source,
@@ -112,4 +125,6 @@ def cluster(
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+    finish_scan(
+        result, config, outputs, bundle=audit.write_bundle, after=run.reporter(audit.evidence)
+    )

@@ -24,8 +24,24 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+#: What each exit code of a scan command means; the README's table is checked against it.
+EXIT_CODES = {
+    EXIT_OK: "nothing at or above the `--fail-on` threshold (default `high`), and the scan is "
+    "complete",
+    EXIT_FINDINGS: "a `fail` at or above the threshold, or any `error` result (a control "
+    "that could not be checked has not passed); never with `--fail-on none`",
+    EXIT_USAGE: "usage or configuration error (bad flag, invalid `ledgergate.yaml` or waiver "
+    "register, rule pack that does not load, a repo-local config that names a program or a "
+    "file outside the repository, unwritable output; with `--base`, any git failure)",
+    EXIT_INTERNAL: "internal error (a bug; please report it)",
+    EXIT_INCOMPLETE: "scan incomplete: a coverage *gap* (a kind answered 403, timed out or "
+    "kept failing; discovery failed; an analyzer failed). Wins over 1; the outputs are "
+    "written first",
+}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+#: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
+FAIL_ON_NONE = "none"
 FORMATS = ("table", "json", "sarif", "html", "md")
 
 
@@ -207,9 +223,11 @@ def output_options(func: F) -> F:
         ),
         click.option(
             "--fail-on",
-            type=click.Choice(SEVERITIES),
+            type=click.Choice((*SEVERITIES, FAIL_ON_NONE)),
             help="Lowest severity that makes the exit code 1 [default: high, or failOn in the "
-            "config]. Any `error` result (a control that could not be checked) always does.",
+            "config]. Any `error` result (a control that could not be checked) always does. "
+            "`none`: findings go to the outputs only, exit 0 (a nightly job that should fail "
+            "only when the scan is incomplete, 4, or broken, 3).",
         ),
     ]
     wrapped: Any = wrapper
@@ -224,11 +242,13 @@ def finish_scan(
     outputs: OutputOptions,
     bundle: Callable[[ScanResult, Config], None] | None = None,
     gate: ScanResult | None = None,
+    after: Callable[[ScanResult, int], None] | None = None,
 ) -> NoReturn:
     """The tail every scan command shares: outputs, the evidence bundle, the exit code.
 
     ``gate`` is the result that decides the exit code when the outputs show less of it
-    (``--only-changed-files``); by default ``result`` does.
+    (``--only-changed-files``); by default ``result`` does. ``after`` sees the result
+    and the exit code before the exit (metrics).
     """
     from scanner.errors import ScannerError
 
@@ -238,12 +258,25 @@ def finish_scan(
             bundle(result, config)
         except ScannerError as exc:
             fail(exc.diagnostics())
-    exit_by_gate(gate if gate is not None else result, config, outputs.fail_on)
+    code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
+    if after is not None:
+        after(result, code)
+    sys.exit(code)
+
+
+def exit_code(result: ScanResult, config: Config, fail_on: str | None) -> int:
+    """4 when the scan is incomplete, 1 when the gate fails (``--fail-on`` or the config's
+    ``failOn``; never with ``none``), else 0."""
+    from scanner.model import Severity
+
+    if result.incomplete():
+        return EXIT_INCOMPLETE
+    if fail_on == FAIL_ON_NONE:
+        return EXIT_OK
+    threshold = Severity(fail_on) if fail_on else config.fail_on
+    return EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK
 
 
 def exit_by_gate(result: ScanResult, config: Config, fail_on: str | None) -> NoReturn:
-    """Exit 1 when the gate fails (``--fail-on`` or the config's ``failOn``), else 0."""
-    from scanner.model import Severity
-
-    threshold = Severity(fail_on) if fail_on else config.fail_on
-    sys.exit(EXIT_FINDINGS if result.gate_failed(threshold) else EXIT_OK)
+    """Exit with :func:`exit_code`."""
+    sys.exit(exit_code(result, config, fail_on))

@@ -79,6 +79,24 @@ def fact_at(facts: Mapping[str, Any], name: str) -> tuple[bool, str]:
     return True, ""
 
 
+def unread_context(inventory: Inventory, analyzers: Sequence[Analyzer]) -> dict[str, str]:
+    """Facts of analyzers whose inputs (``Analyzer.reads``) hit a coverage gap, with why.
+
+    A route's TLS options or a namespace's schedules that could not be listed would
+    otherwise look absent, and the rule would judge a world that is not there.
+    """
+    gaps = {key: entry for entry in inventory.coverage if entry.is_gap for key in entry.kinds}
+    found: dict[str, str] = {}
+    for analyzer in analyzers:
+        for fact in analyzer.provides:
+            keys = [f"{g}/{k}" if g else k for g, k in analyzer.reads_for(fact)]
+            unread = sorted(k for k in keys if k in gaps)
+            if unread:
+                why = gaps[unread[0]].reason
+                found.setdefault(fact, f"context {', '.join(unread)} could not be read ({why})")
+    return found
+
+
 @dataclass(frozen=True)
 class _Unusable:
     """Stands in for an activation that could not be built from an object."""
@@ -99,12 +117,21 @@ class Engine:
     """Runs analyzers once, then judges every resource against the rules indexed for its kind."""
 
     def __init__(
-        self, rules: RuleSet, params: Mapping[str, Any], analyzers: Sequence[Analyzer]
+        self,
+        rules: RuleSet,
+        params: Mapping[str, Any],
+        analyzers: Sequence[Analyzer],
+        *,
+        observed: bool = False,
     ) -> None:
+        """``observed``: the inventory is a live cluster's, so observed-state rules run."""
         self.rules = rules
+        self.observed = observed
         self.params = dict(params)
         self.analyzers = analyzers
         self.failures: list[AnalyzerFailure] = []
+        #: Fact name -> why it rests on context the source could not read.
+        self.unread_context: dict[str, str] = {}
 
     def run(self, inventory: Inventory) -> tuple[list[Finding], list[Skipped]]:
         """Every finding for the inventory, plus resources no rule could judge."""
@@ -147,6 +174,7 @@ class Engine:
         return kinds.lookup(ref.api_version, ref.kind) is None and ref.group != SYNTHETIC_GROUP
 
     def _apply_analyzers(self, inventory: Inventory) -> None:
+        self.unread_context = unread_context(inventory, self.analyzers)
         for analyzer in self.analyzers:
             try:
                 result = analyzer.analyze(inventory, self.params)
@@ -202,6 +230,8 @@ class Engine:
         production = is_production(scope, self.params)
         activation: Any = None
         for rule in rules:
+            if rule.match.observed_state and not self.observed:
+                continue
             if not rule.match.selects(scope, production, labels):
                 continue
             if activation is None:
@@ -215,6 +245,9 @@ class Engine:
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:
+            unread = self.unread_context.get(name.split(".", 1)[0])
+            if unread:
+                return f"fact {name!r} could not be derived: {unread}"
             found, reason = fact_at(resource.facts, name)
             if found:
                 continue

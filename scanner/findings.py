@@ -109,6 +109,14 @@ class ScanResult:
         """Findings a human must look at: fail, error and waived, in output order."""
         return [f for f in self.findings if f.status is not Status.PASS]
 
+    def gaps(self) -> list[CoverageEntry]:
+        """Coverage entries for inputs that exist but could not be read."""
+        return [c for c in self.coverage if c.is_gap]
+
+    def incomplete(self) -> bool:
+        """True when something could not be read (403, timeout, failed analyzer): exit 4."""
+        return bool(self.gaps())
+
     def gate_failed(self, fail_on: Severity) -> bool:
         """Fail on any ``error`` and on any ``fail`` at or above the threshold.
 

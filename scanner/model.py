@@ -156,11 +156,36 @@ class Finding:
         )
 
 
+class CoverageCategory(enum.StrEnum):
+    """What a coverage entry means for the scan's completeness."""
+
+    #: Could not be read (403, timeout, server error): the scan is incomplete (exit 4).
+    GAP = "gap"
+    #: The cluster does not serve the kind (CRD absent): nothing exists to judge.
+    NOT_INSTALLED = "not-installed"
+    #: Information only (Secrets not requested, objects judged through their owners).
+    NOTE = "note"
+
+
 @dataclass(frozen=True)
 class CoverageEntry:
-    """Something the scan could not fully read, and why."""
+    """Something the scan could not fully read, and why.
+
+    An entry that names ``kinds`` makes every rule judging them ``error``, so it is always
+    a :attr:`CoverageCategory.GAP`, whatever the caller passed.
+    """
 
     source: str
     target: str
     reason: str
     kinds: tuple[str, ...] = ()
+    category: CoverageCategory = CoverageCategory.NOTE
+
+    def __post_init__(self) -> None:
+        if self.kinds and self.category is not CoverageCategory.GAP:
+            object.__setattr__(self, "category", CoverageCategory.GAP)
+
+    @property
+    def is_gap(self) -> bool:
+        """True when something that exists could not be read (the scan is incomplete)."""
+        return self.category is CoverageCategory.GAP

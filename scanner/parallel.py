@@ -7,9 +7,11 @@ inventories, and platforms without ``fork``, are judged in this process.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,10 +27,52 @@ WORKERS_ENV = "LEDGERGATE_WORKERS"
 _shared: dict[str, Any] = {}
 
 
+#: cgroup v2 CPU limit of this container: "<quota> <period>" or "max <period>".
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+#: cgroup v1 equivalents (quota -1 means no limit).
+CGROUP_V1_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def cgroup_cpu_limit(
+    cpu_max: Path = CGROUP_CPU_MAX,
+    v1_quota: Path = CGROUP_V1_QUOTA,
+    v1_period: Path = CGROUP_V1_PERIOD,
+) -> int | None:
+    """CPUs the container may use (quota / period, rounded up), or None when unlimited.
+
+    In a pod with ``limits.cpu: 2`` on a 64-core node, ``os.cpu_count()`` says 64: forking
+    64 workers would only be throttled and multiply memory.
+    """
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota == "max":
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(v1_quota.read_text())
+        period_us = int(v1_period.read_text())
+    except (OSError, ValueError):
+        return None
+    return None if quota_us <= 0 or period_us <= 0 else max(1, math.ceil(quota_us / period_us))
+
+
+def available_cpus() -> int:
+    """Cores this process may run on: affinity, capped by the cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return min(cores, limit) if limit else cores
+
+
 def worker_count(resources: int) -> int:
     """How many processes to use for ``resources`` objects."""
     configured = os.environ.get(WORKERS_ENV)
-    cores = int(configured) if configured and configured.isdigit() else (os.cpu_count() or 1)
+    cores = int(configured) if configured and configured.isdigit() else available_cpus()
     if resources < MIN_PARALLEL_RESOURCES or cores < 2:
         return 1
     if "fork" not in multiprocessing.get_all_start_methods():

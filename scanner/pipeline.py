@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from scanner import __version__
+from scanner import __version__, clock
 from scanner.analyzers import default_analyzers
 from scanner.config import Config
 from scanner.engine import Engine
@@ -44,9 +43,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def now_iso() -> str:
     """Current UTC time, or ``SOURCE_DATE_EPOCH`` when set (reproducible outputs)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.iso(clock.now())
 
 
 def load_ruleset(config: Config) -> RuleSet:
@@ -67,8 +64,12 @@ def run_scan(
     progress: Progress | None = None,
     waivers: WaiverRegister | None = None,
     on_inventory: Callable[[Inventory], None] | None = None,
+    now: datetime | None = None,
 ) -> ScanResult:
-    """Scan one source with the configured rules; never raises for a bad input."""
+    """Scan one source with the configured rules; never raises for a bad input.
+
+    ``now`` is the moment backup and restore ages are judged at (default: the clock).
+    """
     started = now_iso()
     ruleset = rules if rules is not None else load_ruleset(config)
     say = progress or (lambda _msg: None)
@@ -77,10 +78,12 @@ def run_scan(
         items: list[SourceItem] = list(source.collect())
         inventory = Inventory.from_items(items)
         say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
-        engine = Engine(ruleset, config.params, default_analyzers())
+        engine = Engine(
+            ruleset, config.params, default_analyzers(now), observed=source.observes_state
+        )
         findings, unknown = engine.run(inventory)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
-        findings = source.locate(findings)
+        findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
             on_inventory(inventory)

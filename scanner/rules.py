@@ -49,6 +49,8 @@ class Match:
     namespaces: tuple[str, ...] = ()
     exclude_namespaces: tuple[str, ...] = ()
     production_only: bool = False
+    #: Judges observed state (status, run history) that only a live cluster has.
+    observed_state: bool = False
     match_labels: Mapping[str, str] = field(default_factory=dict)
     match_expressions: tuple[LabelRequirement, ...] = ()
     condition: celrt.Program | None = None
@@ -168,6 +170,7 @@ def load_rule(path: Path) -> Rule:
         namespaces=tuple(m.get("namespaces", ())),
         exclude_namespaces=tuple(m.get("excludeNamespaces", ())),
         production_only=bool(m.get("production", False)),
+        observed_state=bool(m.get("observedState", False)),
         match_labels=dict(m.get("labelSelector", {}).get("matchLabels", {})),
         match_expressions=tuple(
             LabelRequirement(e["key"], e["operator"], tuple(e.get("values", ())))

@@ -14,6 +14,7 @@ from .conftest import ROOT
 #: reporters, with the wiring (CLI, pipeline) on top.
 STAGES: dict[str, int] = {
     "scanner.model": 0,
+    "scanner.clock": 0,
     "scanner.errors": 0,
     "scanner.kinds": 0,
     "scanner.imageref": 0,
@@ -48,6 +49,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_evidence": 9,
     "scanner.cli_image": 9,
     "scanner.cli_cluster": 9,
+    "scanner.cli_nightly": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }

@@ -18,6 +18,7 @@ from tests.kubeapi.scan import (
     expected_problems,
     problems,
     rules_judging,
+    rules_requiring,
     scan_cluster,
 )
 from tests.kubeapi.server import Fault, FixtureApiServer
@@ -82,10 +83,13 @@ def test_persistent_server_errors_become_rule_errors(
     }
     schedule_rules = {(rule_id, "Schedule") for rule_id in rules_judging("Schedule")}
     assert ("LG-BAK-001", "Schedule") in schedule_rules
-    # every Schedule rule errors, and so does namespace coverage, which needs the schedules
+    # every Schedule rule errors, and so do namespace coverage and the last-backup check
+    # (a namespace only Velero schedules cover is judged by Velero backups)
     assert {e for e in errors if e[1] == "Schedule"} == schedule_rules
-    assert {e[0] for e in errors if e[1] == "Namespace"} == {"LG-BAK-002"}
-    assert {e[1] for e in errors} == {"Schedule", "Namespace"}
+    assert {e[0] for e in errors if e[1] == "Namespace"} == {"LG-BAK-002", "LG-BAK-010"}
+    # which locations production schedules write to is unknown too
+    assert {e[0] for e in errors if e[1] == "BackupStorageLocation"} == {"LG-BAK-006"}
+    assert {e[1] for e in errors} == {"Schedule", "Namespace", "BackupStorageLocation"}
     assert client.max_attempts == 5
     assert (
         len(
@@ -99,7 +103,7 @@ def test_persistent_server_errors_become_rule_errors(
     )
 
 
-def test_forbidden_kind_makes_dependent_rules_error_and_exit_1(
+def test_forbidden_kind_makes_dependent_rules_error_and_exit_4(
     kube_target: KubeTarget, tmp_path: Path
 ) -> None:
     limited = kube_target.kubeconfig_for(LIMITED_TOKEN, "limited")
@@ -110,13 +114,20 @@ def test_forbidden_kind_makes_dependent_rules_error_and_exit_1(
         ["--kubeconfig", str(limited), "--format", "json", "--config", str(config)],
         catch_exceptions=False,
     )
-    assert res.exit_code == 1
+    assert res.exit_code == 4  # scan incomplete, even though findings exist too
     doc = json.loads(res.output)
     errors = {f["ruleId"] for f in doc["findings"] if f["status"] == "error"}
     assert "LG-RBAC-001" in errors
-    assert errors == rules_judging("ClusterRoleBinding")
+    # rules on bindings, and the separation-of-duties rules, whose RBAC context is unread
+    assert errors == rules_judging("ClusterRoleBinding") | rules_requiring("rbacSubject")
+    sod = [f for f in doc["findings"] if f["resource"]["kind"] == "RbacSubject"]
+    assert sod and all(f["status"] == "error" for f in sod)
+    assert (
+        "context rbac.authorization.k8s.io/ClusterRoleBinding could not be read"
+        in (sod[0]["message"])
+    )
     gap = [c for c in doc["coverage"] if "clusterrolebindings" in c["target"]]
-    assert gap and "forbidden" in gap[0]["reason"]
+    assert gap and "forbidden" in gap[0]["reason"] and gap[0]["category"] == "gap"
     # the other rules still ran: the RoleBinding violation is still reported
     fails = {(f["ruleId"], f["resource"]["name"]) for f in doc["findings"] if f["status"] == "fail"}
     assert ("LG-RBAC-001", "finance-admins") in fails
@@ -182,8 +193,9 @@ def test_failed_group_discovery_errors_the_rules_of_that_group(
     assert "velero.io/Schedule" in gap.kinds and all(k.startswith("velero.io/") for k in gap.kinds)
     assert "503" in gap.reason
     errors = {f.rule_id for f in result.findings if f.status is Status.ERROR}
-    # the Schedule rules, and namespace coverage, which cannot be judged without schedules
+    # the rules on Velero kinds, and the namespace rules that need them as context:
+    # coverage (schedules), last backup (backups, schedules), restore drill (restores)
     unread = [k.split("/")[-1] for k in gap.kinds]
-    assert errors == rules_judging(*unread) | {"LG-BAK-002"}
+    assert errors == rules_judging(*unread) | {"LG-BAK-002", "LG-BAK-010", "LG-BAK-014"}
     expected = {p for p in expected_problems() if p[0] not in errors}
     assert {p for p in problems(result) if p[1] == "fail"} == expected

@@ -166,12 +166,40 @@ def test_namespace_filter(kube_server: FixtureApiServer, kube_target: KubeTarget
     # only that namespace and cluster-scoped objects, each also in the full audit
     assert got <= {p for p in expected_problems() if p[3] in ("velero", "")}
     paths = {r.path for r in kube_server.log[start:]}
-    assert (
-        "/apis/velero.io/v1/namespaces/velero/schedules" in paths
-    )  # a plain name lists one namespace
-    assert "/apis/velero.io/v1/schedules" not in paths
+    # a plain name lists one namespace; context analyzers need is listed cluster-wide
+    assert "/apis/apps/v1/namespaces/velero/deployments" in paths
+    assert "/apis/apps/v1/deployments" not in paths
+    assert "/apis/velero.io/v1/schedules" in paths
+    assert result.target["namespaces"] == "velero"
     globbed, _ = scan_cluster(kube_target.kubeconfig, namespaces=["finance-*"])
     assert {p[3] for p in problems(globbed)} == {"finance-prod", ""}
+
+
+@pytest.mark.parametrize("selection", [["finance-prod"], ["finance-p*"]])
+def test_namespace_scoped_scan_judges_exactly_what_the_full_audit_does_there(
+    kube_target: KubeTarget, selection: list[str]
+) -> None:
+    """Schedules (velero), TLSOptions and Middlewares (traefik) and RBAC elsewhere are read as
+    context: no false "not backed up" or "no TLS option" finding on the selected namespace."""
+    result, _ = scan_cluster(kube_target.kubeconfig, namespaces=selection)
+    full = expected_problems()
+    assert problems(result) == {p for p in full if p[3] in ("finance-prod", "")}
+    assert not result.incomplete()
+    judged = {(f.rule_id, f.resource.name) for f in result.findings if f.resource}
+    assert ("LG-BAK-002", "finance-prod") in judged  # judged, and passed
+    assert not any(f.resource and f.resource.namespace == "velero" for f in result.findings)
+
+
+def test_namespace_filter_is_recorded_in_json_and_sarif(kube_target: KubeTarget) -> None:
+    for fmt in ("json", "sarif"):
+        res = CliRunner().invoke(
+            cluster,
+            ["--kubeconfig", str(kube_target.kubeconfig), "-n", "finance-prod", "--format", fmt],
+            catch_exceptions=False,
+        )
+        doc = json.loads(res.output)
+        target = doc["target"] if fmt == "json" else doc["runs"][0]["properties"]["target"]
+        assert target["namespaces"] == "finance-prod", fmt
 
 
 def test_owned_objects_are_judged_when_their_owner_does_not_meet_the_rule(

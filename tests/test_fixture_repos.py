@@ -30,9 +30,20 @@ def test_noncompliant_repo_finds_exactly_the_marked_violations() -> None:
 def test_noncompliant_repo_marks_every_shipped_rule() -> None:
     repo, result = _scan("odoo-finance-noncompliant")
     marked = {rule_id for _, rule_id in expected_markers(repo)}
-    # The gate family judges a change against its merge base, which a plain scan of one
-    # tree has not got: tests/test_trusted_config.py covers it on throwaway git repos.
-    assert {r.id for r in result.rules if r.family != "gate"} <= marked
+    # observed-state rules (run history, status) have nothing to judge in Git; the fixture
+    # cluster exercises them (tests/test_backup_operations.py). The gate family judges a
+    # change against its merge base, which a plain scan of one tree has not got:
+    # tests/test_trusted_config.py covers it on throwaway git repos.
+    judged = {r.id for r in result.rules if not r.match.observed_state and r.family != "gate"}
+    assert judged <= marked
+    observed = {f.rule_id for f in result.findings if f.rule_id in _observed_state_rules()}
+    assert observed == set(), "observed-state rules must not be evaluated on repositories"
+
+
+def _observed_state_rules() -> set[str]:
+    from scanner.rules import load_rules
+
+    return {r.id for r in load_rules() if r.match.observed_state}
 
 
 def test_compliant_repo_is_clean() -> None:

@@ -50,6 +50,15 @@ def test_base_clusterrole_matches_what_the_scanner_lists() -> None:
     assert not any("*" in g or "*" in r for g, r in pairs)
 
 
+def _job(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == "CronJob")
+
+
+def _container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = _job(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return spec["containers"][0]  # type: ignore[no-any-return]
+
+
 def test_rendered_base_is_read_only_and_complete() -> None:
     docs = _render(DEPLOY / "base")
     kinds = {d["kind"] for d in docs}
@@ -61,6 +70,7 @@ def test_rendered_base_is_read_only_and_complete() -> None:
         "PersistentVolumeClaim",
         "CronJob",
         "NetworkPolicy",
+        "Schedule",
     }
     pairs, verbs = _grants(docs)
     assert pairs == plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=False)
@@ -69,16 +79,20 @@ def test_rendered_base_is_read_only_and_complete() -> None:
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "scanner", "namespace": "ledgergate"}
     ]
-    job = next(d for d in docs if d["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"][
-        "template"
-    ]["spec"]
-    assert job["serviceAccountName"] == "scanner"
-    assert "scan cluster" in job["containers"][0]["args"][0]
-    assert job["containers"][0]["env"][0] == {"name": "LEDGERGATE_EXTRA_ARGS", "value": ""}
+    pod = _job(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "scanner"
+    assert _container(docs)["command"] == ["ledgergate"]
+    assert _container(docs)["args"][:2] == ["scan", "cluster"]
     policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
     assert policy["ingress"] == [] and set(policy["policyTypes"]) == {"Ingress", "Egress"}
     ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
     assert ports == {53, 443, 6443}
+    namespaced = [
+        d for d in docs if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert {d["metadata"]["namespace"] for d in namespaced if d["kind"] != "Schedule"} == {
+        "ledgergate"
+    }
 
 
 def test_secret_metadata_overlay_adds_only_secret_list() -> None:
@@ -89,10 +103,7 @@ def test_secret_metadata_overlay_adds_only_secret_list() -> None:
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
     assert secret_rules == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
-    job = next(d for d in docs if d["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"][
-        "template"
-    ]["spec"]
-    assert job["containers"][0]["env"][0]["value"] == "--include-secrets"
+    assert _container(docs)["args"][-1] == "--include-secrets"
 
 
 def test_scan_with_exactly_the_granted_access_reads_everything(

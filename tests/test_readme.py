@@ -56,3 +56,16 @@ def test_readme_command_exists_with_its_options(line: str) -> None:
     known |= {opt for p in command.params for opt in getattr(p, "secondary_opts", [])}
     used = {w.split("=", 1)[0] for w in rest if w.startswith("-") and w != "-"}
     assert used <= known | {"--help", "-h"}, f"{line!r}: unknown options {used - known}"
+
+
+def test_exit_code_table_matches_the_code() -> None:
+    """The README's exit-code table is exactly ``EXIT_CODES`` (codes and meanings)."""
+    from scanner.cliutil import EXIT_CODES
+
+    section = README.split("### Exit codes", 1)[1].split("\n### ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].isdigit():
+            rows[int(cells[0])] = cells[1]
+    assert rows == EXIT_CODES

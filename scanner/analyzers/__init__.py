@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 
 
-def default_analyzers() -> list[Analyzer]:
-    """The analyzers of a scan; adding one is one line here."""
+def default_analyzers(now: datetime | None = None) -> list[Analyzer]:
+    """The analyzers of a scan; adding one is one line here.
+
+    ``now`` is when run ages (backups, restores) are judged; default the clock.
+    """
     from scanner.analyzers.backup import BackupAnalyzer
+    from scanner.analyzers.backup_runs import BackupRunsAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
@@ -17,6 +23,7 @@ def default_analyzers() -> list[Analyzer]:
     return [
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
+        BackupRunsAnalyzer(now),
         TraefikAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
@@ -29,4 +36,15 @@ def kinds_read_by_analyzers() -> tuple[tuple[str, str], ...]:
     return tuple(sorted({pair for analyzer in default_analyzers() for pair in analyzer.reads}))
 
 
-__all__ = ["Analyzer", "AnalyzerResult", "default_analyzers", "kinds_read_by_analyzers"]
+def kinds_synthesised_by_analyzers() -> tuple[tuple[str, str], ...]:
+    """(API group, kind) pairs the default analyzers make in any scan (e.g. RBAC subjects)."""
+    return tuple(sorted({pair for a in default_analyzers() for pair in a.synthesises}))
+
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerResult",
+    "default_analyzers",
+    "kinds_read_by_analyzers",
+    "kinds_synthesised_by_analyzers",
+]

@@ -96,6 +96,14 @@ class BackupAnalyzer(Analyzer):
         ("postgresql.cnpg.io", "ScheduledBackup"),
     )
 
+    def reads_for(self, fact: str) -> tuple[tuple[str, str], ...]:
+        """A schedule's interval rests on itself alone; locations on schedules and locations."""
+        if fact == "backupSchedule":
+            return ()
+        if fact == "backupLocation":
+            return (("velero.io", "Schedule"), ("velero.io", "BackupStorageLocation"))
+        return self.reads
+
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Facts for Namespaces (synthesising undeclared ones), schedules and locations."""
         result = AnalyzerResult()

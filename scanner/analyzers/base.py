@@ -27,7 +27,15 @@ class Analyzer(abc.ABC):
     #: (API group, kind) pairs the analyzer reads beyond what rules match; a cluster scan
     #: lists them too, so facts never rest on objects the scanner did not fetch.
     reads: tuple[tuple[str, str], ...] = ()
+    #: (API group, kind) pairs of resources the analyzer makes from what it read (RBAC
+    #: subjects): they exist in a cluster scan too, though no API server serves them.
+    synthesises: tuple[tuple[str, str], ...] = ()
     name: str = "analyzer"
+
+    def reads_for(self, fact: str) -> tuple[tuple[str, str], ...]:
+        """The kinds one provided fact rests on (default: all of ``reads``); a fact whose
+        kinds hit a coverage gap makes the rules requiring it ``error``."""
+        return self.reads
 
     def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:
         """This analyzer for a rule fixture with precomputed inputs (a ``.facts.yaml``).

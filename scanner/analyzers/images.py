@@ -9,7 +9,7 @@ passing unchecked, and scans that exclude the image rules carry no noise.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
@@ -27,10 +27,9 @@ ASPECTS = ("signatures", "vulnerabilities", "config")
 
 def now_utc() -> datetime:
     """Now, or ``SOURCE_DATE_EPOCH`` (so vulnerability ages are reproducible)."""
-    import os
+    from scanner import clock
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return clock.now()
 
 
 def settings_from(params: Mapping[str, Any]) -> Any:

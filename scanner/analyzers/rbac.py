@@ -29,6 +29,7 @@ class RbacAnalyzer(Analyzer):
         ("rbac.authorization.k8s.io", kind)
         for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
     )
+    synthesises = ((SYNTHETIC_GROUP, SUBJECT_KIND),)
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Compute every subject's duties once; raises on malformed duty parameters."""

@@ -93,7 +93,13 @@ def comparison_to_dict(result: ScanResult) -> dict[str, Any] | None:
 def coverage_to_list(result: ScanResult) -> list[dict[str, Any]]:
     """The JSON shape of the coverage gaps (JSON report and evidence bundle alike)."""
     return [
-        {"source": c.source, "target": c.target, "reason": c.reason, "kinds": list(c.kinds)}
+        {
+            "source": c.source,
+            "target": c.target,
+            "reason": c.reason,
+            "kinds": list(c.kinds),
+            "category": c.category.value,
+        }
         for c in result.coverage
     ]
 

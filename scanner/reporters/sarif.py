@@ -210,8 +210,14 @@ def build_log(result: ScanResult) -> dict[str, Any]:
         for f in reported
         if f.rule_id.startswith("input/")
     ]
+    notifications.extend(
+        om.Notification(
+            message=om.Message(text=f"coverage gap {c.target}: {c.reason}"), level="error"
+        )
+        for c in result.gaps()
+    )
     invocation = om.Invocation(
-        execution_successful=True,
+        execution_successful=not result.incomplete(),
         tool_execution_notifications=notifications or None,
         start_time_utc=result.started or None,
         end_time_utc=result.finished or None,
@@ -229,6 +235,7 @@ def build_log(result: ScanResult) -> dict[str, Any]:
         results=[_result(f, index[f.rule_id]) for f in reported],
         invocations=[invocation],
         column_kind="unicodeCodePoints",
+        properties={"target": dict(result.target)} if result.target else None,
     )
     log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
     data: dict[str, Any] = to_json(log)

@@ -69,7 +69,10 @@ class TableReporter(Reporter):
                 )
             console.print(table)
         for entry in result.coverage:
-            console.print(f"COVERAGE {entry.source} {entry.target}: {entry.reason}", soft_wrap=True)
+            console.print(
+                f"COVERAGE {entry.category.value} {entry.source} {entry.target}: {entry.reason}",
+                soft_wrap=True,
+            )
         comparison = result.comparison
         if comparison is not None:
             for f in comparison.fixed:
@@ -84,7 +87,7 @@ class TableReporter(Reporter):
             f"{result.resources_scanned} resources, {len(result.rules)} rules: "
             f"{counts.get('fail', 0)} failed, {counts.get('error', 0)} errors, "
             f"{counts.get('waived', 0)} waived, {counts.get('pass', 0)} passed"
-            + (f", {len(result.coverage)} coverage gaps" if result.coverage else "")
+            + (f", {len(result.gaps())} coverage gaps: SCAN INCOMPLETE" if result.gaps() else "")
         )
         return buffer.getvalue()
 

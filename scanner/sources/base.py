@@ -40,6 +40,8 @@ class Source(abc.ABC):
 
     #: Short name used in coverage entries and the evidence manifest.
     name: str = "source"
+    #: True when resources carry observed state (status, run history): a live cluster.
+    observes_state: bool = False
 
     @abc.abstractmethod
     def collect(self) -> Iterator[SourceItem]:
@@ -47,6 +49,14 @@ class Source(abc.ABC):
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Findings with evidence lines filled in where the source can tell (default: as is)."""
+        return findings
+
+    def select(self, findings: list[Finding]) -> list[Finding]:
+        """The findings within what the scan was asked to judge (default: all).
+
+        A source may read context beyond its scope (Schedules in other namespaces) so that
+        rules stay true; findings on that context are dropped here.
+        """
         return findings
 
     def origin(self) -> Origin:

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from scanner.model import CoverageEntry, Origin, Resource, ResourceRef
+from scanner.model import (
+    CoverageCategory,
+    CoverageEntry,
+    Finding,
+    Origin,
+    Resource,
+    ResourceRef,
+)
 from scanner.redaction import strip_userinfo
 from scanner.rules import Rule, RuleSet
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.kubeclient import JSON, METADATA_ONLY, KubeClient, KubeRequestError
-from scanner.sources.kubeplan import SECRET, plan
+from scanner.sources.kubeplan import CONTEXT_KINDS, SECRET, plan
 
 SOURCE = "cluster"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
@@ -88,6 +95,7 @@ class KubeSource(Source):
     """Reads a live cluster through an injected :class:`KubeClient`."""
 
     name = SOURCE
+    observes_state = True
 
     def __init__(
         self,
@@ -99,10 +107,14 @@ class KubeSource(Source):
         page_size: int = 500,
         progress: Progress | None = None,
         context_kinds: Iterable[tuple[str, str]] = (),
+        synthesised_kinds: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.client = client
         self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
-        self.plan = plan(self.rules, context_kinds)
+        #: Kinds analyzers read as context: listed cluster-wide even when --namespace limits
+        #: what is judged (a Schedule in velero covers finance-prod).
+        self.context = frozenset(context_kinds) | frozenset(CONTEXT_KINDS)
+        self.plan = plan(self.rules, self.context, synthesised_kinds)
         self.namespaces = tuple(namespaces)
         self.include_secrets = include_secrets
         self.page_size = page_size
@@ -114,9 +126,25 @@ class KubeSource(Source):
         return {"namespaces": list(self.namespaces)}
 
     def target(self) -> dict[str, str]:
-        """Cluster identity for reports."""
+        """Cluster identity for reports, with the namespace filter when one was given."""
         server = strip_userinfo(self.conn.server)
-        return {"type": "cluster", "server": server, "context": self.conn.context}
+        found = {"type": "cluster", "server": server, "context": self.conn.context}
+        if self.namespaces:
+            found["namespaces"] = ",".join(self.namespaces)
+        return found
+
+    def select(self, findings: list[Finding]) -> list[Finding]:
+        """Only findings on the selected namespaces (and cluster-scoped objects): context
+        read from other namespaces informed the rules but is not judged itself."""
+        if not self.namespaces:
+            return findings
+        return [f for f in findings if self._in_scope(f.resource)]
+
+    def _in_scope(self, ref: ResourceRef | None) -> bool:
+        if ref is None:
+            return True
+        scope = ref.name if ref.kind == "Namespace" and not ref.group else ref.namespace
+        return not scope or any(fnmatchcase(scope, p) for p in self.namespaces)
 
     def origin(self) -> Origin:
         """Where kind-level findings (a kind that could not be read) point."""
@@ -156,7 +184,8 @@ class KubeSource(Source):
             served_groups = self._group_versions()
         except KubeRequestError as exc:
             keys = tuple(sorted(_key(g, k) for g, k in self._readable()))
-            return [], [CoverageEntry(SOURCE, "/apis", f"discovery failed: {exc.describe()}", keys)]
+            reason = f"discovery failed: {exc.describe()}"
+            return [], [CoverageEntry(SOURCE, "/apis", reason, keys, CoverageCategory.GAP)]
         for group in groups:
             if group == "*":
                 continue
@@ -173,6 +202,7 @@ class KubeSource(Source):
                             _discovery_path(group, version),
                             f"discovery failed: {exc.describe()}",
                             kinds_here,
+                            CoverageCategory.GAP,
                         )
                     )
         wanted = [(k.group, k.kind) for k in self.plan.wanted] + list(self.plan.unknown)
@@ -187,6 +217,7 @@ class KubeSource(Source):
                         _key(group, kind),
                         f"{kind} ({group or 'core'}) is not served by this cluster "
                         "(CRD not installed); nothing to judge",
+                        category=CoverageCategory.NOT_INSTALLED,
                     )
                 )
         return result, gaps
@@ -237,6 +268,7 @@ class KubeSource(Source):
                 served.path(),
                 f"could not list {served.plural}: {exc.describe()}",
                 (served.key,),
+                CoverageCategory.GAP,
             )
             return
         owned = 0
@@ -268,14 +300,23 @@ class KubeSource(Source):
         theirs = {r.id for r in self.rules.for_kind(*owner)}
         return bool(mine) and mine <= theirs
 
+    def _is_context(self, served: Served) -> bool:
+        return (served.group, served.kind) in self.context
+
     def _paths(self, served: Served) -> list[str]:
-        """One cluster-wide list, or one per namespace when every pattern is a plain name."""
-        if served.namespaced and self.namespaces and not any(_is_glob(p) for p in self.namespaces):
+        """One cluster-wide list, or one per namespace when every pattern is a plain name
+        (context kinds are always listed cluster-wide)."""
+        if (
+            served.namespaced
+            and self.namespaces
+            and not self._is_context(served)
+            and not any(_is_glob(p) for p in self.namespaces)
+        ):
             return [served.path(ns) for ns in self.namespaces]
         return [served.path()]
 
     def _namespace_selected(self, served: Served, meta: Mapping[str, Any]) -> bool:
-        if not self.namespaces:
+        if not self.namespaces or self._is_context(served):
             return True
         if served.namespaced:
             ns = str(meta.get("namespace", ""))

@@ -36,18 +36,26 @@ class Plan:
         }
 
 
-def plan(rules: Iterable[Rule], context: Iterable[tuple[str, str]] = ()) -> Plan:
+def plan(
+    rules: Iterable[Rule],
+    context: Iterable[tuple[str, str]] = (),
+    synthesised: Iterable[tuple[str, str]] = (),
+) -> Plan:
     """Resolve rules' ``match.kinds`` (a cross product of groups and kinds) against KINDS.
 
-    ``context`` adds the (group, kind) pairs analyzers read (``Analyzer.reads``).
+    ``context`` adds the (group, kind) pairs analyzers read (``Analyzer.reads``);
+    ``synthesised`` names the synthetic kinds analyzers make (``Analyzer.synthesises``),
+    which are judged in a cluster scan too and so are not file-only.
     """
+    made = set(synthesised)
     wanted: dict[tuple[str, str], KindInfo] = {}
     file_only: set[tuple[str, str]] = set()
     asked_by_kind: dict[str, set[str]] = {}
     for rule in rules:
         for group, kind in rule.match.kinds:
             if group == SYNTHETIC_GROUP:
-                file_only.add((group, kind))
+                if (group, kind) not in made:
+                    file_only.add((group, kind))
                 continue
             asked_by_kind.setdefault(kind, set()).add(group)
     for kind, groups in asked_by_kind.items():

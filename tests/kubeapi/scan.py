@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from scanner.analyzers import kinds_read_by_analyzers
+from scanner.analyzers import kinds_read_by_analyzers, kinds_synthesised_by_analyzers
 from scanner.config import load_config
 from scanner.findings import ScanResult
 from scanner.pipeline import run_scan
@@ -25,17 +27,26 @@ def scan_cluster(
     sleep: Callable[[float], None] | None = None,
     rules: RuleSet | None = None,
     ca_file: Path | None = None,
+    now: datetime | None = None,
     **kw: Any,
 ) -> tuple[ScanResult, KubeClient]:
-    """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries)."""
+    """A full scan with the shipped rules; ``sleep`` defaults to a no-op (fast retries), and
+    ``now`` to the fixture's (so backup ages do not drift with the wall clock)."""
     # The image-content rules need a registry; tests/images covers them.
     ruleset = rules if rules is not None else load_rules(exclude=TEST_RULE_EXCLUDES)
     client = KubeClient(
         connect(kubeconfig, ca_file=ca_file), timeout_s=timeout_s, sleep=sleep or (lambda _s: None)
     )
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
+    kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
     source = KubeSource(client, ruleset, **kw)
-    return run_scan(source, load_config(None), rules=ruleset), client
+    return run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now()), client
+
+
+def fixture_now() -> datetime:
+    """The moment the fixture cluster's run history is judged at (expected-findings.yaml)."""
+    data = yaml.safe_load((CLUSTER_FIXTURE / "expected-findings.yaml").read_text())
+    return datetime.fromisoformat(str(data["now"]).replace("Z", "+00:00"))
 
 
 def problems(result: ScanResult) -> set[tuple[str, str, str, str, str]]:
@@ -71,3 +82,31 @@ def rules_judging(*kinds: str) -> set[str]:
         for r in load_rules(exclude=TEST_RULE_EXCLUDES)
         if any(kind in kinds or kind == "*" for _, kind in r.match.kinds)
     }
+
+
+def rules_requiring(*facts: str) -> set[str]:
+    """Ids of the test rule set that require any of the facts (their context must be read)."""
+    return {
+        r.id
+        for r in load_rules(exclude=TEST_RULE_EXCLUDES)
+        if any(name.split(".", 1)[0] in facts for name in r.requires)
+    }
+
+
+def cli_scan(
+    kubeconfig: Path, folder: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """``scan cluster --format json`` through the CLI with the test rule set: (exit, JSON)."""
+    from click.testing import CliRunner
+
+    from scanner.cli_cluster import cluster
+
+    config = folder / "ledgergate.yaml"
+    config.write_text(f"rules:\n  exclude: {TEST_RULE_EXCLUDES}\n")
+    res = CliRunner().invoke(
+        cluster,
+        ["--kubeconfig", str(kubeconfig), "--config", str(config), "--format", "json", *args],
+        catch_exceptions=False,
+        env=env,
+    )
+    return res.exit_code, json.loads(res.stdout)

