@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import __version__
-from scanner.analyzers import default_analyzers
+from scanner.analyzers import Analyzer, default_analyzers
 from scanner.config import Config
 from scanner.engine import Engine
 from scanner.findings import ScanResult, coverage_errors
@@ -48,14 +48,25 @@ def now_iso() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def load_ruleset(config: Config) -> RuleSet:
-    """The shipped packs plus the config's extra rule folders, filtered and overridden."""
-    return load_rules(
+#: Rule families that judge a Git history (``scan changes``), not manifests or objects.
+HISTORY_FAMILIES = ("change",)
+
+
+def load_ruleset(config: Config, *, families: Collection[str] | None = None) -> RuleSet:
+    """The shipped packs plus the config's extra rule folders, filtered and overridden.
+
+    ``families`` picks rule families; by default every family but the history ones,
+    which only ``scan changes`` has objects for.
+    """
+    rules = load_rules(
         [rules_dir(), *config.rule_paths],
         include=config.include,
         exclude=config.exclude_rules,
         severity_overrides=config.severity_overrides,
     )
+    if families is None:
+        return RuleSet(r for r in rules if r.family not in HISTORY_FAMILIES)
+    return RuleSet(r for r in rules if r.family in families)
 
 
 def run_scan(
@@ -66,8 +77,12 @@ def run_scan(
     progress: Progress | None = None,
     waivers: WaiverRegister | None = None,
     on_inventory: Callable[[Inventory], None] | None = None,
+    analyzers: Sequence[Analyzer] | None = None,
 ) -> ScanResult:
-    """Scan one source with the configured rules; never raises for a bad input."""
+    """Scan one source with the configured rules; never raises for a bad input.
+
+    ``analyzers`` replaces the default ones (e.g. provenance with a change ledger).
+    """
     started = now_iso()
     ruleset = rules if rules is not None else load_ruleset(config)
     say = progress or (lambda _msg: None)
@@ -76,7 +91,9 @@ def run_scan(
         items: list[SourceItem] = list(source.collect())
         inventory = Inventory.from_items(items)
         say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
-        engine = Engine(ruleset, config.params, default_analyzers())
+        engine = Engine(
+            ruleset, config.params, default_analyzers() if analyzers is None else analyzers
+        )
         findings, unknown = engine.run(inventory)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.locate(findings)

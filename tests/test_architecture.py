@@ -25,6 +25,7 @@ STAGES: dict[str, int] = {
     "scanner.rules": 0,  # compiled rule data: sources plan what to read from it
     "scanner.sources": 1,
     "scanner.inventory": 2,
+    "scanner.changes": 2,  # a source of Change resources that uses the production classification
     "scanner.analyzers": 3,
     "scanner.rbac": 3,
     "scanner.images": 3,
@@ -35,6 +36,7 @@ STAGES: dict[str, int] = {
     "scanner.reporters": 7,
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
+    "scanner.changescan": 8,
     "scanner.ruletest": 8,
     "scanner.cliutil": 9,
     "scanner.cli": 9,
@@ -42,6 +44,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_evidence": 9,
     "scanner.cli_image": 9,
     "scanner.cli_cluster": 9,
+    "scanner.cli_change": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }

@@ -8,6 +8,7 @@ from scanner.analyzers.base import Analyzer, AnalyzerResult
 def default_analyzers() -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here."""
     from scanner.analyzers.backup import BackupAnalyzer
+    from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
@@ -19,6 +20,7 @@ def default_analyzers() -> list[Analyzer]:
         TraefikAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
+        ChangeAnalyzer(),
     ]
 
 
