@@ -10,6 +10,7 @@ def default_analyzers() -> list[Analyzer]:
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
+    from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -21,6 +22,7 @@ def default_analyzers() -> list[Analyzer]:
         RbacAnalyzer(),
         ImageAnalyzer(),
         ChangeAnalyzer(),
+        ProvenanceAnalyzer(),
     ]
 
 
