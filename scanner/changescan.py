@@ -21,6 +21,7 @@ from scanner.changes import (
     open_repository,
 )
 from scanner.config import Config
+from scanner.errors import ScannerError
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.model import Status
@@ -95,7 +96,10 @@ class ChangeLedger:
     def lookup(self, revision: str) -> dict[str, Any]:
         """``{known, protected, branch, passed, failedRules, ticket, approvers, reason}``."""
         if revision not in self._seen:
-            self._seen[revision] = self._judge(revision)
+            try:
+                self._seen[revision] = self._judge(revision)
+            except ScannerError as exc:  # git could not answer: the revision is not proven
+                self._seen[revision] = _answer(revision, reason=exc.diagnostics())
         return self._seen[revision]
 
     def _judge(self, revision: str) -> dict[str, Any]:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 
+if TYPE_CHECKING:
+    from scanner.analyzers.provenance import ChangeLookup
 
-def default_analyzers() -> list[Analyzer]:
-    """The analyzers of a scan; adding one is one line here."""
+
+def default_analyzers(ledger: ChangeLookup | None = None) -> list[Analyzer]:
+    """The analyzers of a scan; adding one is one line here.
+
+    ``ledger`` answers whether a synced GitOps revision passed change control
+    (``scan cluster --repo``).
+    """
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
@@ -22,7 +31,7 @@ def default_analyzers() -> list[Analyzer]:
         RbacAnalyzer(),
         ImageAnalyzer(),
         ChangeAnalyzer(),
-        ProvenanceAnalyzer(),
+        ProvenanceAnalyzer(ledger),
     ]
 
 
