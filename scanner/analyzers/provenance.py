@@ -188,17 +188,12 @@ class ProvenanceAnalyzer(Analyzer):
         owners = _Owners(inventory, params)
         result = AnalyzerResult()
         syncs = {i: owners.sync(i) for i in owners.index.values()}
-        by_uid = {
-            str(_meta(r).get("uid")): i
-            for i, r in enumerate(inventory.resources)
-            if _meta(r).get("uid")
-        }
-        resolved: dict[int, dict[str, Any]] = {}
+        chains = _Chains(owners, syncs)
         for index, res in enumerate(inventory.resources):
             if not (res.origin.cluster or self.all_live):
                 result.facts[index] = {"provenance": {"applies": False}}
                 continue
-            fact = self._resolve(index, owners, syncs, by_uid, resolved, set())
+            fact = chains.resolve(index)
             key = f"{res.ref.kind}/{res.ref.namespace}/{res.ref.name}"
             exempt = any(fnmatchcase(key, str(p)) for p in params.get("gitopsExemptObjects") or ())
             result.facts[index] = {"provenance": {"applies": True, **fact, "exempt": exempt}}
@@ -215,66 +210,55 @@ class ProvenanceAnalyzer(Analyzer):
             result.facts.setdefault(index, {})["gitopsSync"] = sync
         return result
 
-    def _resolve(
-        self,
-        index: int,
-        owners: _Owners,
-        syncs: Mapping[int, Mapping[str, Any]],
-        by_uid: Mapping[str, int],
-        memo: dict[int, dict[str, Any]],
-        seen: set[int],
-    ) -> dict[str, Any]:
-        if index in memo:
-            return memo[index]
-        res = owners.inventory.resources[index]
-        claim = owners.claimed(res)
-        if claim is not None:
-            fact = self._claimed(claim, owners, syncs)
-        else:
-            fact = self._via_owner_references(index, owners, syncs, by_uid, memo, seen)
-        memo[index] = fact
-        return fact
 
-    def _claimed(
-        self, claim: tuple[str, str, str], owners: _Owners, syncs: Mapping[int, Mapping[str, Any]]
-    ) -> dict[str, Any]:
+class _Chains:
+    """Resolves each object's owner once: its own GitOps metadata, else its owners' chain."""
+
+    def __init__(self, owners: _Owners, syncs: Mapping[int, Mapping[str, Any]]) -> None:
+        self.owners = owners
+        self.syncs = syncs
+        self.by_uid = {
+            str(_meta(r).get("uid")): i
+            for i, r in enumerate(owners.inventory.resources)
+            if _meta(r).get("uid")
+        }
+        self.memo: dict[int, dict[str, Any]] = {}
+
+    def resolve(self, index: int, seen: frozenset[int] = frozenset()) -> dict[str, Any]:
+        """``{owned, owner, via, revision, syncStatus, reason}`` or ``{_error}``."""
+        if index not in self.memo:
+            claim = self.owners.claimed(self.owners.inventory.resources[index])
+            self.memo[index] = (
+                self._claimed(claim) if claim is not None else self._via_owners(index, seen)
+            )
+        return self.memo[index]
+
+    def _claimed(self, claim: tuple[str, str, str]) -> dict[str, Any]:
         kind, ns, name = claim
-        i = owners.index.get(claim) if ns != "?" else None
+        i = self.owners.index.get(claim) if ns != "?" else None
         if i is None:
-            group = _OWNER_KINDS[kind]
-            if f"{group}/{kind}" in owners.unread:
+            if f"{_OWNER_KINDS[kind]}/{kind}" in self.owners.unread:
                 return {"_error": f"{kind} objects could not be read to confirm the owner {name}"}
             return _fact(
                 False, reason=f"claims GitOps owner {kind} {name}, but no such {kind} exists"
             )
-        sync = syncs[i]
+        sync = self.syncs[i]
         return _fact(True, sync["owner"], "metadata", sync["revision"], sync["syncStatus"])
 
-    def _via_owner_references(
-        self,
-        index: int,
-        owners: _Owners,
-        syncs: Mapping[int, Mapping[str, Any]],
-        by_uid: Mapping[str, int],
-        memo: dict[int, dict[str, Any]],
-        seen: set[int],
-    ) -> dict[str, Any]:
-        refs = [
-            r
-            for r in _meta(owners.inventory.resources[index]).get("ownerReferences") or ()
-            if isinstance(r, Mapping)
-        ]
+    def _via_owners(self, index: int, seen: frozenset[int]) -> dict[str, Any]:
+        meta = _meta(self.owners.inventory.resources[index])
+        refs = [r for r in meta.get("ownerReferences") or () if isinstance(r, Mapping)]
         if not refs:
             return _fact(False, reason="no Argo CD tracking or Flux labels, and no owner")
         refs.sort(key=lambda r: not r.get("controller"))
         for ref in refs:
-            parent = by_uid.get(str(ref.get("uid")))
+            parent = self.by_uid.get(str(ref.get("uid")))
             label = f"{ref.get('kind')}/{ref.get('name')}"
             if parent is None:
                 return {"_error": f"owner {label} was not read: its provenance cannot be followed"}
             if parent in seen:
                 continue
-            up = self._resolve(parent, owners, syncs, by_uid, memo, seen | {index})
+            up = self.resolve(parent, seen | {index})
             if up.get("owned"):
                 return {**up, "via": f"{label} -> {up['via']}"}
             if up.get("_error"):

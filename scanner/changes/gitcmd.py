@@ -32,6 +32,25 @@ class GitError(SourceError):
     """git could not answer (missing binary, bad revision, timeout)."""
 
 
+def run_tool(
+    cmd: Sequence[str],
+    *,
+    timeout_s: float,
+    why: str,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a program (argument list, no shell, a timeout); a missing one or a hang is GitError."""
+    try:
+        return subprocess.run(
+            list(cmd), input=stdin, capture_output=True, timeout=timeout_s, check=False, env=env
+        )
+    except FileNotFoundError as exc:
+        raise GitError(f"{cmd[0]} is not installed (needed {why})") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"{cmd[0]} {cmd[-1]} timed out after {timeout_s:.0f}s") from exc
+
+
 class Git:
     """One repository; every call goes through :meth:`run`."""
 
@@ -53,19 +72,13 @@ class Git:
             cmd += ["-c", setting]
         cmd += list(args)
         full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
-        try:
-            done = subprocess.run(
-                cmd,
-                input=stdin,
-                capture_output=True,
-                timeout=self.timeout_s,
-                check=False,
-                env=full_env,
-            )
-        except FileNotFoundError as exc:
-            raise GitError("git is not installed (needed to read the change history)") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise GitError(f"git {args[0]} timed out after {self.timeout_s:.0f}s") from exc
+        done = run_tool(
+            cmd,
+            timeout_s=self.timeout_s,
+            why="to read the change history",
+            env=full_env,
+            stdin=stdin,
+        )
         if check and done.returncode != 0:
             err = done.stderr.decode("utf-8", "replace").strip().splitlines()
             raise GitError(f"git {args[0]} failed: {err[-1] if err else done.returncode}")

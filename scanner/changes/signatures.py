@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.changes.gitcmd import Git, GitError
+from scanner.changes.gitcmd import Git, GitError, run_tool
 
 GPG_TIMEOUT_S = 60
 #: %G? letters (git pretty formats) and what they mean to an auditor.
@@ -143,17 +143,11 @@ def _import_keys(home: Path, keyring: Path) -> None:
 
 
 def _gpg(home: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(
-            ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--quiet", *args],
-            capture_output=True,
-            timeout=GPG_TIMEOUT_S,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise GitError("gpg is not installed (needed to verify OpenPGP signatures)") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"gpg timed out after {GPG_TIMEOUT_S}s") from exc
+    return run_tool(
+        ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--quiet", *args],
+        timeout_s=GPG_TIMEOUT_S,
+        why="to verify OpenPGP signatures",
+    )
 
 
 def _stop_agent(home: Path) -> None:
