@@ -68,7 +68,12 @@ def scan_changes(
         waivers=waivers,
         on_inventory=keep,
     )
-    changes = [r for r in kept[0].resources if r.ref.kind == CHANGE_KIND] if kept else []
+    inventory = kept[0] if kept else Inventory()
+    changes = [
+        (r, [h.value for h in inventory.secrets.get(i, [])])
+        for i, r in enumerate(inventory.resources)
+        if r.ref.kind == CHANGE_KIND
+    ]
     return ChangeScan(result, change_rows(changes, result.findings))
 
 

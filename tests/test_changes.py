@@ -411,3 +411,33 @@ def test_range_and_period_are_exclusive(run_cli: Callable[..., Result], estate: 
         "scan", "changes", str(estate.repo.path), "--range", "a..b", "--since", "2026-01-01"
     )
     assert result.exit_code == 2
+
+
+def test_a_token_in_a_commit_subject_never_reaches_any_output(
+    run_cli: Callable[..., Result], keys: Keys, tmp_path: Path
+) -> None:
+    token = "ghp_Zq8xN3vB7mK2pL9wR4tY6uI1oA5sD0fG3hJ7"
+    repo = Repo(tmp_path / "leaky", keys)
+    base = repo.commit({"README.md": "x\n"}, "FIN-1 start")
+    repo.commit({"apps/prod/odoo.yaml": manifest("odoo", "finance-prod")}, f"use {token} for CI")
+    log, bundle, out = tmp_path / "log.csv", tmp_path / "bundle", tmp_path / "out.json"
+    result = run_cli(
+        "scan",
+        "changes",
+        str(repo.path),
+        "--range",
+        f"{base}..main",
+        "--changelog",
+        str(log),
+        "--evidence",
+        str(bundle),
+        "--json",
+        str(out),
+        "--format",
+        "sarif",
+    )
+    assert result.exit_code == 1, result.output  # findings, and the bundle was written
+    texts = [result.output, log.read_text(), out.read_text()]
+    texts += [p.read_text() for p in bundle.iterdir() if p.suffix in (".json", ".csv", ".html")]
+    assert all(token not in t for t in texts)
+    assert "REDACTED sha256:" in log.read_text()

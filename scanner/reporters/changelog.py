@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scanner.model import Finding, Resource, Status
+from scanner.redaction import scrub
 
 COLUMNS = (
     "commit",
@@ -35,15 +36,33 @@ COLUMNS = (
 )
 
 
-def change_rows(changes: Iterable[Resource], findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    """One row per Change, oldest first as the history was read."""
+def change_rows(
+    changes: Iterable[tuple[Resource, Sequence[str]]], findings: Sequence[Finding]
+) -> list[dict[str, Any]]:
+    """One row per Change, oldest first as the history was read.
+
+    Each change comes with the secret values the detector found in it (a token pasted
+    into a commit message): every cell shows those only as fingerprints.
+    """
     by_commit: dict[str, list[Finding]] = {}
     for f in findings:
         if f.resource is not None and f.resource.kind == "Change":
             by_commit.setdefault(f.resource.name, []).append(f)
-    return [
-        _row(c.body, c.facts.get("change") or {}, by_commit.get(c.ref.name, [])) for c in changes
-    ]
+    rows = []
+    for change, secrets in changes:
+        row = _row(
+            change.body, change.facts.get("change") or {}, by_commit.get(change.ref.name, [])
+        )
+        rows.append({k: _scrubbed(v, list(secrets)) for k, v in row.items()} if secrets else row)
+    return rows
+
+
+def _scrubbed(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, list):
+        return [_scrubbed(v, secrets) for v in value]
+    return value
 
 
 def _row(body: Mapping[str, Any], fact: Mapping[str, Any], found: list[Finding]) -> dict[str, Any]:
