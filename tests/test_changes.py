@@ -7,6 +7,7 @@ fails on which change, so a rule that stops seeing a bypass fails here.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Estate:
 
 def _approvals(tmp: Path) -> Path:
     """Both recorded exports in one file (the command takes one)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     github = json.loads((APPROVALS / "github-pulls.json").read_text())["pullRequests"]
     gitlab = json.loads((APPROVALS / "gitlab-merge-requests.json").read_text())
     path = tmp / "approvals.json"
@@ -441,3 +443,55 @@ def test_a_token_in_a_commit_subject_never_reaches_any_output(
     texts += [p.read_text() for p in bundle.iterdir() if p.suffix in (".json", ".csv", ".html")]
     assert all(token not in t for t in texts)
     assert "REDACTED sha256:" in log.read_text()
+
+
+def test_same_history_same_bytes(
+    run_cli: Callable[..., Result], estate: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    outputs = []
+    for run in ("a", "b"):
+        bundle = tmp_path / f"{run}.zip"
+        _scan(run_cli, estate, tmp_path / run, "--evidence", str(bundle))
+        outputs.append(bundle.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_verdicts_agree_with_git_verify_commit_itself(estate: Estate, tmp_path: Path) -> None:
+    """The oracle: for every change, trusted exactly when ``git verify-commit`` succeeds."""
+    from scanner.changes import from_range, open_repository
+    from scanner.changes.history import read_commits
+    from scanner.changes.signatures import TrustSet, verifier
+
+    keyring = estate.keys.keyring("alice", "bob")
+    signers = estate.keys.allowed_signers("bob", "carol")
+    git = open_repository(estate.repo.path)
+    population = from_range(git, f"{estate.base}..main")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--import", str(keyring)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    with verifier(git, TrustSet((keyring,), signers)) as check:
+        config, env = check.log_config()
+        for commit in read_commits(git, population.commits, config=config, env=env):
+            verdict = check.verify(commit.sha, commit.sig_letter, commit.sig_key, commit.sig_signer)
+            done = subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(estate.repo.path),
+                    "-c",
+                    f"gpg.ssh.allowedSignersFile={signers}",
+                    "verify-commit",
+                    commit.sha,
+                ],
+                capture_output=True,
+                timeout=60,
+                env={"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"},
+            )
+            label = estate.label(commit.sha)
+            assert (verdict.status == "trusted") == (done.returncode == 0), (label, verdict)

@@ -32,6 +32,22 @@ _STATUS_TEXT = {
 }
 
 
+#: What ``git verify-commit`` answers for a ``%G?`` letter under this verifier's settings
+#: (only the trusted keys present, ``gpg.minTrustLevel=undefined``): a key in the keyring
+#: is trusted whatever its OpenPGP validity, an SSH key must be in the allowed-signers file
+#: (``U`` means it is not). tests/test_changes.py checks this table against git itself.
+_KNOWN_OUTCOME = {
+    ("G", "openpgp"): True,
+    ("G", "ssh"): True,
+    ("U", "openpgp"): True,
+    ("U", "ssh"): False,
+    ("E", "openpgp"): False,
+    ("E", "ssh"): False,
+    ("B", "openpgp"): False,
+    ("B", "ssh"): False,
+}
+
+
 @dataclass(frozen=True)
 class TrustSet:
     """OpenPGP keyring files and an SSH allowed-signers file (paths from trusted input)."""
@@ -92,13 +108,16 @@ class Verifier:
                 "no trust set configured (--keyring / --allowed-signers): "
                 "a signature cannot be judged",
             )
-        done = self.git.run(
-            "verify-commit", "--raw", commit, config=self.config, env=self.env, check=False
-        )
         text = _STATUS_TEXT.get(letter, f"git reported {letter!r}")
-        if done.returncode == 0 and letter in ("G", "U"):
-            return Verdict("trusted", fmt, key, signer, text)
-        return Verdict("untrusted", fmt, key, signer, text)
+        known = _KNOWN_OUTCOME.get((letter, fmt))
+        if known is None:  # rare letters (expired, revoked): ask git itself
+            done = self.git.run(
+                "verify-commit", "--raw", commit, config=self.config, env=self.env, check=False
+            )
+            known = done.returncode == 0 and letter in ("G", "U")
+        if letter == "U" and fmt == "ssh":
+            text = "good signature by a key that is not in the allowed-signers file"
+        return Verdict("trusted" if known else "untrusted", fmt, key, signer, text)
 
     def log_config(self) -> tuple[tuple[str, ...], dict[str, str]]:
         """The ``-c`` settings and environment under which ``%G?`` means this trust set."""

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+#: Commit dates start here and advance an hour per git call (deterministic commit ids).
+START = datetime(2026, 11, 1, tzinfo=UTC)
 PEOPLE = {
     "alice": ("Alice Maker", "alice@finance.example"),
     "bob": ("Bob Approver", "bob@finance.example"),
@@ -133,7 +136,7 @@ class Repo:
     def git(self, *args: str, who: str = "alice", extra_env: dict[str, str] | None = None) -> str:
         name, email = PEOPLE[who]
         self.tick += 1
-        date = f"2026-11-{1 + self.tick // 24:02d}T{self.tick % 24:02d}:00:00+00:00"
+        date = (START + timedelta(hours=self.tick)).isoformat()
         env = {
             "GNUPGHOME": str(self.keys.gpg_home),
             "GIT_AUTHOR_NAME": name,
