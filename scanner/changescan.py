@@ -21,7 +21,7 @@ from scanner.changes import (
     open_repository,
 )
 from scanner.config import Config
-from scanner.errors import ScannerError
+from scanner.errors import ConfigError, ScannerError
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.model import Status
@@ -75,6 +75,24 @@ def scan_changes(
         if r.ref.kind == CHANGE_KIND
     ]
     return ChangeScan(result, change_rows(changes, result.findings))
+
+
+def check_config_committed(git: Git, population: Population, config_path: Path | None) -> None:
+    """The repository's own ``ledgergate.yaml`` judges its history only as committed at the
+    end of the range, where changing it needed approval (LG-CHG-006); a working-tree edit
+    (a lower ``minApprovers``) would judge the audit by rules no one approved."""
+    if config_path is None:
+        return
+    try:
+        rel = config_path.resolve().relative_to(git.repo.resolve()).as_posix()
+    except ValueError:
+        return  # a config from outside the repository was given on the command line
+    done = git.run("show", f"{population.tip}:{rel}", check=False)
+    if done.returncode != 0 or done.stdout != config_path.read_bytes():
+        raise ConfigError(
+            f"{rel} differs from the one committed at {population.tip[:12]}: the audit would "
+            "apply settings no change control approved; commit it, or pass --config"
+        )
 
 
 class ChangeLedger:

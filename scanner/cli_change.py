@@ -107,11 +107,14 @@ def changes(
           --approvals reviews.json --changelog changes.csv --evidence q4.zip
       ledgergate scan changes . --since 2026-10-01 --until 2026-12-31 --branch origin/main
 
+    The repository's ledgergate.yaml applies only as committed at the end of the range
+    (an uncommitted edit is exit 2); --config overrides it.
+
     A history that cannot be read completely (a shallow clone that stops inside the range,
     a range that does not resolve) or an approvals file that does not parse is exit 2.
     """
     from scanner.changes import TrustSet, from_period, from_range, load_approvals, open_repository
-    from scanner.changescan import scan_changes
+    from scanner.changescan import check_config_committed, scan_changes
     from scanner.errors import ScannerError
     from scanner.reporters.changelog import changelog_csv, changelog_json
 
@@ -123,6 +126,8 @@ def changes(
         population = (
             from_range(git, range_text) if range_text else from_period(git, branch, since, until)
         )
+        if config_path is None:
+            check_config_committed(git, population, config.path)
         reviews = load_approvals(approvals) if approvals else []
         scan = scan_changes(
             git,

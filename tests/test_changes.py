@@ -495,3 +495,18 @@ def test_verdicts_agree_with_git_verify_commit_itself(estate: Estate, tmp_path: 
             )
             label = estate.label(commit.sha)
             assert (verdict.status == "trusted") == (done.returncode == 0), (label, verdict)
+
+
+def test_an_uncommitted_config_edit_cannot_judge_the_history(
+    run_cli: Callable[..., Result], keys: Keys, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "cfg", keys)
+    base = repo.commit({"ledgergate.yaml": "params: {minApprovers: 2}\n"}, "FIN-1 gate")
+    repo.commit({"apps/prod/odoo.yaml": manifest("odoo", "finance-prod")}, "FIN-2 odoo")
+    args = ("scan", "changes", str(repo.path), "--range", f"{base}..main", "--format", "json")
+    committed = run_cli(*args)
+    assert committed.exit_code == 1, committed.output
+    (repo.path / "ledgergate.yaml").write_text("params: {ticketPattern: '.*'}\n")
+    edited = run_cli(*args)
+    assert edited.exit_code == 2
+    assert "differs from the one committed" in edited.output
