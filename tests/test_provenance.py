@@ -167,3 +167,10 @@ def test_html_report_shows_each_objects_owner_and_revision(kube_target: KubeTarg
     html = get_reporter("html").render(result)
     assert '<section id="recorded">' in html
     assert f"argocd:odoo-finance-prod @ {PROD_REVISION} via metadata" in html
+
+
+def test_namespace_filter_still_reads_the_gitops_owners(kube_target: KubeTarget) -> None:
+    result, _ = scan_cluster(kube_target.kubeconfig, namespaces=["finance-prod"])
+    odoo = _finding(result, "LG-GITOPS-001", "Deployment", "odoo")
+    assert odoo.status is Status.PASS, odoo.message
+    assert _finding(result, "LG-GITOPS-001", "Pod", "debug-shell").status is Status.FAIL

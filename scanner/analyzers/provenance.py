@@ -203,7 +203,10 @@ class ProvenanceAnalyzer(Analyzer):
                 and is_production(inventory.resources[i].ref.namespace, params)
                 for i, f in result.facts.items()
             )
-            live = bool(inventory.resources[index].origin.cluster) or self.all_live
+            owner = inventory.resources[index]
+            live = bool(owner.origin.cluster) or self.all_live
+            # an owner read only for provenance (outside --namespace) is not judged itself
+            live = live and not owner.facts.get("outsideSelection")
             sync = {**sync, "production": sync["production"] or owned_production, "live": live}
             if self.ledger is not None and sync["revision"]:
                 sync["change"] = dict(self.ledger.lookup(sync["revision"]))
