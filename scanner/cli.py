@@ -45,6 +45,7 @@ def cli() -> None:
       ledgergate scan repo .                         # table, exit 1 on high+ findings
       ledgergate scan repo . --base origin/main --sarif out.sarif
       ledgergate scan cluster --context prod --evidence audit.zip
+      ledgergate scan changes . --range origin/main~200..origin/main --approvals reviews.json
       ledgergate scan image registry.example/odoo:17 --key release.pub
       ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rules list --framework pci-dss-4.0
@@ -54,7 +55,7 @@ def cli() -> None:
 
 @cli.group()
 def scan() -> None:
-    """Scan a target: a repository, a live cluster or container images."""
+    """Scan a target: a repository, a live cluster, container images or a change history."""
 
 
 @scan.command("repo")
@@ -272,12 +273,14 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_change import changes
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_image import scan_image_cmd
     from scanner.cli_rbac import rbac
 
     scan.add_command(cluster)
+    scan.add_command(changes)
     scan.add_command(scan_image_cmd)
     cli.add_command(rbac)
     cli.add_command(evidence_group)

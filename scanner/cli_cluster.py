@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scanner.cli_change import trust_options
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cli_nightly import RunOptions, nightly_options
@@ -62,6 +63,13 @@ from scanner.cliutil import (
     help="Seconds to wait for each API request.",
 )
 @click.option("--page-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The GitOps repository production syncs from: each synced revision must be a "
+    "commit on a protected branch that passes the change rules (LG-GITOPS-004).",
+)
+@trust_options
 @audit_options
 @image_options()
 @nightly_options
@@ -75,6 +83,10 @@ def cluster(
     outputs: OutputOptions,
     request_timeout: float,
     page_size: int,
+    repo: Path | None,
+    keyrings: tuple[Path, ...],
+    allowed_signers: Path | None,
+    approvals: Path | None,
     audit: AuditOptions,
     image_flags: ImageFlags,
     run: RunOptions,
@@ -91,8 +103,16 @@ def cluster(
     \b
     Exit codes: 0 clean, 1 findings at/above --fail-on, 2 usage, 3 internal, 4 incomplete.
     A nightly job that should fail only on 3 and 4:  --fail-on none
+
+    Production objects must be owned by Argo CD or Flux; with --repo (and the trust
+    options of `scan changes`) each revision they run is traced to its commit, ticket
+    and approvers.
     """
-    from scanner.analyzers import kinds_read_by_analyzers, kinds_synthesised_by_analyzers
+    from scanner.analyzers import (
+        default_analyzers,
+        kinds_read_by_analyzers,
+        kinds_synthesised_by_analyzers,
+    )
     from scanner.errors import ScannerError
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.sources.kube import KubeSource
@@ -104,6 +124,14 @@ def cluster(
     try:
         config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
         ruleset = load_ruleset(config)
+        ledger = None
+        if repo is not None:
+            from scanner.changes import TrustSet, load_approvals
+            from scanner.changescan import ChangeLedger
+
+            reviews = load_approvals(approvals) if approvals else []
+            trust = TrustSet(keyrings, allowed_signers)
+            ledger = ChangeLedger(repo.resolve(), config, trust=trust, approvals=reviews)
         conn = connect(kubeconfig, context, ca_file=ca_file)
         source = KubeSource(
             KubeClient(conn, timeout_s=request_timeout),
@@ -122,6 +150,7 @@ def cluster(
             progress=progress(tty),
             waivers=audit.load_register(None, config),
             on_inventory=audit.keep_inventory,
+            analyzers=default_analyzers(ledger=ledger),
         )
     except ScannerError as exc:
         fail(exc.diagnostics())

@@ -38,6 +38,8 @@ class AuditOptions:
     inventory: Inventory | None = field(default=None, repr=False)
     register: WaiverRegister | None = None
     waivers_file: Path | None = None
+    #: Files a scan kind adds to the bundle (e.g. the change log).
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
     def load_register(
         self, root: Path | None, config: Config | None = None
@@ -79,6 +81,7 @@ class AuditOptions:
             inventory=self.inventory,
             sign_key=self.sign_key,
             sign_sigstore=self.sign_sigstore,
+            extra=self.extra_files,
         )
         write_bundle(inputs, self.evidence)
 

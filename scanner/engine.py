@@ -295,7 +295,10 @@ class Engine:
             if not isinstance(verdict, bool):
                 return make(Status.ERROR, f"assert returned {type(verdict).__name__}, not bool")
             if verdict:
-                return make(Status.PASS, rule.title)
+                recorded = (
+                    self._evidence(rule, activation, secrets) if rule.evidence_on_pass else ()
+                )
+                return make(Status.PASS, rule.title, recorded)
             message = rule.message
             if rule.message_expression is not None:
                 message = str(rule.message_expression.evaluate(activation))

@@ -90,6 +90,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("external-secrets.io", "v1beta1", "ExternalSecret", "externalsecrets"),
     KindInfo("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets"),
     KindInfo("argoproj.io", "v1alpha1", "Application", "applications"),
+    KindInfo("argoproj.io", "v1alpha1", "AppProject", "appprojects"),
+    KindInfo("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
     KindInfo("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
     KindInfo("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
 )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from scanner import __version__, clock
-from scanner.analyzers import default_analyzers
+from scanner.analyzers import Analyzer, default_analyzers
 from scanner.config import Config
 from scanner.engine import Engine
 from scanner.findings import ScanResult, coverage_errors
@@ -46,14 +46,25 @@ def now_iso() -> str:
     return clock.iso(clock.now())
 
 
-def load_ruleset(config: Config) -> RuleSet:
-    """The shipped packs plus the config's extra rule folders, filtered and overridden."""
-    return load_rules(
+#: Rule families that judge a Git history (``scan changes``), not manifests or objects.
+HISTORY_FAMILIES = ("change",)
+
+
+def load_ruleset(config: Config, *, families: Collection[str] | None = None) -> RuleSet:
+    """The shipped packs plus the config's extra rule folders, filtered and overridden.
+
+    ``families`` picks rule families; by default every family but the history ones,
+    which only ``scan changes`` has objects for.
+    """
+    rules = load_rules(
         [rules_dir(), *config.rule_paths],
         include=config.include,
         exclude=config.exclude_rules,
         severity_overrides=config.severity_overrides,
     )
+    if families is None:
+        return RuleSet(r for r in rules if r.family not in HISTORY_FAMILIES)
+    return RuleSet(r for r in rules if r.family in families)
 
 
 def run_scan(
@@ -65,10 +76,12 @@ def run_scan(
     waivers: WaiverRegister | None = None,
     on_inventory: Callable[[Inventory], None] | None = None,
     now: datetime | None = None,
+    analyzers: Sequence[Analyzer] | None = None,
 ) -> ScanResult:
     """Scan one source with the configured rules; never raises for a bad input.
 
     ``now`` is the moment backup and restore ages are judged at (default: the clock).
+    ``analyzers`` replaces the default ones (e.g. provenance with a change ledger).
     """
     started = now_iso()
     ruleset = rules if rules is not None else load_ruleset(config)
@@ -79,7 +92,10 @@ def run_scan(
         inventory = Inventory.from_items(items)
         say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
         engine = Engine(
-            ruleset, config.params, default_analyzers(now), observed=source.observes_state
+            ruleset,
+            config.params,
+            default_analyzers(now) if analyzers is None else analyzers,
+            observed=source.observes_state,
         )
         findings, unknown = engine.run(inventory)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))

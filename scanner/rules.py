@@ -88,6 +88,8 @@ class Rule:
     evidence: celrt.Program | None = None
     sensitive: bool = False
     requires: tuple[str, ...] = ()
+    #: Evidence is recorded on ``pass`` too (provenance: which revision is running).
+    evidence_on_pass: bool = False
     source: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -201,6 +203,7 @@ def load_rule(path: Path) -> Rule:
         evidence=optional["evidence"],
         sensitive=bool(data.get("sensitive", False)),
         requires=tuple(data.get("requires", ())),
+        evidence_on_pass=bool(data.get("evidenceOnPass", False)),
         source=data,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +156,8 @@ def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
             break
         node = nxt
     return line
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (for fields of untrusted objects)."""
+    return value if isinstance(value, Mapping) else {}

@@ -30,6 +30,7 @@ STAGES: dict[str, int] = {
     "scanner.rules": 0,  # compiled rule data: sources plan what to read from it
     "scanner.sources": 1,
     "scanner.inventory": 2,
+    "scanner.changes": 2,  # a source of Change resources that uses the production classification
     "scanner.analyzers": 3,
     "scanner.rbac": 3,
     "scanner.images": 3,
@@ -42,6 +43,7 @@ STAGES: dict[str, int] = {
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
     "scanner.premerge": 8,
+    "scanner.changescan": 8,
     "scanner.ruletest": 8,
     "scanner.cliutil": 9,
     "scanner.cli": 9,
@@ -50,6 +52,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_image": 9,
     "scanner.cli_cluster": 9,
     "scanner.cli_nightly": 9,
+    "scanner.cli_change": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }

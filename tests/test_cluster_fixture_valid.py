@@ -32,18 +32,33 @@ def _objects(*folders: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 OBJECTS = _objects(CLUSTER_FIXTURE, ROOT / "deploy" / "nightly-audit" / "base")
-CUSTOM = {"IngressRoute", "TLSOption", "Middleware", "Schedule", "Backup", "Restore"}
-CUSTOM |= {"BackupStorageLocation", "Cluster", "ScheduledBackup"}
+CUSTOM = {
+    "IngressRoute",
+    "TLSOption",
+    "Middleware",
+    "Schedule",
+    "Backup",
+    "Restore",
+    "BackupStorageLocation",
+    "Cluster",
+    "ScheduledBackup",
+    "Application",
+    "AppProject",
+    "GitRepository",
+}
+CUSTOM_GROUPS = {
+    "traefik.io/v1alpha1",
+    "velero.io/v1",
+    "postgresql.cnpg.io/v1",
+    "argoproj.io/v1alpha1",
+    "source.toolkit.fluxcd.io/v1",
+}
 
 
 @pytest.mark.parametrize(("name", "obj"), OBJECTS, ids=[n for n, _ in OBJECTS])
 def test_object_is_valid(name: str, obj: dict[str, Any]) -> None:
     if obj["kind"] in CUSTOM:
-        assert obj["apiVersion"] in {
-            "traefik.io/v1alpha1",
-            "velero.io/v1",
-            "postgresql.cnpg.io/v1",
-        }
+        assert obj["apiVersion"] in CUSTOM_GROUPS
         return
     kv.validate(obj, K8S_VERSION, strict=True)
 

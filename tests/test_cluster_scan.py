@@ -75,8 +75,11 @@ def test_secret_bodies_are_never_requested(
     assert all(r.metadata_only for r in secret_requests), secret_requests
     secrets = [f for f in result.findings if f.resource and f.resource.kind == "Secret"]
     # LG-SEC-001 judges files only (cluster Secrets are meant to hold values); metadata rules
-    # such as LG-SEC-006 (values in annotations) may judge the metadata-only objects
-    assert secrets and {f.rule_id for f in secrets} == {"LG-SEC-006"}
+    # such as LG-SEC-006 (values in annotations) and LG-GITOPS-001 (GitOps owner labels)
+    # may judge the metadata-only objects
+    assert secrets and {f.rule_id for f in secrets} == {"LG-SEC-006", "LG-GITOPS-001"}
+    owners = {f.resource.name: f.status for f in secrets if f.rule_id == "LG-GITOPS-001"}
+    assert owners == {"odoo-db": Status.PASS, "redis-auth": Status.PASS}
 
 
 def test_planted_secrets_never_reach_any_output(kube_target: KubeTarget, tmp_path: Path) -> None:

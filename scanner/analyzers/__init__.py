@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 
+if TYPE_CHECKING:
+    from scanner.analyzers.provenance import ChangeLookup
 
-def default_analyzers(now: datetime | None = None) -> list[Analyzer]:
+
+def default_analyzers(
+    now: datetime | None = None, ledger: ChangeLookup | None = None
+) -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here.
 
     ``now`` is when run ages (backups, restores) are judged; default the clock.
+    ``ledger`` answers whether a synced GitOps revision passed change control
+    (``scan cluster --repo``).
     """
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
+    from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
+    from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -28,6 +38,8 @@ def default_analyzers(now: datetime | None = None) -> list[Analyzer]:
         RbacAnalyzer(),
         ImageAnalyzer(),
         GateAnalyzer(),
+        ChangeAnalyzer(),
+        ProvenanceAnalyzer(ledger),
     ]
 
 

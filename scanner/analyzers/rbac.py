@@ -25,9 +25,15 @@ class RbacAnalyzer(Analyzer):
 
     name = "rbac"
     provides = ("rbacSubject", "rbacBinding")
-    reads = tuple(
-        ("rbac.authorization.k8s.io", kind)
-        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    reads = (
+        *(
+            ("rbac.authorization.k8s.io", kind)
+            for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+        ),
+        # Argo CD's own RBAC: argocd-rbac-cm, AppProject roles, the apps they act on
+        ("", "ConfigMap"),
+        ("argoproj.io", "AppProject"),
+        ("argoproj.io", "Application"),
     )
     synthesises = ((SYNTHETIC_GROUP, SUBJECT_KIND),)
 

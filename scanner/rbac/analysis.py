@@ -8,7 +8,7 @@ out of a repository, a live cluster or a snapshot.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.inventory import Inventory
@@ -137,8 +137,40 @@ def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
     config = DutyConfig.from_params(params)
     index = RbacIndex.build(inventory)
     evaluator = DutyEvaluator(config, params)
-    reports = tuple(subject_report(inventory, index, evaluator, s) for s in index.subjects())
-    return RbacAnalysis(index, config, reports)
+    reports = [subject_report(inventory, index, evaluator, s) for s in index.subjects()]
+    return RbacAnalysis(index, config, tuple(_with_argocd(inventory, params, config, reports)))
+
+
+def _with_argocd(
+    inventory: Inventory,
+    params: Mapping[str, Any],
+    config: DutyConfig,
+    reports: list[SubjectReport],
+) -> list[SubjectReport]:
+    """Add the duties Argo CD's own RBAC gives (syncing production apps deploys)."""
+    from scanner.rbac import argocd
+
+    extra = argocd.argo_duties(inventory, params)
+    if not extra:
+        return reports
+    by_subject = {r.subject: r for r in reports}
+    merged: list[SubjectReport] = []
+    for subject in sorted(set(by_subject) | set(extra)):
+        report = by_subject.get(subject) or SubjectReport(
+            subject, (), (), (), argocd.origin_of(inventory, subject)
+        )
+        more = {d: c for d, c in extra.get(subject, {}).items() if d in config.duties}
+        if more:
+            held = {h.name: h for h in report.duties}
+            for name, chains in more.items():
+                before = held.get(name)
+                kept = before.chains if before and not before.implied_by else ()
+                held[name] = HeldDuty(name, tuple(dict.fromkeys((*kept, *chains))))
+            duties = tuple(held[n] for n in sorted(held))
+            conflicts = tuple((c, tuple(h)) for c, h in conflicts_of(config, duties))
+            report = replace(report, duties=duties, conflicts=conflicts)
+        merged.append(report)
+    return merged
 
 
 def duty_matrix(inventory: Inventory, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ a detected secret value is refused (fail closed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class BundleInputs:
     sign_key: Path | None = None
     #: Also sign keylessly with the ambient CI identity (Sigstore).
     sign_sigstore: bool = False
+    #: Files a scan kind adds (e.g. ``changelog.json``), hashed and signed like the rest.
+    extra: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
@@ -142,6 +144,7 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
         "findings.sarif": SarifReporter().render(result).encode(),
         "inventory.json": canonical(snapshot(inputs.inventory)),
         "waivers.json": canonical(waivers_doc(inputs.register, result)),
+        **inputs.extra,
     }
     root = str(result.target.get("path", "."))
     waivers_path = inputs.waivers_path

@@ -40,6 +40,8 @@ class ReportView:
     waivers: tuple[Mapping[str, str], ...]
     bundle: Mapping[str, Any] | None = None
     frameworks: tuple[tuple[str, Mapping[str, int]], ...] = field(default=())
+    #: Passed findings that record evidence (e.g. the GitOps owner and revision an object runs).
+    recorded: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def summary(self) -> Mapping[str, int]:
@@ -116,6 +118,7 @@ def build_view(
         waivers=waivers_in_force(findings),
         bundle=bundle,
         frameworks=_framework_summary(rows),
+        recorded=tuple(f for f in findings if f.get("status") == "pass" and f.get("evidence")),
     )
 
 

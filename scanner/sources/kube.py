@@ -27,7 +27,7 @@ from scanner.redaction import strip_userinfo
 from scanner.rules import Rule, RuleSet
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.kubeclient import JSON, METADATA_ONLY, KubeClient, KubeRequestError
-from scanner.sources.kubeplan import CONTEXT_KINDS, SECRET, plan
+from scanner.sources.kubeplan import CONTEXT_KINDS, SECRET, UNFILTERED, plan
 
 SOURCE = "cluster"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
@@ -275,13 +275,17 @@ class KubeSource(Source):
         kept = 0
         for item in items:
             meta = item.get("metadata") or {}
+            context = False
             if not self._namespace_selected(served, meta):
-                continue
+                if (served.group, served.kind) not in UNFILTERED:
+                    continue
+                context = True  # read for provenance, not judged (outside --namespace)
             if self._judged_through_owner(served, meta):
                 owned += 1
                 continue
             kept += 1
-            yield self._resource(served, item, metadata_only=secret)
+            resource = self._resource(served, item, metadata_only=secret)
+            yield resource.with_facts({"outsideSelection": True}) if context else resource
         if owned:
             yield CoverageEntry(
                 SOURCE,
@@ -305,7 +309,9 @@ class KubeSource(Source):
 
     def _paths(self, served: Served) -> list[str]:
         """One cluster-wide list, or one per namespace when every pattern is a plain name
-        (context kinds are always listed cluster-wide)."""
+        (context kinds and GitOps owners are always listed cluster-wide)."""
+        if (served.group, served.kind) in UNFILTERED:
+            return [served.path()]
         if (
             served.namespaced
             and self.namespaces

@@ -17,6 +17,18 @@ from scanner.rules import Rule
 #: Always read: rules see namespace labels and the production flag through them.
 CONTEXT_KINDS = (("", "Namespace"),)
 SECRET = ("", "Secret")
+#: GitOps owners are read cluster-wide even when --namespace narrows the scan: they live in
+#: their controller's namespace (argocd, flux-system) and are the provenance of the objects
+#: in the selected ones.
+UNFILTERED = frozenset(
+    {
+        ("argoproj.io", "Application"),
+        ("argoproj.io", "AppProject"),
+        ("kustomize.toolkit.fluxcd.io", "Kustomization"),
+        ("helm.toolkit.fluxcd.io", "HelmRelease"),
+        ("source.toolkit.fluxcd.io", "GitRepository"),
+    }
+)
 
 
 @dataclass(frozen=True)
