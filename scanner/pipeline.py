@@ -63,8 +63,8 @@ def load_ruleset(config: Config, *, families: Collection[str] | None = None) -> 
         severity_overrides=config.severity_overrides,
     )
     if families is None:
-        return RuleSet(r for r in rules if r.family not in HISTORY_FAMILIES)
-    return RuleSet(r for r in rules if r.family in families)
+        return RuleSet((r for r in rules if r.family not in HISTORY_FAMILIES), rules.excluded)
+    return RuleSet((r for r in rules if r.family in families), rules.excluded)
 
 
 def run_scan(

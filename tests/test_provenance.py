@@ -99,9 +99,11 @@ def test_unreadable_owners_make_provenance_an_error_not_a_fail_or_pass(tmp_path:
         server.stop()
     odoo = _finding(result, "LG-GITOPS-001", "Deployment", "odoo")
     assert odoo.status is Status.ERROR
-    assert "Application objects could not be read" in odoo.message
+    assert "argoproj.io/Application could not be read" in odoo.message
+    # the provenance fact as a whole rests on every owner kind: an unread one makes it an
+    # error even for objects a readable (Flux) owner tracks; never a silent pass
     redis = _finding(result, "LG-GITOPS-001", "StatefulSet", "redis")
-    assert redis.status is Status.PASS  # Flux owners were readable
+    assert redis.status is Status.ERROR
 
 
 def test_repo_links_each_synced_revision_to_its_change(tmp_path: Path) -> None:

@@ -235,11 +235,10 @@ def build_log(result: ScanResult) -> dict[str, Any]:
         results=[_result(f, index[f.rule_id]) for f in reported],
         invocations=[invocation],
         column_kind="unicodeCodePoints",
-        properties={"target": dict(result.target)} if result.target else None,
     )
     log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
     data: dict[str, Any] = to_json(log)
-    properties: dict[str, Any] = {}
+    properties: dict[str, Any] = {"target": dict(result.target)} if result.target else {}
     comparison = comparison_to_dict(result)
     if comparison is not None:
         properties["comparison"] = {k: v for k, v in comparison.items() if k != "fixed"}
