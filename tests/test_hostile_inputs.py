@@ -257,3 +257,32 @@ def test_include_directives_are_listed(tmp_path: Path) -> None:
         if "not followed" in s["reason"]  # type: ignore[index]
     }
     assert listed == {"postgresql.conf", "redis.conf"}
+
+
+def test_a_960_deep_value_does_not_crash_the_bundle_writer(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "good.yaml").write_text(GOOD)
+    deep = "[" * 960 + "]" * 960
+    (root / "deep.json").write_text(
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}, "x": ' + deep + "}"
+    )
+    bundle = tmp_path / "bundle"
+    result = CliRunner().invoke(
+        cli, ["scan", "repo", str(root), "--evidence", str(bundle)], catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    findings = json.loads((bundle / "findings.json").read_text())["findings"]
+    assert {f["ruleId"] for f in findings if f["location"]["path"] == "deep.json"} == {
+        "input/too-deep"
+    }
+
+
+def test_many_tiny_documents_make_one_skip_entry(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "many.yaml").write_text("---\n".join(f"n: {i}\n" for i in range(5000)))
+    doc = scan_all_formats(root, tmp_path)
+    skipped = [s for s in doc["skipped"] if s["path"] == "many.yaml"]  # type: ignore[attr-defined, index]
+    assert len(skipped) == 1
+    assert "(5,000 documents in this file)" in skipped[0]["reason"]
