@@ -286,3 +286,50 @@ def test_many_tiny_documents_make_one_skip_entry(tmp_path: Path) -> None:
     skipped = [s for s in doc["skipped"] if s["path"] == "many.yaml"]  # type: ignore[attr-defined, index]
     assert len(skipped) == 1
     assert "(5,000 documents in this file)" in skipped[0]["reason"]
+
+
+TRAEFIK_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: traefik, namespace: ingress}
+spec:
+  template:
+    spec:
+      containers:
+      - name: traefik
+        image: docker.io/library/traefik:v3.1
+        args: ["--api.insecure=true", "--entrypoints.websecure.address=:443"]
+"""
+TRAEFIK_CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: traefik-config, namespace: ingress}
+data:
+  traefik.yml: |
+    api:
+      insecure: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (TRAEFIK_DEPLOYMENT, "Deployment traefik (traefik args)"),
+        (TRAEFIK_CONFIGMAP, "ConfigMap traefik-config (traefik.yml)"),
+    ],
+)
+def test_traefik_static_config_in_args_or_configmap_is_judged(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    from scanner.cliutil import load_scan_config
+    from scanner.model import Status
+    from scanner.pipeline import scan_repo
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ingress.yaml").write_text(text)
+    result = scan_repo(root, load_scan_config(root, None))
+    failed = {
+        (f.resource.name, f.origin.path)
+        for f in result.findings
+        if f.rule_id == "LG-TLS-009" and f.status is Status.FAIL and f.resource
+    }
+    assert failed == {(expected, "ingress.yaml")}

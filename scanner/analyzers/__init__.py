@@ -12,8 +12,10 @@ def default_analyzers() -> list[Analyzer]:
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
+    from scanner.analyzers.traefik_static import TraefikStaticAnalyzer
 
     return [
+        TraefikStaticAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         TraefikAnalyzer(),
