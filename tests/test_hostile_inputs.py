@@ -256,3 +256,79 @@ def test_include_directives_are_listed(tmp_path: Path) -> None:
         if "not followed" in s["reason"]  # type: ignore[index]
     }
     assert listed == {"postgresql.conf", "redis.conf"}
+
+
+def test_a_960_deep_value_does_not_crash_the_bundle_writer(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "good.yaml").write_text(GOOD)
+    deep = "[" * 960 + "]" * 960
+    (root / "deep.json").write_text(
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}, "x": ' + deep + "}"
+    )
+    bundle = tmp_path / "bundle"
+    result = CliRunner().invoke(
+        cli, ["scan", "repo", str(root), "--evidence", str(bundle)], catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    findings = json.loads((bundle / "findings.json").read_text())["findings"]
+    assert {f["ruleId"] for f in findings if f["location"]["path"] == "deep.json"} == {
+        "input/too-deep"
+    }
+
+
+def test_many_tiny_documents_make_one_skip_entry(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "many.yaml").write_text("---\n".join(f"n: {i}\n" for i in range(5000)))
+    doc = scan_all_formats(root, tmp_path)
+    skipped = [s for s in doc["skipped"] if s["path"] == "many.yaml"]  # type: ignore[attr-defined, index]
+    assert len(skipped) == 1
+    assert "(5,000 documents in this file)" in skipped[0]["reason"]
+
+
+TRAEFIK_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: traefik, namespace: ingress}
+spec:
+  template:
+    spec:
+      containers:
+      - name: traefik
+        image: docker.io/library/traefik:v3.1
+        args: ["--api.insecure=true", "--entrypoints.websecure.address=:443"]
+"""
+TRAEFIK_CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: traefik-config, namespace: ingress}
+data:
+  traefik.yml: |
+    api:
+      insecure: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (TRAEFIK_DEPLOYMENT, "Deployment traefik (traefik args)"),
+        (TRAEFIK_CONFIGMAP, "ConfigMap traefik-config (traefik.yml)"),
+    ],
+)
+def test_traefik_static_config_in_args_or_configmap_is_judged(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    from scanner.cliutil import load_scan_config
+    from scanner.model import Status
+    from scanner.pipeline import scan_repo
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "ingress.yaml").write_text(text)
+    result = scan_repo(root, load_scan_config(root, None))
+    failed = {
+        (f.resource.name, f.origin.path)
+        for f in result.findings
+        if f.rule_id == "LG-TLS-009" and f.status is Status.FAIL and f.resource
+    }
+    assert failed == {(expected, "ingress.yaml")}

@@ -29,8 +29,10 @@ def default_analyzers(
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
+    from scanner.analyzers.traefik_static import TraefikStaticAnalyzer
 
     return [
+        TraefikStaticAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),

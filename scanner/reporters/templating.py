@@ -39,7 +39,7 @@ def markdown_cell(value: Any) -> str:
             out.append("&amp;")
         elif ch in _MD_PUNCTUATION:
             out.append("\\" + ch)
-        elif ch in "@":
+        elif ch == "@" and not (out and out[-1][-1:].isalnum()):  # ``a@b.c`` is an address
             out.append(ch + _WORD_JOINER)
         else:
             out.append(ch)

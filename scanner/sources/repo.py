@@ -337,6 +337,22 @@ class RepoSource(Source):
             )
 
     def _read_file(self, path: str) -> Iterator[SourceItem]:
+        """Every item of one file; repeated skips of one reason become one entry per file
+        (a file of a million tiny documents must not make a million-line report)."""
+        repeated: dict[str, tuple[Skipped, int]] = {}
+        for item in self._file_items(path):
+            if isinstance(item, Skipped):
+                first, count = repeated.get(item.reason, (item, 0))
+                repeated[item.reason] = (first, count + 1)
+            else:
+                yield item
+        for first, count in repeated.values():
+            if count == 1:
+                yield first
+            else:
+                yield Skipped(first.origin, f"{first.reason} ({count:,} documents in this file)")
+
+    def _file_items(self, path: str) -> Iterator[SourceItem]:
         text = self._read_text(path)
         if text is None:
             return
