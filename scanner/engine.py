@@ -95,6 +95,17 @@ class AnalyzerFailure:
     message: str
 
 
+def _skip_reason(resource: Resource) -> str:
+    """Why an unknown kind was not judged; one that carries containers is a warning."""
+    ref = resource.ref
+    if kinds.carries_containers(resource.body):
+        return (
+            f"warning: unknown kind {ref.kind} ({ref.api_version}) carries containers, "
+            "but no workload rule judged it (add its pod template to the kinds table)"
+        )
+    return f"unknown kind {ref.kind} ({ref.api_version}): no rule applies"
+
+
 class Engine:
     """Runs analyzers once, then judges every resource against the rules indexed for its kind."""
 
@@ -117,13 +128,7 @@ class Engine:
             if self.rules.for_kind(resource.ref.api_version, resource.ref.kind):
                 judged.append(index)
             elif self._is_unknown(resource):
-                skipped.append(
-                    Skipped(
-                        resource.origin,
-                        f"unknown kind {resource.ref.kind} "
-                        f"({resource.ref.api_version}): no rule applies",
-                    )
-                )
+                skipped.append(Skipped(resource.origin, _skip_reason(resource)))
         findings.extend(parallel.judge_all(self, inventory, judged, ns_labels))
         return findings, skipped
 
@@ -201,8 +206,11 @@ class Engine:
         scope = namespace_scope(resource)
         production = is_production(scope, self.params)
         activation: Any = None
+        delegated = kinds.delegates_pod_template(resource.body) and pod_spec_of(resource) is None
         for rule in rules:
             if not rule.match.selects(scope, production, labels):
+                continue
+            if delegated and rule.match.workloads:
                 continue
             if activation is None:
                 try:

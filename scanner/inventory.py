@@ -105,8 +105,66 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
                             "_section": section,
                             "_path": f"{lead}{section}[{i}]",
                             "_image": image_facts(c.get("image")),
+                            "_effective": effective_security(pod_spec, c),
                         }
                     )
+    return found
+
+
+#: Security settings a container inherits from the pod's securityContext when it sets none.
+_INHERITED = ("runAsNonRoot", "runAsUser", "runAsGroup")
+#: Container-only settings copied as they are when set.
+_OWN = ("allowPrivilegeEscalation", "readOnlyRootFilesystem", "procMount")
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _capabilities(values: object) -> list[str]:
+    """Capability names as Pod Security Standards compare them (upper case, no ``CAP_``)."""
+    if not isinstance(values, list):
+        return []
+    return sorted({str(v).upper().removeprefix("CAP_") for v in values if isinstance(v, str)})
+
+
+def effective_security(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
+    """The security settings that apply to a container: its own, else the pod's.
+
+    Normalised once so that rules never trip over an empty (null) ``securityContext``:
+    settings that are unset are absent (rules test them with ``has()``), except
+    ``privileged`` (false), ``capAdd``/``capDrop``, ``hostPorts`` and ``limits`` (lists).
+    The seccomp profile is reduced to its ``type`` (``seccompProfileType``).
+    """
+    pod = _mapping(pod_spec.get("securityContext"))
+    own = _mapping(container.get("securityContext"))
+    found: dict[str, Any] = {"privileged": own.get("privileged") is True}
+    for key in _INHERITED:
+        value = own.get(key, pod.get(key))
+        if value is not None:
+            found[key] = value
+    for key in _OWN:
+        if own.get(key) is not None:
+            found[key] = own[key]
+    for ctx in (own, pod):
+        profile_type = _mapping(ctx.get("seccompProfile")).get("type")
+        if isinstance(profile_type, str):
+            found["seccompProfileType"] = profile_type
+            break
+    caps = _mapping(own.get("capabilities"))
+    found["capAdd"] = _capabilities(caps.get("add"))
+    found["capDrop"] = _capabilities(caps.get("drop"))
+    ports = container.get("ports")
+    found["hostPorts"] = sorted(
+        {
+            p["hostPort"]
+            for p in (ports if isinstance(ports, list) else [])
+            if isinstance(p, Mapping) and isinstance(p.get("hostPort"), int) and p["hostPort"] > 0
+        }
+    )
+    found["limits"] = sorted(
+        str(k) for k in _mapping(_mapping(container.get("resources")).get("limits"))
+    )
     return found
 
 

@@ -9,6 +9,7 @@ def default_analyzers() -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here."""
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
+    from scanner.analyzers.network import NetworkPolicyAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -17,6 +18,7 @@ def default_analyzers() -> list[Analyzer]:
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         TraefikAnalyzer(),
+        NetworkPolicyAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
     ]
