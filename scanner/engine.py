@@ -24,6 +24,8 @@ from scanner.rules import Rule, RuleSet
 from scanner.sources.base import InputProblem, Skipped
 
 INPUT_SEVERITY = Severity.HIGH
+#: Start of the message of a workload rule on an object without a pod spec: about the input.
+NO_POD_SPEC = "workload has no pod spec to judge"
 
 
 def fingerprint(
@@ -206,11 +208,16 @@ class Engine:
         scope = namespace_scope(resource)
         production = is_production(scope, self.params)
         activation: Any = None
-        delegated = kinds.delegates_pod_template(resource.body) and pod_spec_of(resource) is None
+        no_pod = kinds.is_workload(resource.ref.api_version, resource.ref.kind) and (
+            pod_spec_of(resource) is None
+        )
+        delegated = no_pod and kinds.delegates_pod_template(resource.body)
         for rule in rules:
             if not rule.match.selects(scope, production, labels):
                 continue
-            if delegated and rule.match.workloads:
+            if no_pod and rule.match.workloads:
+                if not delegated:
+                    yield self._no_pod_spec(rule, resource)
                 continue
             if activation is None:
                 try:
@@ -220,6 +227,23 @@ class Engine:
             finding = self._evaluate(rule, resource, activation, secrets)
             if finding is not None:
                 yield finding
+
+    @staticmethod
+    def _no_pod_spec(rule: Rule, resource: Resource) -> Finding:
+        """A workload without a pod spec (a patch, an unrendered fragment) cannot be judged."""
+        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+        where = ".".join(info.pod_spec_path) if info else "the pod template"
+        return Finding(
+            rule_id=rule.id,
+            status=Status.ERROR,
+            severity=rule.severity,
+            title=rule.title,
+            message=f"{NO_POD_SPEC}: {where} is missing (a patch or an incomplete object?)",
+            resource=resource.ref,
+            origin=resource.origin,
+            controls=rule.controls,
+            fingerprint=fingerprint(rule.id, resource, resource.origin, [where]),
+        )
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:

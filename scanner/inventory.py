@@ -106,6 +106,7 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
                             "_path": f"{lead}{section}[{i}]",
                             "_image": image_facts(c.get("image")),
                             "_effective": effective_security(pod_spec, c),
+                            "_env": literal_env(c.get("env")),
                         }
                     )
     return found
@@ -126,6 +127,23 @@ def _capabilities(values: object) -> list[str]:
     if not isinstance(values, list):
         return []
     return sorted({str(v).upper().removeprefix("CAP_") for v in values if isinstance(v, str)})
+
+
+def literal_env(env: object) -> list[dict[str, str]]:
+    """``env`` entries as ``{name[, value]}`` strings: ``value`` only when literal (not
+    ``valueFrom``); patch directives and malformed items dropped, so rules need no type
+    checks."""
+    if not isinstance(env, list):
+        return []
+    found: list[dict[str, str]] = []
+    for e in env:
+        if not isinstance(e, Mapping) or not isinstance(e.get("name"), str):
+            continue
+        entry = {"name": e["name"]}
+        if isinstance(e.get("value"), str | int | float | bool):
+            entry["value"] = str(e["value"])
+        found.append(entry)
+    return found
 
 
 def effective_security(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,11 +204,22 @@ def _parsed_image(text: str) -> dict[str, Any]:
 def image_facts(image: object) -> dict[str, Any]:
     """A container image reference parsed once, so rules compare fields instead of regexes.
 
-    ``tag`` is ``latest`` for an untagged reference without a digest, as the runtime reads it.
+    ``tag`` is ``latest`` for an untagged reference without a digest, as the runtime reads it;
+    ``digest`` is set only for a valid digest (``sha256:`` + 64 hex), never a look-alike;
+    ``present`` is false for a container without ``image`` and ``valid`` false for a
+    reference that does not parse.
     """
-    if not isinstance(image, str):
-        return {"valid": False, "registry": "", "repository": "", "tag": "", "digest": ""}
-    return dict(_parsed_image(image))
+    if not isinstance(image, str) or not image:
+        # No image yet (a template or an admission webhook injects it): nothing to judge.
+        return {
+            "present": False,
+            "valid": False,
+            "registry": "",
+            "repository": "",
+            "tag": "",
+            "digest": "",
+        }
+    return {"present": True, **_parsed_image(image)}
 
 
 def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:

@@ -97,6 +97,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("traefik.containo.us", "v1alpha1", "Middleware", "middlewares"),
     KindInfo("traefik.containo.us", "v1alpha1", "ServersTransport", "serverstransports"),
     KindInfo("velero.io", "v1", "Schedule", "schedules"),
+    KindInfo("velero.io", "v1", "Backup", "backups"),
     KindInfo("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
     KindInfo("postgresql.cnpg.io", "v1", "Cluster", "clusters"),
     KindInfo("postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups"),
@@ -130,6 +131,12 @@ def is_namespaced(api_version: str, kind: str) -> bool:
     """Unknown kinds are assumed namespaced, as most custom resources are."""
     info = lookup(api_version, kind)
     return info.namespaced if info else True
+
+
+def is_workload(api_version: str, kind: str) -> bool:
+    """A kind with a pod template in the kinds table."""
+    info = lookup(api_version, kind)
+    return info is not None and bool(info.pod_spec_path)
 
 
 def carries_containers(body: Mapping[str, Any], depth: int = 6) -> bool:

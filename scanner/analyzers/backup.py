@@ -128,7 +128,9 @@ class BackupAnalyzer(Analyzer):
         schedules: list[_Schedule],
         result: AnalyzerResult,
     ) -> None:
-        declared = {inventory.resources[i].ref.name: i for i in inventory.of_kind("Namespace")}
+        declared: dict[str, list[int]] = {}
+        for i in inventory.of_kind("Namespace"):
+            declared.setdefault(inventory.resources[i].ref.name, []).append(i)
         databases = _by_namespace(inventory, "Cluster")
         backed_up = self._scheduled_clusters(inventory)
         first_use = _first_users(inventory)
@@ -150,7 +152,9 @@ class BackupAnalyzer(Analyzer):
             if unread:
                 fact = {"_error": unread}
             if namespace in declared:
-                result.facts[declared[namespace]] = {"backupCoverage": fact}
+                # The same Namespace may be declared more than once (kustomize components).
+                for i in declared[namespace]:
+                    result.facts[i] = {"backupCoverage": fact}
             else:
                 result.resources.append(_synthesised(namespace, first_use.get(namespace), fact))
 
