@@ -12,6 +12,7 @@ def default_analyzers() -> list[Analyzer]:
     from scanner.analyzers.network import NetworkPolicyAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
+    from scanner.analyzers.storage import StorageAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
 
     return [
@@ -19,6 +20,7 @@ def default_analyzers() -> list[Analyzer]:
         BackupAnalyzer(),
         TraefikAnalyzer(),
         NetworkPolicyAnalyzer(),
+        StorageAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
     ]
