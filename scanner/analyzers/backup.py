@@ -114,6 +114,16 @@ class BackupAnalyzer(Analyzer):
             fact: dict[str, Any] = {"schedule": str(raw or "")}
             if not isinstance(raw, str) or not raw.strip():
                 fact["error"] = "spec.schedule is missing or not a string: interval not judged"
+            elif (
+                not cnpg
+                and len(raw.split()) == 6
+                and not raw.strip().startswith(("@", "CRON_TZ", "TZ"))
+            ):
+                # Velero parses standard 5-field cron: it rejects a seconds field and the
+                # schedule never runs (a failure of the control, not a rule error).
+                fact["neverRuns"] = (
+                    f"Velero reads 5-field cron; {raw!r} has 6 fields and never runs"
+                )
             else:
                 try:
                     fact["intervalHours"] = max_interval_hours(raw, seconds_field=cnpg)
