@@ -24,6 +24,8 @@ from scanner.rules import Rule, RuleSet
 from scanner.sources.base import InputProblem, Skipped
 
 INPUT_SEVERITY = Severity.HIGH
+#: Start of the message of a workload rule on an object without a pod spec: about the input.
+NO_POD_SPEC = "workload has no pod spec to judge"
 
 
 def fingerprint(
@@ -113,6 +115,17 @@ class AnalyzerFailure:
     message: str
 
 
+def _skip_reason(resource: Resource) -> str:
+    """Why an unknown kind was not judged; one that carries containers is a warning."""
+    ref = resource.ref
+    if kinds.carries_containers(resource.body):
+        return (
+            f"warning: unknown kind {ref.kind} ({ref.api_version}) carries containers, "
+            "but no workload rule judged it (add its pod template to the kinds table)"
+        )
+    return f"unknown kind {ref.kind} ({ref.api_version}): no rule applies"
+
+
 class Engine:
     """Runs analyzers once, then judges every resource against the rules indexed for its kind."""
 
@@ -144,13 +157,7 @@ class Engine:
             if self.rules.for_kind(resource.ref.api_version, resource.ref.kind):
                 judged.append(index)
             elif self._is_unknown(resource):
-                skipped.append(
-                    Skipped(
-                        resource.origin,
-                        f"unknown kind {resource.ref.kind} "
-                        f"({resource.ref.api_version}): no rule applies",
-                    )
-                )
+                skipped.append(Skipped(resource.origin, _skip_reason(resource)))
         findings.extend(parallel.judge_all(self, inventory, judged, ns_labels))
         return findings, skipped
 
@@ -229,10 +236,18 @@ class Engine:
         scope = namespace_scope(resource)
         production = is_production(scope, self.params)
         activation: Any = None
+        no_pod = kinds.is_workload(resource.ref.api_version, resource.ref.kind) and (
+            pod_spec_of(resource) is None
+        )
+        delegated = no_pod and kinds.delegates_pod_template(resource.body)
         for rule in rules:
             if rule.match.observed_state and not self.observed:
                 continue
             if not rule.match.selects(scope, production, labels):
+                continue
+            if no_pod and rule.match.workloads:
+                if not delegated:
+                    yield self._no_pod_spec(rule, resource)
                 continue
             if activation is None:
                 try:
@@ -242,6 +257,23 @@ class Engine:
             finding = self._evaluate(rule, resource, activation, secrets)
             if finding is not None:
                 yield finding
+
+    @staticmethod
+    def _no_pod_spec(rule: Rule, resource: Resource) -> Finding:
+        """A workload without a pod spec (a patch, an unrendered fragment) cannot be judged."""
+        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+        where = ".".join(info.pod_spec_path) if info else "the pod template"
+        return Finding(
+            rule_id=rule.id,
+            status=Status.ERROR,
+            severity=rule.severity,
+            title=rule.title,
+            message=f"{NO_POD_SPEC}: {where} is missing (a patch or an incomplete object?)",
+            resource=resource.ref,
+            origin=resource.origin,
+            controls=rule.controls,
+            fingerprint=fingerprint(rule.id, resource, resource.origin, [where]),
+        )
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:

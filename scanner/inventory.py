@@ -106,8 +106,84 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
                             "_section": section,
                             "_path": f"{lead}{section}[{i}]",
                             "_image": image_facts(c.get("image")),
+                            "_effective": effective_security(pod_spec, c),
+                            "_env": literal_env(c.get("env")),
                         }
                     )
+    return found
+
+
+#: Security settings a container inherits from the pod's securityContext when it sets none.
+_INHERITED = ("runAsNonRoot", "runAsUser", "runAsGroup")
+#: Container-only settings copied as they are when set.
+_OWN = ("allowPrivilegeEscalation", "readOnlyRootFilesystem", "procMount")
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _capabilities(values: object) -> list[str]:
+    """Capability names as Pod Security Standards compare them (upper case, no ``CAP_``)."""
+    if not isinstance(values, list):
+        return []
+    return sorted({str(v).upper().removeprefix("CAP_") for v in values if isinstance(v, str)})
+
+
+def literal_env(env: object) -> list[dict[str, str]]:
+    """``env`` entries as ``{name[, value]}`` strings: ``value`` only when literal (not
+    ``valueFrom``); patch directives and malformed items dropped, so rules need no type
+    checks."""
+    if not isinstance(env, list):
+        return []
+    found: list[dict[str, str]] = []
+    for e in env:
+        if not isinstance(e, Mapping) or not isinstance(e.get("name"), str):
+            continue
+        entry = {"name": e["name"]}
+        if isinstance(e.get("value"), str | int | float | bool):
+            entry["value"] = str(e["value"])
+        found.append(entry)
+    return found
+
+
+def effective_security(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
+    """The security settings that apply to a container: its own, else the pod's.
+
+    Normalised once so that rules never trip over an empty (null) ``securityContext``:
+    settings that are unset are absent (rules test them with ``has()``), except
+    ``privileged`` (false), ``capAdd``/``capDrop``, ``hostPorts`` and ``limits`` (lists).
+    The seccomp profile is reduced to its ``type`` (``seccompProfileType``).
+    """
+    pod = _mapping(pod_spec.get("securityContext"))
+    own = _mapping(container.get("securityContext"))
+    found: dict[str, Any] = {"privileged": own.get("privileged") is True}
+    for key in _INHERITED:
+        value = own.get(key, pod.get(key))
+        if value is not None:
+            found[key] = value
+    for key in _OWN:
+        if own.get(key) is not None:
+            found[key] = own[key]
+    for ctx in (own, pod):
+        profile_type = _mapping(ctx.get("seccompProfile")).get("type")
+        if isinstance(profile_type, str):
+            found["seccompProfileType"] = profile_type
+            break
+    caps = _mapping(own.get("capabilities"))
+    found["capAdd"] = _capabilities(caps.get("add"))
+    found["capDrop"] = _capabilities(caps.get("drop"))
+    ports = container.get("ports")
+    found["hostPorts"] = sorted(
+        {
+            p["hostPort"]
+            for p in (ports if isinstance(ports, list) else [])
+            if isinstance(p, Mapping) and isinstance(p.get("hostPort"), int) and p["hostPort"] > 0
+        }
+    )
+    found["limits"] = sorted(
+        str(k) for k in _mapping(_mapping(container.get("resources")).get("limits"))
+    )
     return found
 
 
@@ -129,11 +205,22 @@ def _parsed_image(text: str) -> dict[str, Any]:
 def image_facts(image: object) -> dict[str, Any]:
     """A container image reference parsed once, so rules compare fields instead of regexes.
 
-    ``tag`` is ``latest`` for an untagged reference without a digest, as the runtime reads it.
+    ``tag`` is ``latest`` for an untagged reference without a digest, as the runtime reads it;
+    ``digest`` is set only for a valid digest (``sha256:`` + 64 hex), never a look-alike;
+    ``present`` is false for a container without ``image`` and ``valid`` false for a
+    reference that does not parse.
     """
-    if not isinstance(image, str):
-        return {"valid": False, "registry": "", "repository": "", "tag": "", "digest": ""}
-    return dict(_parsed_image(image))
+    if not isinstance(image, str) or not image:
+        # No image yet (a template or an admission webhook injects it): nothing to judge.
+        return {
+            "present": False,
+            "valid": False,
+            "registry": "",
+            "repository": "",
+            "tag": "",
+            "digest": "",
+        }
+    return {"present": True, **_parsed_image(image)}
 
 
 def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:

@@ -39,6 +39,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("", "v1", "Secret", "secrets"),
     KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
     KindInfo("", "v1", "ReplicationController", "replicationcontrollers", pod_spec_path=_TEMPLATE),
+    KindInfo("", "v1", "PodTemplate", "podtemplates", pod_spec_path=("template", "spec")),
+    KindInfo("", "v1", "PersistentVolume", "persistentvolumes", namespaced=False),
     KindInfo("apps", "v1", "Deployment", "deployments", pod_spec_path=_TEMPLATE),
     KindInfo("apps", "v1", "StatefulSet", "statefulsets", pod_spec_path=_TEMPLATE),
     KindInfo("apps", "v1", "DaemonSet", "daemonsets", pod_spec_path=_TEMPLATE),
@@ -51,6 +53,20 @@ KINDS: tuple[KindInfo, ...] = (
         "cronjobs",
         pod_spec_path=("spec", "jobTemplate", "spec", "template", "spec"),
     ),
+    # Platform deployment kinds and rollout CRDs: a pod template makes them workloads.
+    KindInfo("argoproj.io", "v1alpha1", "Rollout", "rollouts", pod_spec_path=_TEMPLATE),
+    KindInfo(
+        "apps.openshift.io", "v1", "DeploymentConfig", "deploymentconfigs", pod_spec_path=_TEMPLATE
+    ),
+    KindInfo(
+        "serving.knative.dev",
+        "v1",
+        "Service",
+        "services",
+        pod_spec_path=("spec", "template", "spec"),
+    ),
+    KindInfo("apps.kruise.io", "v1alpha1", "CloneSet", "clonesets", pod_spec_path=_TEMPLATE),
+    KindInfo("apps.kruise.io", "v1beta1", "StatefulSet", "statefulsets", pod_spec_path=_TEMPLATE),
     KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses"),
     KindInfo("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
     KindInfo("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False),
@@ -81,6 +97,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("traefik.containo.us", "v1alpha1", "Middleware", "middlewares"),
     KindInfo("traefik.containo.us", "v1alpha1", "ServersTransport", "serverstransports"),
     KindInfo("velero.io", "v1", "Schedule", "schedules"),
+    KindInfo("velero.io", "v1", "Backup", "backups"),
     KindInfo("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
     KindInfo("velero.io", "v1", "Backup", "backups"),
     KindInfo("velero.io", "v1", "Restore", "restores"),
@@ -99,6 +116,12 @@ KINDS: tuple[KindInfo, ...] = (
 _BY_GROUP_KIND: dict[tuple[str, str], KindInfo] = {(k.group, k.kind): k for k in KINDS}
 
 
+WORKLOAD_KINDS: tuple[tuple[str, str], ...] = tuple(
+    (k.group, k.kind) for k in KINDS if k.pod_spec_path
+)
+"""(API group, kind) of every kind with a pod template: what ``match.workloads`` selects."""
+
+
 def group_of(api_version: str) -> str:
     """The API group of an ``apiVersion`` ('' for core)."""
     return api_version.rpartition("/")[0] if "/" in api_version else ""
@@ -113,6 +136,37 @@ def is_namespaced(api_version: str, kind: str) -> bool:
     """Unknown kinds are assumed namespaced, as most custom resources are."""
     info = lookup(api_version, kind)
     return info.namespaced if info else True
+
+
+def is_workload(api_version: str, kind: str) -> bool:
+    """A kind with a pod template in the kinds table."""
+    info = lookup(api_version, kind)
+    return info is not None and bool(info.pod_spec_path)
+
+
+def carries_containers(body: Mapping[str, Any], depth: int = 6) -> bool:
+    """Whether an object of an unknown kind holds a ``containers`` list somewhere in its spec.
+
+    Such an object is probably a workload the kinds table does not know; the engine lists
+    it as skipped with a warning instead of letting workload rules silently miss it.
+    """
+    if depth <= 0:
+        return False
+    items = body.get("containers")
+    if isinstance(items, list) and any(isinstance(c, Mapping) and "image" in c for c in items):
+        return True
+    return any(
+        isinstance(v, Mapping) and carries_containers(v, depth - 1)
+        for k, v in body.items()
+        if k not in ("metadata", "status")
+    )
+
+
+def delegates_pod_template(body: Mapping[str, Any]) -> bool:
+    """An Argo Rollout with ``workloadRef`` runs the pod template of another object,
+    which is judged in its own right."""
+    spec = body.get("spec")
+    return isinstance(spec, Mapping) and isinstance(spec.get("workloadRef"), Mapping)
 
 
 def pod_spec(api_version: str, kind: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:

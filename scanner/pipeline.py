@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from scanner import __version__, clock
 from scanner.analyzers import Analyzer, default_analyzers
@@ -67,6 +68,33 @@ def load_ruleset(config: Config, *, families: Collection[str] | None = None) -> 
     return RuleSet((r for r in rules if r.family in families), rules.excluded)
 
 
+#: Rules that judge whether namespaces are backed up at all: not evaluated in a repository whose
+#: backups are configured elsewhere (``params.backupCoverage.mode: external``).
+BACKUP_COVERAGE_RULES = ("LG-BAK-002",)
+
+
+def external_backup_scope(
+    ruleset: RuleSet, params: Mapping[str, Any]
+) -> tuple[RuleSet, list[CoverageEntry]]:
+    """Drop the coverage rules when another repository holds the backup configuration, and
+    record that (with the stated reason) in the scan's scope: not evaluated, never passed."""
+    setting = params.get("backupCoverage")
+    if not isinstance(setting, Mapping) or setting.get("mode") != "external":
+        return ruleset, []
+    dropped = [r.id for r in ruleset if r.id in BACKUP_COVERAGE_RULES]
+    if not dropped:
+        return ruleset, []
+    kept = RuleSet(r for r in ruleset if r.id not in BACKUP_COVERAGE_RULES)
+    reason = str(setting.get("reason") or "").strip()
+    entry = CoverageEntry(
+        "config",
+        "params.backupCoverage",
+        f"{', '.join(dropped)} not evaluated: backup coverage is judged in another "
+        f"repository ({reason})",
+    )
+    return kept, [entry]
+
+
 def run_scan(
     source: Source,
     config: Config,
@@ -85,6 +113,7 @@ def run_scan(
     """
     started = now_iso()
     ruleset = rules if rules is not None else load_ruleset(config)
+    ruleset, scope_notes = external_backup_scope(ruleset, config.params)
     say = progress or (lambda _msg: None)
     say(f"reading {source.name}")
     with _no_cyclic_gc():
@@ -103,7 +132,7 @@ def run_scan(
         findings = apply_waivers(findings, waivers)
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
             on_inventory(inventory)
-    coverage = list(inventory.coverage)
+    coverage = [*inventory.coverage, *scope_notes]
     coverage.extend(
         CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from scanner import celrt, shipped, yamlutil
 from scanner.errors import RuleError, RulePackError
-from scanner.kinds import group_of
+from scanner.kinds import WORKLOAD_KINDS, group_of
 from scanner.model import Control, Severity
 
 NON_RULE_FILES = {"params.yaml"}
@@ -54,6 +54,8 @@ class Match:
     match_labels: Mapping[str, str] = field(default_factory=dict)
     match_expressions: tuple[LabelRequirement, ...] = ()
     condition: celrt.Program | None = None
+    #: Selected through ``match.workloads`` (every kind with a pod template).
+    workloads: bool = False
 
     def selects(self, namespace: str, production: bool, labels: Mapping[str, str]) -> bool:
         """Namespace globs, production flag and labels (kind is matched by the index)."""
@@ -131,8 +133,9 @@ def _compile(path: Path, text: str, rule_id: str, key: Sequence[str | int], src:
         ) from exc
 
 
-def _kinds(resources: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    pairs: list[tuple[str, str]] = []
+def _kinds(resources: list[dict[str, Any]], workloads: bool) -> tuple[tuple[str, str], ...]:
+    """(group, kind) pairs a rule matches; ``workloads`` adds every kind with a pod template."""
+    pairs: list[tuple[str, str]] = list(WORKLOAD_KINDS) if workloads else []
     for entry in resources:
         groups = entry.get("apiGroups") or ["*"]
         pairs.extend((g, k) for g in groups for k in entry["kinds"])
@@ -168,7 +171,7 @@ def load_rule(path: Path) -> Rule:
     m = data["match"]
     condition = m.get("condition")
     match = Match(
-        kinds=_kinds(m["resources"]),
+        kinds=_kinds(m.get("resources", []), bool(m.get("workloads", False))),
         namespaces=tuple(m.get("namespaces", ())),
         exclude_namespaces=tuple(m.get("excludeNamespaces", ())),
         production_only=bool(m.get("production", False)),
@@ -181,6 +184,7 @@ def load_rule(path: Path) -> Rule:
         condition=_compile(path, text, rule_id, ["match", "condition"], condition)
         if condition
         else None,
+        workloads=bool(m.get("workloads", False)),
     )
     optional = {
         key: _compile(path, text, rule_id, [key], data[key]) if data.get(key) else None

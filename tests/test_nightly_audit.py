@@ -83,7 +83,9 @@ def test_rendered_base_is_read_only_and_complete() -> None:
     assert pod["serviceAccountName"] == "scanner"
     assert _container(docs)["command"] == ["ledgergate"]
     assert _container(docs)["args"][:2] == ["scan", "cluster"]
-    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    policy = policies["ledgergate-scanner"]
     assert policy["ingress"] == [] and set(policy["policyTypes"]) == {"Ingress", "Egress"}
     ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
     assert ports == {53, 443, 6443}

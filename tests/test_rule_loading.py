@@ -76,8 +76,8 @@ def test_rule_that_errors_at_runtime_gives_error_not_pass(tmp_path: Path) -> Non
         tmp_path,
         "LG-TLS-001.yaml",
         GOOD.replace(
-            "(!has(object.spec.entryPoints) || object.spec.entryPoints.all(e, e != 'web'))",
-            "object.spec.entryPoints.all(e, e != 'web')",
+            "assert: has(object.spec) && has(object.spec.tls) && object.spec.tls != null",
+            "assert: object.spec.entryPoints.all(e, e != 'web')",
         ),
     )
     rules = load_rules([tmp_path])

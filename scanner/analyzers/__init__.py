@@ -25,9 +25,11 @@ def default_analyzers(
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
+    from scanner.analyzers.network import NetworkPolicyAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
+    from scanner.analyzers.storage import StorageAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
     from scanner.analyzers.traefik_static import TraefikStaticAnalyzer
 
@@ -37,6 +39,8 @@ def default_analyzers(
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
         TraefikAnalyzer(),
+        NetworkPolicyAnalyzer(),
+        StorageAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
         GateAnalyzer(),

@@ -122,6 +122,16 @@ class BackupAnalyzer(Analyzer):
             fact: dict[str, Any] = {"schedule": str(raw or "")}
             if not isinstance(raw, str) or not raw.strip():
                 fact["error"] = "spec.schedule is missing or not a string: interval not judged"
+            elif (
+                not cnpg
+                and len(raw.split()) == 6
+                and not raw.strip().startswith(("@", "CRON_TZ", "TZ"))
+            ):
+                # Velero parses standard 5-field cron: it rejects a seconds field and the
+                # schedule never runs (a failure of the control, not a rule error).
+                fact["neverRuns"] = (
+                    f"Velero reads 5-field cron; {raw!r} has 6 fields and never runs"
+                )
             else:
                 try:
                     fact["intervalHours"] = max_interval_hours(raw, seconds_field=cnpg)
@@ -136,7 +146,9 @@ class BackupAnalyzer(Analyzer):
         schedules: list[_Schedule],
         result: AnalyzerResult,
     ) -> None:
-        declared = {inventory.resources[i].ref.name: i for i in inventory.of_kind("Namespace")}
+        declared: dict[str, list[int]] = {}
+        for i in inventory.of_kind("Namespace"):
+            declared.setdefault(inventory.resources[i].ref.name, []).append(i)
         databases = _by_namespace(inventory, "Cluster")
         backed_up = self._scheduled_clusters(inventory)
         first_use = _first_users(inventory)
@@ -158,7 +170,9 @@ class BackupAnalyzer(Analyzer):
             if unread:
                 fact = {"_error": unread}
             if namespace in declared:
-                result.facts[declared[namespace]] = {"backupCoverage": fact}
+                # The same Namespace may be declared more than once (kustomize components).
+                for i in declared[namespace]:
+                    result.facts[i] = {"backupCoverage": fact}
             else:
                 result.resources.append(_synthesised(namespace, first_use.get(namespace), fact))
 

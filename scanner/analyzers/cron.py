@@ -91,7 +91,8 @@ def _every_hours(duration: str) -> float:
 def max_interval_hours(schedule: str, *, seconds_field: bool = False) -> float:
     """Longest gap in hours between two runs; raises :class:`CronError` when not judgeable.
 
-    ``seconds_field`` is for CloudNativePG, whose cron has six fields, seconds first.
+    ``seconds_field`` is for CloudNativePG, whose cron has six fields, seconds first (five
+    fields are read as standard cron there too).
     """
     text = schedule.strip()
     if text.startswith(("CRON_TZ=", "TZ=")):
@@ -103,6 +104,9 @@ def max_interval_hours(schedule: str, *, seconds_field: bool = False) -> float:
             raise CronError(f"unknown descriptor {text!r}")
         text = ("0 " if seconds_field else "") + _DESCRIPTORS[text]
     fields = text.split()
+    if seconds_field and len(fields) == 5:
+        # CloudNativePG (robfig/cron with seconds) also accepts the standard 5-field form.
+        seconds_field = False
     expected = 6 if seconds_field else 5
     if len(fields) != expected:
         raise CronError(f"expected {expected} fields, got {len(fields)} in {schedule!r}")

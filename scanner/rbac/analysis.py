@@ -135,7 +135,8 @@ def _files(inventory: Inventory, index: RbacIndex, grants: list[Grant]) -> tuple
 def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
     """Every subject of the inventory; raises :class:`DutyConfigError` on bad duty params."""
     config = DutyConfig.from_params(params)
-    index = RbacIndex.build(inventory)
+    external = params.get("externalRoles") or ()
+    index = RbacIndex.build(inventory, external_roles=[str(r) for r in external])
     evaluator = DutyEvaluator(config, params)
     reports = [subject_report(inventory, index, evaluator, s) for s in index.subjects()]
     return RbacAnalysis(index, config, tuple(_with_argocd(inventory, params, config, reports)))

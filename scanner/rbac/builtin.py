@@ -11,6 +11,81 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Kubernetes' own bootstrap ClusterRoles that this table does not model (the fixed list the
+#: authorizer creates; not the ``system:`` prefix, which anyone may use in a role's name).
+#: A binding to one that the inventory does not define is noted, not a problem.
+KUBERNETES_SYSTEM_ROLES = frozenset(
+    {
+        "system:auth-delegator",
+        "system:basic-user",
+        "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+        "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+        "system:certificates.k8s.io:kube-apiserver-client-approver",
+        "system:certificates.k8s.io:kube-apiserver-client-kubelet-approver",
+        "system:certificates.k8s.io:kubelet-serving-approver",
+        "system:certificates.k8s.io:legacy-unknown-approver",
+        "system:discovery",
+        "system:heapster",
+        "system:kube-aggregator",
+        "system:kube-controller-manager",
+        "system:kube-dns",
+        "system:kube-scheduler",
+        "system:kubelet-api-admin",
+        "system:monitoring",
+        "system:node",
+        "system:node-bootstrapper",
+        "system:node-problem-detector",
+        "system:node-proxier",
+        "system:persistent-volume-provisioner",
+        "system:public-info-viewer",
+        "system:service-account-issuer-discovery",
+        "system:volume-scheduler",
+        "system:aggregate-to-admin",
+        "system:aggregate-to-edit",
+        "system:aggregate-to-view",
+    }
+    | {
+        f"system:controller:{name}"
+        for name in [
+            "attachdetach-controller",
+            "certificate-controller",
+            "clusterrole-aggregation-controller",
+            "cronjob-controller",
+            "daemon-set-controller",
+            "deployment-controller",
+            "disruption-controller",
+            "endpoint-controller",
+            "endpointslice-controller",
+            "endpointslicemirroring-controller",
+            "ephemeral-volume-controller",
+            "expand-controller",
+            "generic-garbage-collector",
+            "horizontal-pod-autoscaler",
+            "job-controller",
+            "legacy-service-account-token-cleaner",
+            "namespace-controller",
+            "node-controller",
+            "persistent-volume-binder",
+            "pod-garbage-collector",
+            "pv-protection-controller",
+            "pvc-protection-controller",
+            "replicaset-controller",
+            "replication-controller",
+            "resourcequota-controller",
+            "root-ca-cert-publisher",
+            "route-controller",
+            "service-account-controller",
+            "service-controller",
+            "statefulset-controller",
+            "ttl-after-finished-controller",
+            "ttl-controller",
+            "validatingadmissionpolicy-status-controller",
+            "bootstrap-signer",
+            "token-cleaner",
+        ]
+    }
+)
+
 _RW = ["create", "delete", "deletecollection", "patch", "update"]
 _RO = ["get", "list", "watch"]
 _AGG = "rbac.authorization.k8s.io/aggregate-to-"
@@ -189,3 +264,11 @@ BUILTIN_CLUSTER_ROLES: tuple[dict[str, Any], ...] = (
     _role("system:aggregate-to-edit", _EDIT_RULES, {_AGG + "edit": "true"}),
     _role("system:aggregate-to-view", _VIEW_RULES, {_AGG + "view": "true"}),
 )
+
+
+#: The label Kubernetes puts on the roles it bootstraps.
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
+#: Every bootstrap ClusterRole name, modelled or not.
+BOOTSTRAP_ROLE_NAMES = KUBERNETES_SYSTEM_ROLES | {
+    str(body["metadata"]["name"]) for body in BUILTIN_CLUSTER_ROLES
+}

@@ -10,14 +10,15 @@ ClusterRoles its ``aggregationRule.clusterRoleSelectors`` select.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner import kinds
 from scanner.inventory import Inventory
-from scanner.rbac.builtin import BUILTIN_CLUSTER_ROLES
-from scanner.rbac.model import BindingInfo, Grant, PolicyRule, RoleKey, Subject
+from scanner.rbac.builtin import BUILTIN_CLUSTER_ROLES, KUBERNETES_SYSTEM_ROLES
+from scanner.rbac.model import ALL, BindingInfo, Grant, PolicyRule, RoleKey, Subject
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
@@ -156,13 +157,18 @@ class RbacIndex:
     #: Bindings to Kubernetes' own ``system:`` ClusterRoles that the scanner does not model.
     unmodelled: list[str] = field(default_factory=list)
     service_accounts: set[Subject] = field(default_factory=set)
+    #: Roles managed outside the inventory (``params.externalRoles``): ClusterRole names or
+    #: ``namespace/name`` of Roles, globs allowed. A binding to one is not a problem.
+    external_roles: tuple[str, ...] = ()
     _by_subject: dict[Subject, list[BindingInfo]] = field(default_factory=dict)
     _rules: dict[RoleKey, tuple[tuple[RoleKey, int, PolicyRule], ...]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, inventory: Inventory, *, builtins: bool = True) -> RbacIndex:
+    def build(
+        cls, inventory: Inventory, *, builtins: bool = True, external_roles: Sequence[str] = ()
+    ) -> RbacIndex:
         """Index every Role, ClusterRole, RoleBinding and ClusterRoleBinding of an inventory."""
-        index = cls()
+        index = cls(external_roles=tuple(str(r) for r in external_roles))
         for i in inventory.of_kind("Role", "ClusterRole", groups=[RBAC_GROUP]):
             res = inventory.resources[i]
             info = RoleInfo.from_body(res.ref.kind, res.ref.namespace, res.body, i)
@@ -193,10 +199,15 @@ class RbacIndex:
             return
         key = RoleKey(role_kind, role_name, namespace if role_kind == "Role" else "")
         if key not in self.roles:
-            if role_kind == "ClusterRole" and role_name.startswith("system:"):
+            if role_kind == "ClusterRole" and role_name in KUBERNETES_SYSTEM_ROLES:
                 self.unmodelled.append(
                     f"{what}: {key.display()} is a Kubernetes built-in role "
                     "this scanner does not model; counted as granting nothing"
+                )
+            elif self._is_external(key):
+                self.unmodelled.append(
+                    f"{what}: {key.display()} is managed outside the repository "
+                    "(params.externalRoles); counted as granting nothing"
                 )
             else:
                 self._problem(index, what, f"{key.display()} not found; grants nothing")
@@ -207,6 +218,18 @@ class RbacIndex:
         self.bindings.append(binding)
         for subject in dict.fromkeys(subjects):
             self._by_subject.setdefault(subject, []).append(binding)
+
+    def _is_external(self, key: RoleKey) -> bool:
+        name = f"{key.namespace}/{key.name}" if key.kind == "Role" else key.name
+        return any(fnmatchcase(name, pattern) for pattern in self.external_roles)
+
+    def is_cluster_admin(self, key: RoleKey) -> bool:
+        """Cluster-admin is a set of permissions, not a name: some effective rule allows
+        every verb on every resource of every API group."""
+        return any(
+            ALL in rule.verbs and ALL in rule.api_groups and ALL in rule.resources
+            for _, _, rule in self.rules_of(key)
+        )
 
     def _problem(self, index: int, what: str, message: str) -> None:
         self.problems.append(f"{what}: {message}")
