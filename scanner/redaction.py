@@ -59,7 +59,11 @@ PLACEHOLDER = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 #: Values that are file paths or plain URLs (a ``password_file`` setting, not a password).
-NOT_A_SECRET_VALUE = re.compile(r"^(/|\./|~/|https?://[^@\s]*$)")
+#: Paths, plain URLs, and one-way password hashes in modular crypt format (what Odoo,
+#: htpasswd and /etc/shadow store): not credentials a reader could use.
+NOT_A_SECRET_VALUE = re.compile(
+    r"^(/|\./|~/|https?://[^@\s]*$|\$(?:pbkdf2-sha(?:256|512)|argon2(?:id|i|d)|2[aby]|[56]|scrypt)\$)"
+)
 #: ``password=...`` / ``--db-password=...`` / ``token: ...`` inside free text (args, config files).
 ASSIGNMENT = re.compile(
     r"(?:^|[\s;&|\"'({,])-{0,2}"

@@ -24,6 +24,23 @@ def testdata() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared corpus archives unpacked once into a temp dir (one folder per archive);
+    skips when the corpus folder is absent."""
+    import tarfile
+
+    source = Path(os.environ.get("LEDGERGATE_CORPUS", ROOT.parent / "shared" / "corpus"))
+    archives = sorted(source.glob("*.tar.gz")) if source.is_dir() else []
+    if not archives:
+        pytest.skip(f"shared corpus not found at {source} (set LEDGERGATE_CORPUS)")
+    target = tmp_path_factory.mktemp("corpus")
+    for archive in archives:
+        with tarfile.open(archive) as tar:
+            tar.extractall(target / archive.name.removesuffix(".tar.gz"), filter="data")
+    return target
+
+
 @pytest.fixture
 def run_cli() -> Callable[..., Result]:
     """Invoke the CLI in-process and return click's result."""

@@ -22,6 +22,7 @@ STAGES: dict[str, int] = {
     "scanner.shipped": 0,
     "scanner.celrt": 0,
     "scanner.config": 0,
+    "scanner.environment": 0,
     "scanner.rules": 0,  # compiled rule data: sources plan what to read from it
     "scanner.sources": 1,
     "scanner.inventory": 2,

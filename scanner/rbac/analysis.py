@@ -136,7 +136,7 @@ def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
     """Every subject of the inventory; raises :class:`DutyConfigError` on bad duty params."""
     config = DutyConfig.from_params(params)
     index = RbacIndex.build(inventory)
-    evaluator = DutyEvaluator(config, params)
+    evaluator = DutyEvaluator(config, params, inventory.namespace_labels())
     reports = tuple(subject_report(inventory, index, evaluator, s) for s in index.subjects())
     return RbacAnalysis(index, config, reports)
 
