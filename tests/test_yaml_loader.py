@@ -77,16 +77,23 @@ def test_merge_precedence_follows_document_order_and_first_listed_map() -> None:
 
 
 def test_crlf_stream_keeps_every_object() -> None:
-    text = (HEAD + "x: yes\n---\n" + HEAD.replace("a}", "b}")).replace("\n", "\r\n")
+    text = (HEAD + "x: 1\n---\n" + HEAD.replace("a}", "b}")).replace("\n", "\r\n")
     docs = list(parse_yaml(text))
     assert [d.data["metadata"]["name"] for d in docs if isinstance(d, Document)] == ["a", "b"]
-    assert isinstance(docs[0], Document) and docs[0].data["x"] is True
 
 
 def test_byte_order_mark_at_a_later_document() -> None:
     docs = list(parse_yaml(HEAD + "---\n\ufeff" + HEAD.replace("a}", "b}")))
     assert [d.data["metadata"]["name"] for d in docs if isinstance(d, Document)] == ["a", "b"]
     assert docs[1].start_line == 5  # type: ignore[union-attr]
+
+
+def test_last_line_without_newline_ends_like_kubectl() -> None:
+    assert _one("data:\n  conf: |\n    a\n    b")["data"]["conf"] == "a\nb\n"
+
+
+def test_an_anchor_may_be_defined_again() -> None:
+    assert _one("a: &k 1\nb: *k\nc: &k 2\nd: *k\n") == {"a": 1, "b": 1, "c": 2, "d": 2}
 
 
 def test_binary_is_decoded_as_kubectl_stores_it() -> None:
