@@ -164,7 +164,7 @@ def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
     "text",
     [
         "a: &x [1]\nb: *x\n",
-        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 30)),
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 32)),
         "- " * 45 + "x\n",
         "[" * 45 + "]" * 45 + "\n",
         "{a: " * 45 + "1" + "}" * 45 + "\n",

@@ -356,7 +356,9 @@ _JSON_START = re.compile(r"\s*\{")
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
 _MANIFEST_KEY = re.compile(r"""(?:^|[\s{,])["']?(?:apiVersion|kind)["']?[ \t]*:""")
 #: Text shapes that could hide an alias bomb or runaway nesting.
-_DEEP_BLOCK = re.compile(r"^[ \t-]{40,}", re.MULTILINE)  # deep block nesting needs indentation
+#: Each block level adds at least one column of indentation or ``- ``, so nesting beyond
+#: MAX_DEPTH needs 60 such characters (plus under 40 unclosed flow openings) somewhere.
+_DEEP_BLOCK = re.compile(r"^[ \t-]{60,}", re.MULTILINE)
 _DEEP_FLOW = re.compile(r"(?:[\[{][^\]}\[{]*+){40}")  # many flow openings, none closed between
 
 
@@ -395,6 +397,24 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     return []
+
+
+def _too_deep(root: yaml.Node) -> DocumentError | None:
+    """Depth alone: without anchors nothing can expand beyond the text's own size."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return DocumentError(
+                node.start_mark.line + 1,
+                f"nesting deeper than {MAX_DEPTH} levels; refusing to parse",
+                "too-deep",
+            )
+        if node.__class__ is yaml.MappingNode:
+            stack.extend((value, depth + 1) for _key, value in node.value)
+        elif node.__class__ is yaml.SequenceNode:
+            stack.extend((item, depth + 1) for item in node.value)
+    return None
 
 
 def _check_graph(root: yaml.Node) -> DocumentError | None:
@@ -507,7 +527,7 @@ def _document(chunk: str, first_line: int, check: bool) -> Iterator[Document | D
     ):
         return
     if check:
-        refused = _check_graph(node)
+        refused = _check_graph(node) if "&" in chunk else _too_deep(node)
         if refused is not None:
             yield DocumentError(refused.line + offset, refused.message, refused.code)
             return
