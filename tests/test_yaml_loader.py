@@ -190,3 +190,12 @@ def test_list_items_keep_their_spans() -> None:
         parse_yaml("apiVersion: v1\nkind: List\nitems:\n  - {kind: A}\n  - kind: B\n    x: 1\n")
     )
     assert isinstance(doc, Document) and doc.item_spans == ((4, 4), (5, 6))
+
+
+def test_evidence_lines_follow_the_applied_key_and_merged_maps() -> None:
+    from scanner.yamlutil import line_in
+
+    (doc,) = list(parse_yaml("b: &b {r: 1}\nm:\n  <<: *b\n  k: 1\n  k: 2\n"))
+    assert isinstance(doc, Document) and doc.node is not None
+    assert line_in(doc.node, ["m", "r"]) == 1  # the merged map's own line
+    assert line_in(doc.node, ["m", "k"]) == 5  # the duplicate kubectl applies
