@@ -129,10 +129,12 @@ PLACEHOLDER = re.compile(
     r"x{3,}|\*+|\.{3,}|-+|_+|#+|0+|)$",
     re.IGNORECASE | re.DOTALL,
 )
-#: Values that are file paths, plain URLs or references to secret stores.
+#: Values that are file paths, plain URLs, references to secret stores, or one-way password
+#: hashes in modular crypt format (what Odoo, htpasswd and /etc/shadow store).
 NOT_A_SECRET_VALUE = re.compile(
     r"^(/|\./|\.\./|~/|file:|https?://[^@\s]*$|vault:|ref\+|arn:aws:secretsmanager:|"
-    r"secret(s)?manager://|awssm://|gcpsm://|azkv://|op://|sops:|ENC\[)",
+    r"secret(s)?manager://|awssm://|gcpsm://|azkv://|op://|sops:|ENC\[|"
+    r"\$(?:pbkdf2-sha(?:256|512)|argon2(?:id|i|d)|2[aby]|[56]|scrypt)\$)",
     re.IGNORECASE,
 )
 #: A Kubernetes object name: ``fooSecret: odoo-db`` names a Secret, it does not hold one.

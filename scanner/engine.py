@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner import celrt, kinds, parallel
 from scanner.analyzers.base import Analyzer
-from scanner.inventory import Inventory, containers_of_resource, is_production, pod_spec_of
+from scanner.environment import Environment
+from scanner.inventory import (
+    Inventory,
+    containers_of_resource,
+    environment_of,
+    namespace_scope,
+    pod_spec_of,
+)
 from scanner.model import (
     SYNTHETIC_GROUP,
     Evidence,
@@ -45,10 +52,11 @@ def fingerprint(
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def namespace_scope(resource: Resource) -> str:
-    """The namespace a resource lives in; a Namespace object is judged as its own namespace."""
-    ref = resource.ref
-    return ref.name if ref.kind == "Namespace" and not ref.group else ref.namespace
+def _with_environment_note(finding: Finding, rule: Rule, env: Environment) -> Finding:
+    """A production-only rule that failed on an object judged production by default says so."""
+    if not rule.match.production_only or not env.fail_closed or finding.status is Status.PASS:
+        return finding
+    return replace(finding, message=f"{finding.message} ({env.note()})")
 
 
 def input_finding(problem: InputProblem) -> Finding:
@@ -198,7 +206,10 @@ class Engine:
                 inventory.add(extra)
 
     def _variables(
-        self, resource: Resource, ns_labels: Mapping[str, Mapping[str, str]]
+        self,
+        resource: Resource,
+        ns_labels: Mapping[str, Mapping[str, str]],
+        env: Environment,
     ) -> dict[str, Any]:
         ref = resource.ref
         pod = pod_spec_of(resource)
@@ -209,7 +220,8 @@ class Engine:
             "namespaceObject": {
                 "name": scope,
                 "labels": dict(ns_labels.get(scope, {})),
-                "production": is_production(scope, self.params),
+                "production": env.production,
+                "environment": str(env.status),
             },
             "facts": dict(resource.facts),
             "podSpec": pod,
@@ -234,7 +246,7 @@ class Engine:
         meta = resource.body.get("metadata")
         labels = (meta.get("labels") if isinstance(meta, Mapping) else None) or {}
         scope = namespace_scope(resource)
-        production = is_production(scope, self.params)
+        env = environment_of(resource, self.params, ns_labels)
         activation: Any = None
         no_pod = kinds.is_workload(resource.ref.api_version, resource.ref.kind) and (
             pod_spec_of(resource) is None
@@ -243,7 +255,7 @@ class Engine:
         for rule in rules:
             if rule.match.observed_state and not self.observed:
                 continue
-            if not rule.match.selects(scope, production, labels):
+            if not rule.match.selects(scope, env.production, labels):
                 continue
             if no_pod and rule.match.workloads:
                 if not delegated:
@@ -251,12 +263,12 @@ class Engine:
                 continue
             if activation is None:
                 try:
-                    activation = celrt.activation(self._variables(resource, ns_labels))
+                    activation = celrt.activation(self._variables(resource, ns_labels, env))
                 except Exception as exc:  # noqa: BLE001 - fail closed: the rules become error
                     activation = _Unusable(f"{type(exc).__name__}: {exc}")
             finding = self._evaluate(rule, resource, activation, secrets)
             if finding is not None:
-                yield finding
+                yield _with_environment_note(finding, rule, env)
 
     @staticmethod
     def _no_pod_spec(rule: Rule, resource: Resource) -> Finding:

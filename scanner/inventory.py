@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
 from scanner import kinds
+from scanner.environment import CLUSTER_WIDE, Environment, EnvStatus, classify, fail_closed
 from scanner.imageref import ImageRefError
 from scanner.imageref import parse as parse_image
-from scanner.model import CoverageEntry, Resource
+from scanner.model import SYNTHETIC_GROUP, CoverageEntry, Resource
 from scanner.redaction import SecretHit, find_secrets
 from scanner.sources.base import InputProblem, Skipped, SourceItem
 
@@ -74,15 +74,57 @@ class Inventory:
         return found
 
 
-def is_production(namespace: str, params: Mapping[str, Any]) -> bool:
-    """A namespace is production when it matches ``params.productionNamespaces``."""
-    patterns = params.get("productionNamespaces") or ()
-    return bool(namespace) and _matches_any(namespace, tuple(str(p) for p in patterns))
+def namespace_scope(resource: Resource) -> str:
+    """The namespace a resource lives in; a Namespace object is judged as its own namespace."""
+    ref = resource.ref
+    return ref.name if ref.kind == "Namespace" and not ref.group else ref.namespace
 
 
-@lru_cache(maxsize=4096)
-def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(name, p) for p in patterns)
+def environment_of(
+    resource: Resource, params: Mapping[str, Any], ns_labels: Mapping[str, Mapping[str, str]]
+) -> Environment:
+    """Production or not, and why (one classification for every scan; see ``environment``)."""
+    scope = namespace_scope(resource)
+    ref = resource.ref
+    if not scope and (
+        ref.group == SYNTHETIC_GROUP or not kinds.is_namespaced(ref.api_version, ref.kind)
+    ):
+        return CLUSTER_WIDE
+    return classify(scope, params, labels=ns_labels.get(scope), path=resource.origin.path)
+
+
+def environment_coverage(inventory: Inventory, params: Mapping[str, Any]) -> list[CoverageEntry]:
+    """Coverage notes for objects judged as production only because nothing classified them."""
+    labels = inventory.namespace_labels()
+    counts: dict[tuple[EnvStatus, str], int] = {}
+    for resource in inventory.resources:
+        env = environment_of(resource, params, labels)
+        if env.status in (EnvStatus.UNCLASSIFIED, EnvStatus.UNRESOLVED):
+            key = (env.status, namespace_scope(resource))
+            counts[key] = counts.get(key, 0) + 1
+    notes: list[CoverageEntry] = []
+    as_what = (
+        "production (fail closed)"
+        if fail_closed(params)
+        else "non-production (params.unclassifiedIs)"
+    )
+    for (status, namespace), count in sorted(counts.items()):
+        what = (
+            "namespace unresolved" if status is EnvStatus.UNRESOLVED else "environment unclassified"
+        )
+        target = namespace or "(no namespace)"
+        notes.append(
+            CoverageEntry("environment", target, f"{what}: {count} object(s) judged as {as_what}")
+        )
+    if not fail_closed(params):
+        notes.append(
+            CoverageEntry(
+                "environment",
+                "params.unclassifiedIs",
+                "unclassified and unresolved namespaces are judged as non-production",
+            )
+        )
+    return notes
 
 
 def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from scanner.analyzers import Analyzer, default_analyzers
 from scanner.config import Config
 from scanner.engine import Engine
 from scanner.findings import ScanResult, coverage_errors
-from scanner.inventory import Inventory
+from scanner.inventory import Inventory, environment_coverage
 from scanner.model import CoverageEntry
 from scanner.rules import RuleSet, load_rules
 from scanner.scope import effective_scope
@@ -133,6 +133,7 @@ def run_scan(
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
             on_inventory(inventory)
     coverage = [*inventory.coverage, *scope_notes]
+    coverage.extend(environment_coverage(inventory, config.params))
     coverage.extend(
         CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures
     )

@@ -128,6 +128,23 @@ def line_of(text: str, path: Sequence[PathStep]) -> int:
     return line_in(compose(text), path)
 
 
+def _mapping_entry(node: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
+    """The entry for ``name``: the last one (the value kubectl applies), else one reached
+    through a ``<<`` merge key."""
+    for key, value in reversed(node.value):
+        if getattr(key, "value", None) == name:
+            return key, value
+    for key, value in node.value:
+        if getattr(key, "value", None) == "<<":
+            merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for item in merged:
+                if isinstance(item, yaml.MappingNode):
+                    found = _mapping_entry(item, name)
+                    if found is not None:
+                        return found
+    return None
+
+
 def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
     """:func:`line_of` on an already composed document, for many paths in one object."""
     if node is None:
@@ -136,11 +153,11 @@ def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
     for step in path:
         nxt: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if getattr(key, "value", None) == str(step):
-                    nxt = key if value is None else value
-                    line = key.start_mark.line + 1
-                    break
+            found = _mapping_entry(node, str(step))
+            if found is not None:
+                key, value = found
+                nxt = key if value is None else value
+                line = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
             nxt = _select(node, *step)
             if nxt is not None:

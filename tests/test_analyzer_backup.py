@@ -82,6 +82,12 @@ spec:
 """
 
 
+def _params(production: list[str], **extra: Any) -> dict[str, Any]:
+    """Backup logic under test, not classification: unclassified namespaces (velero)
+    count as non-production here; the fail-closed default has its own test."""
+    return {"productionNamespaces": production, "unclassifiedIs": "non-production", **extra}
+
+
 def _inventory(tmp_path: Path, files: dict[str, str]) -> Inventory:
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -103,7 +109,7 @@ def estate(tmp_path: Path) -> tuple[Inventory, Any]:
         tmp_path,
         {"ns.yaml": NAMESPACES, "schedules.yaml": SCHEDULES, "db.yaml": DATABASES},
     )
-    return inv, BackupAnalyzer().analyze(inv, {"productionNamespaces": ["finance-prod*", "prod-*"]})
+    return inv, BackupAnalyzer().analyze(inv, _params(["finance-prod*", "prod-*"]))
 
 
 def test_declared_namespaces_get_exact_coverage(estate: tuple[Inventory, Any]) -> None:
@@ -168,7 +174,7 @@ def test_schedule_intervals_and_unjudgeable_forms(estate: tuple[Inventory, Any])
 
 def test_locations_shared_read_write_with_non_production(tmp_path: Path) -> None:
     inv = _inventory(tmp_path, {"schedules.yaml": SCHEDULES, "bsl.yaml": LOCATIONS})
-    result = BackupAnalyzer().analyze(inv, {"productionNamespaces": ["finance-prod*"]})
+    result = BackupAnalyzer().analyze(inv, _params(["finance-prod*"]))
     facts = _facts(inv, result, "BackupStorageLocation", "backupLocation")
     assert facts == {
         # all-nightly covers every namespace but two: production by reach (no namespace is
@@ -202,7 +208,7 @@ def test_production_location_sharing_is_reported(tmp_path: Path) -> None:
     inv = _inventory(
         tmp_path, {"ns.yaml": NAMESPACES, "schedules.yaml": SCHEDULES, "bsl.yaml": LOCATIONS}
     )
-    result = BackupAnalyzer().analyze(inv, {"productionNamespaces": ["finance-prod*"]})
+    result = BackupAnalyzer().analyze(inv, _params(["finance-prod*"]))
     facts = _facts(inv, result, "BackupStorageLocation", "backupLocation")
     assert facts["finance-backups"] == {
         "production": True,
@@ -303,7 +309,7 @@ spec: {cluster: "ledger"}
 
 def test_malformed_shapes_become_facts_not_crashes(tmp_path: Path) -> None:
     inv = _inventory(tmp_path, {"odd.yaml": HOSTILE})
-    result = BackupAnalyzer().analyze(inv, {"productionNamespaces": ["prod-*"]})
+    result = BackupAnalyzer().analyze(inv, _params(["prod-*"]))
     assert _facts(inv, result, "Schedule", "backupSchedule") == {
         "odd": {
             "schedule": "42",
@@ -320,3 +326,19 @@ def test_malformed_shapes_become_facts_not_crashes(tmp_path: Path) -> None:
     made = {r.ref.name: r.facts["backupCoverage"]["covered"] for r in result.resources}
     # an unreadable template covers nothing (fail closed)
     assert made == {"prod-x": False, "velero": False}
+
+
+def test_unclassified_namespace_makes_a_schedule_production_by_default(tmp_path: Path) -> None:
+    """Fail closed: all-nightly reaches the velero namespace, which no pattern classifies."""
+    inv = _inventory(tmp_path, {"schedules.yaml": SCHEDULES, "bsl.yaml": LOCATIONS})
+    strict = BackupAnalyzer().analyze(inv, {"productionNamespaces": ["finance-prod*"]})
+    lenient = BackupAnalyzer().analyze(inv, _params(["finance-prod*"]))
+    assert _facts(inv, strict, "BackupStorageLocation", "backupLocation")["finance-backups"][
+        "productionSchedules"
+    ] == ["velero/all-nightly"]
+    assert (
+        _facts(inv, lenient, "BackupStorageLocation", "backupLocation")["finance-backups"][
+            "productionSchedules"
+        ]
+        == []
+    )

@@ -27,6 +27,7 @@ STAGES: dict[str, int] = {
     "scanner.config": 0,
     "scanner.gatediff": 0,
     "scanner.identity": 0,
+    "scanner.environment": 0,
     "scanner.rules": 0,  # compiled rule data: sources plan what to read from it
     "scanner.sources": 1,
     "scanner.inventory": 2,

@@ -114,10 +114,42 @@ def test_unknown_kind_is_a_reasoned_skip(tmp_path: Path) -> None:
     assert "unknown kind Widget" in json.dumps(json.loads(get_reporter("json").render(result)))
 
 
-@pytest.mark.parametrize("text", ["{", "[1, 2", '{"apiVersion": "v1",}'])
-def test_malformed_json(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("text", ['{"apiVersion": "v1",}', '{"kind": "Secret", data: {}}'])
+def test_malformed_json_manifest_is_an_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "bad.json").write_text(text)
     assert _only_error(_scan(tmp_path), "bad.json").rule_id == "input/parse-error"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("bad.json", "{"),
+        ("list.json", "[1, 2"),
+        (
+            "tsconfig.json",
+            '{\n  // comments are fine for tsc\n  "compilerOptions": {"strict": true,},\n}\n',
+        ),
+        ("values.yaml", "image:\n  tag: {{ .Chart.AppVersion }}\n"),
+        ("ci.yml", "job:\n  script: [a: b: c]\n"),
+    ],
+)
+def test_broken_non_manifest_is_skipped_with_its_reason(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    result = _scan(tmp_path)
+    assert [f.rule_id for f in result.findings if f.status is Status.ERROR] == []
+    reasons = [s.reason for s in result.skipped if s.origin.path == name]
+    assert reasons and reasons[0].startswith("not a Kubernetes manifest")
+
+
+def test_crd_schema_holding_an_equals_sign_is_read(tmp_path: Path) -> None:
+    (tmp_path / "crd.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: a.example.com}\nspec:\n  x-enum:\n  - =\n  - '!='\n"
+    )
+    result = _scan(tmp_path)
+    assert [f.rule_id for f in result.findings if f.status is Status.ERROR] == []
 
 
 def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
@@ -132,7 +164,7 @@ def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
     "text",
     [
         "a: &x [1]\nb: *x\n",
-        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 30)),
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 32)),
         "- " * 45 + "x\n",
         "[" * 45 + "]" * 45 + "\n",
         "{a: " * 45 + "1" + "}" * 45 + "\n",

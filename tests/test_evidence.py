@@ -437,7 +437,7 @@ def test_inventory_snapshot_survives_yaml_scalars_json_lacks(
     (resource,) = [r for r in resources if r["body"]["kind"] == "ConfigMap"]
     assert resource["body"]["data"] == {
         "1": "numeric-key",
-        "blob": "aGVsbG8=",  # as Kubernetes stores !!binary: base64 text
+        "blob": "hello",  # as kubectl sends !!binary: the decoded bytes as text
         "when": "2024-01-01",
     }
     assert resource["body"]["metadata"]["creationTimestamp"].startswith("2024-01-01")

@@ -13,14 +13,15 @@ Coverage is a cross-resource question (a Velero Schedule in ``velero`` covers
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.analyzers.cron import CronError, max_interval_hours
-from scanner.inventory import Inventory, is_production
+from scanner.environment import is_production as _is_production
+from scanner.inventory import Inventory
 from scanner.model import Origin, Resource, ResourceRef
 
 VELERO = ("velero.io",)
@@ -74,14 +75,14 @@ class _Schedule:
             return False
         return any(fnmatchcase(namespace, p) for p in self.included)
 
-    def production(self, params: Mapping[str, Any], production_ns: Iterable[str]) -> bool:
+    def production(self, is_prod: Callable[[str], bool], production_ns: Iterable[str]) -> bool:
         """Names a production namespace (even while paused), or covers one the scan has seen."""
-        named = any(n != "*" and is_production(n, params) for n in self.included)
+        named = any(n != "*" and is_prod(n) for n in self.included)
         return named or any(self.covers(n) for n in production_ns)
 
-    def explicit_non_production(self, params: Mapping[str, Any]) -> list[str]:
+    def explicit_non_production(self, is_prod: Callable[[str], bool]) -> list[str]:
         """Named (not ``*``) included namespaces that are not production."""
-        return [n for n in self.included if n != "*" and not is_production(n, params)]
+        return [n for n in self.included if n != "*" and not is_prod(n)]
 
 
 class BackupAnalyzer(Analyzer):
@@ -165,7 +166,7 @@ class BackupAnalyzer(Analyzer):
                 "databases": sorted(dbs),
                 "databasesWithoutScheduledBackup": missing,
                 "declared": namespace in declared,
-                "production": is_production(namespace, params),
+                "production": _production_test(inventory, params)(namespace),
             }
             if unread:
                 fact = {"_error": unread}
@@ -199,13 +200,14 @@ class BackupAnalyzer(Analyzer):
     ) -> None:
         locations = list(_of(inventory, "BackupStorageLocation"))
         default = _default_location(inventory, locations)
-        production_ns = [n for n in inventory.namespace_names() if is_production(n, params)]
+        is_production = _production_test(inventory, params)
+        production_ns = [n for n in inventory.namespace_names() if is_production(n)]
         # Each schedule and each location is judged once; locations meet only those on
         # the same bucket, so large estates stay linear.
         writers: dict[str, list[_Schedule]] = {}
         for schedule in schedules.values():
             writers.setdefault(schedule.location or default, []).append(schedule)
-        is_prod = {s.key: s.production(params, production_ns) for s in schedules.values()}
+        is_prod = {s.key: s.production(is_production, production_ns) for s in schedules.values()}
         production_names = {name for name, ws in writers.items() if any(is_prod[s.key] for s in ws)}
         by_bucket: dict[tuple[str, str, str], list[int]] = {}
         for index in locations:
@@ -214,7 +216,7 @@ class BackupAnalyzer(Analyzer):
             resource = inventory.resources[index]
             mine = writers.get(resource.ref.name, [])
             prod = sorted(s.key for s in mine if is_prod[s.key])
-            non_prod = sorted(s.key for s in mine if s.explicit_non_production(params))
+            non_prod = sorted(s.key for s in mine if s.explicit_non_production(is_production))
             bucket = _bucket(resource)
             shared = sorted(
                 _key(inventory.resources[other])
@@ -232,6 +234,12 @@ class BackupAnalyzer(Analyzer):
                     "readWrite": _read_write(resource),
                 }
             }
+
+
+def _production_test(inventory: Inventory, params: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether a namespace is production, by name and by its Namespace object's labels."""
+    labels = inventory.namespace_labels()
+    return lambda namespace: _is_production(namespace, params, labels.get(namespace))
 
 
 def _of(inventory: Inventory, kind: str, groups: tuple[str, ...] = VELERO) -> list[int]:

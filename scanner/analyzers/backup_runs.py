@@ -27,7 +27,8 @@ from typing import Any
 
 from scanner import clock
 from scanner.analyzers.base import Analyzer, AnalyzerResult
-from scanner.inventory import Inventory, is_production
+from scanner.environment import EnvStatus, classify, is_production
+from scanner.inventory import Inventory
 from scanner.model import Resource
 
 VELERO = ("velero.io",)
@@ -140,13 +141,13 @@ class BackupRunsAnalyzer(Analyzer):
         now = self._now or clock.now()
         result = AnalyzerResult()
         velero = {i: _Run.velero(inventory.resources[i]) for i in _of(inventory, "Backup")}
-        production_ns = [n for n in inventory.namespace_names() if is_production(n, params)]
+        production_ns = [n for n in inventory.namespace_names() if _declared_production(n, params)]
         self._namespaces(inventory, params, now, velero, result)
         self._databases(inventory, now, result)
         lookback = float(params.get("backupLookbackDays", DEFAULT_LOOKBACK_DAYS)) * 24
         for index, run in velero.items():
             production = any(run.covers(n) for n in production_ns) or any(
-                n != "*" and is_production(n, params) for n in run.included
+                n != "*" and _declared_production(n, params) for n in run.included
             )
             result.facts[index] = {
                 "backupRun": _run_fact(
@@ -156,7 +157,7 @@ class BackupRunsAnalyzer(Analyzer):
         for index in _of(inventory, "Backup", CNPG):
             resource = inventory.resources[index]
             run = _cnpg_run(resource)
-            production = is_production(resource.ref.namespace, params)
+            production = _declared_production(resource.ref.namespace, params)
             result.facts[index] = {
                 "backupRun": _run_fact(resource, run, CNPG_FAILED, now, lookback, production)
             }
@@ -325,3 +326,10 @@ def _newest_drill(
 
 def _of(inventory: Inventory, kind: str, groups: tuple[str, ...] = VELERO) -> list[int]:
     return list(inventory.of_kind(kind, groups=groups))
+
+
+def _declared_production(namespace: str, params: Mapping[str, Any]) -> bool:
+    """Namespaces classified production by name or label: their backups are judged (as for
+    LG-BAK-002, platform namespaces that are merely unclassified are not required to have
+    backups). A restore drill's target, by contrast, must be positively non-production."""
+    return classify(namespace, params).status is EnvStatus.PRODUCTION

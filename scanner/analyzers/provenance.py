@@ -17,7 +17,8 @@ from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
-from scanner.inventory import Inventory, is_production
+from scanner.environment import is_production
+from scanner.inventory import Inventory
 from scanner.model import Resource
 from scanner.yamlutil import mapping
 

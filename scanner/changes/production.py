@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from scanner.inventory import is_production
+from scanner.environment import is_production
 from scanner.sources.yamldocs import Document, parse_yaml
 
 MAX_MANIFEST_BYTES = 1 << 20

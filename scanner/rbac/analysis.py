@@ -137,7 +137,7 @@ def analyze(inventory: Inventory, params: Mapping[str, Any]) -> RbacAnalysis:
     config = DutyConfig.from_params(params)
     external = params.get("externalRoles") or ()
     index = RbacIndex.build(inventory, external_roles=[str(r) for r in external])
-    evaluator = DutyEvaluator(config, params)
+    evaluator = DutyEvaluator(config, params, inventory.namespace_labels())
     reports = [subject_report(inventory, index, evaluator, s) for s in index.subjects()]
     return RbacAnalysis(index, config, tuple(_with_argocd(inventory, params, config, reports)))
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from scanner.inventory import Inventory, is_production
+from scanner.environment import is_production
+from scanner.inventory import Inventory
 from scanner.rbac.model import Subject
 from scanner.yamlutil import mapping
 

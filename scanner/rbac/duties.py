@@ -16,8 +16,8 @@ from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import Any
 
+from scanner.environment import is_production
 from scanner.errors import ConfigError
-from scanner.inventory import is_production
 from scanner.rbac.effective import is_cluster_scoped
 from scanner.rbac.model import Grant, PolicyRule, Subject
 
@@ -58,7 +58,12 @@ class Permission:
                         return True
         return False
 
-    def covers(self, grant: Grant, params: Mapping[str, Any]) -> bool:
+    def covers(
+        self,
+        grant: Grant,
+        params: Mapping[str, Any],
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> bool:
         """The grant applies where this permission asks (cluster-scoped needs cluster-wide)."""
         if grant.binding.cluster_wide:
             return True
@@ -66,7 +71,9 @@ class Permission:
             return False
         ns = grant.binding.namespace
         for scope in self.namespaces:
-            if scope == ANY_NAMESPACE or (scope == PRODUCTION and is_production(ns, params)):
+            if scope == ANY_NAMESPACE or (
+                scope == PRODUCTION and is_production(ns, params, (labels or {}).get(ns))
+            ):
                 return True
             if scope != PRODUCTION and fnmatchcase(ns, scope):
                 return True
@@ -212,9 +219,15 @@ class DutyEvaluator:
     alive for the evaluator's lifetime).
     """
 
-    def __init__(self, config: DutyConfig, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        config: DutyConfig,
+        params: Mapping[str, Any],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.config = config
         self.params = params
+        self.namespace_labels = dict(namespace_labels or {})
         perms = [p for d in config.duties.values() for p in (*d.any_of, *d.all_of)]
         self._perms = tuple(dict.fromkeys(perms))
         self._ids = {p: i for i, p in enumerate(self._perms)}
@@ -250,7 +263,9 @@ class DutyEvaluator:
     ) -> list[str]:
         pid = self._ids[perm]
         return [
-            g.chain(subject) for g, ids in matched if pid in ids and perm.covers(g, self.params)
+            g.chain(subject)
+            for g, ids in matched
+            if pid in ids and perm.covers(g, self.params, self.namespace_labels)
         ]
 
     def _direct(

@@ -172,12 +172,16 @@ class RbacIndex:
         for i in inventory.of_kind("Role", "ClusterRole", groups=[RBAC_GROUP]):
             res = inventory.resources[i]
             info = RoleInfo.from_body(res.ref.kind, res.ref.namespace, res.body, i)
-            index.roles.setdefault(info.key, info)
+            index.roles[info.key] = info  # defined twice: kubectl applies the last one
         if builtins:
             for body in BUILTIN_CLUSTER_ROLES:
                 info = RoleInfo.from_body("ClusterRole", "", body, -1)
                 index.roles.setdefault(info.key, info)
+        last: dict[tuple[str, str, str], int] = {}  # a binding defined twice: the last applies
         for i in inventory.of_kind("RoleBinding", "ClusterRoleBinding", groups=[RBAC_GROUP]):
+            ref = inventory.resources[i].ref
+            last[(ref.kind, ref.namespace, ref.name)] = i
+        for i in sorted(last.values()):
             res = inventory.resources[i]
             index._add_binding(res.ref.kind, res.ref.namespace, res.ref.name, res.body, i)
         for i in inventory.of_kind("ServiceAccount", groups=[""]):

@@ -6,18 +6,20 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
+
 from scanner import kinds
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.redaction import strip_userinfo
-from scanner.sources import configfiles, jsondocs, ownoutputs
+from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
-from scanner.yamlutil import compose, line_in, parse_path
+from scanner.yamlutil import line_in, parse_path
 
 YAML_SUFFIXES = {".yaml", ".yml"}
 GIT_TIMEOUT_S = 60
@@ -133,6 +135,58 @@ def _in_chart_templates(path: str, charts: set[str]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """One file read and decoded once: its text (or why not) and its documents."""
+
+    path: str
+    text: str | InputProblem | None
+    docs: tuple[Document | DocumentError, ...]
+
+    def documents(self) -> Iterator[Document]:
+        """The documents that decoded."""
+        return (d for d in self.docs if isinstance(d, Document))
+
+
+def _item_nodes(node: yaml.Node | None) -> list[yaml.Node | None]:
+    """The nodes of a ``kind: List``'s items, so each item keeps its evidence lines."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "items" and isinstance(value, yaml.SequenceNode):
+                return list(value.value)
+    return []
+
+
+def supersede_duplicates(items: list[SourceItem]) -> Iterator[SourceItem]:
+    """kubectl applies the last of two definitions of one object in a folder: the earlier
+    one is listed as skipped (naming the one that wins) and not judged."""
+    last: dict[tuple[ResourceRef, str], Resource] = {}
+    for item in items:
+        if isinstance(item, Resource) and item.origin.path:
+            last[(item.ref, str(PurePosixPath(item.origin.path).parent))] = item
+    for item in items:
+        if isinstance(item, Resource) and item.origin.path:
+            winner = last[(item.ref, str(PurePosixPath(item.origin.path).parent))]
+            if winner is not item:
+                yield Skipped(
+                    item.origin,
+                    f"duplicate {item.ref.display()}: defined again at "
+                    f"{winner.origin.path}:{winner.origin.start_line}, which kubectl applies",
+                )
+                continue
+        yield item
+
+
+def _json_document(text: str) -> Document | DocumentError:
+    """A JSON file read strictly (no NaN, no duplicate keys, bounded depth)."""
+    try:
+        data = jsondocs.load(text)
+    except jsondocs.JsonDocError as exc:
+        manifest_like = '"apiVersion"' in text or '"kind"' in text
+        return DocumentError(exc.line, exc.message, exc.code, manifest_like)
+    return Document(data, 1, text.count("\n") + 1)
+
+
 class RepoSource(Source):
     """Reads a Git work tree (or any folder) into resources with file and line origins."""
 
@@ -150,7 +204,11 @@ class RepoSource(Source):
         self.only = set(only) if only is not None else None
         self.excludes = (*DEFAULT_EXCLUDES, *excludes)
         self.max_file_size = max_file_size
-        self._namespace_defaults: dict[str, str] = {}
+        self._nodes: dict[tuple[str, int], tuple[yaml.Node, int]] = {}
+        self._kustomizations: dict[str, kustomization.Kustomization] = {}
+        self._landing: dict[str, set[str]] = {}
+        self._destinations: list[destinations.Destination] = []
+        self._generating: set[str] = set()
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty."""
@@ -178,28 +236,17 @@ class RepoSource(Source):
         return changed
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
-        """Give each evidence path of a non-passing finding its line in the file."""
-        texts: dict[str, list[str] | None] = {}
-        trees: dict[tuple[str, int, int], Any] = {}
+        """Give each evidence path of a non-passing finding its line, from the kept nodes."""
         located: list[Finding] = []
         for finding in findings:
             origin = finding.origin
-            if finding.status is Status.PASS or not finding.evidence or not origin.path:
+            tree = self._nodes.get((origin.path, origin.start_line))
+            if finding.status is Status.PASS or not finding.evidence or tree is None:
                 located.append(finding)
                 continue
-            if origin.path not in texts:
-                text = self._safe_text(origin.path)
-                texts[origin.path] = text.splitlines() if text is not None else None
-            lines = texts[origin.path]
-            if lines is None or not origin.start_line:
-                located.append(finding)
-                continue
-            span = (origin.path, origin.start_line, origin.end_line)
-            if span not in trees:  # one parse per object, however many findings it has
-                snippet = "\n".join(lines[origin.start_line - 1 : origin.end_line or None])
-                trees[span] = compose(snippet)
+            node, offset = tree
             evidence = tuple(
-                replace(e, line=origin.start_line - 1 + line_in(trees[span], parse_path(e.path)))
+                replace(e, line=offset + line_in(node, parse_path(e.path)))
                 if e.path and not e.line
                 else e
                 for e in finding.evidence
@@ -212,7 +259,8 @@ class RepoSource(Source):
         listed = sorted(self.only) if self.only is not None else list_files(self.root)
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
-        self._namespace_defaults = self._kustomize_namespaces(paths)
+        loaded: dict[str, _Loaded] = {}
+        problems: list[SourceItem] = []
         for path in paths:
             unseen = self._unseen(path)
             if unseen:
@@ -233,14 +281,22 @@ class RepoSource(Source):
                 )
                 continue
             if _in_chart_templates(path, charts):
-                yield InputProblem(
-                    Origin(path=path, start_line=1),
-                    "helm-template",
-                    "Helm chart template not rendered: run `helm template` and scan the "
-                    "output, or exclude the chart path in ledgergate.yaml",
+                problems.append(
+                    InputProblem(
+                        Origin(path=path, start_line=1),
+                        "helm-template",
+                        "Helm chart template not rendered: run `helm template` and scan the "
+                        "output, or exclude the chart path in ledgergate.yaml",
+                    )
                 )
                 continue
-            yield from self._read_file(path)
+            loaded[path] = self._load(path)
+        self._plan_landing(loaded, paths if self.only is None else list_files(self.root))
+        items: list[SourceItem] = list(problems)
+        for path in sorted(loaded):
+            items.extend(self._items(loaded[path]))
+        items.extend(self._generated())
+        yield from supersede_duplicates(items)
 
     def _unseen(self, path: str) -> str | None:
         """Why a listed path holds content the scan cannot read, so it is listed as skipped:
@@ -253,29 +309,77 @@ class RepoSource(Source):
             return "packaged Helm subchart (charts/*.tgz): not unpacked or rendered"
         return None
 
-    def _kustomize_namespaces(self, paths: list[str]) -> dict[str, str]:
-        """Folder -> namespace set by its kustomization, applied to manifests below it."""
-        found: dict[str, str] = {}
-        for path in paths:
-            if PurePosixPath(path).name not in {"kustomization.yaml", "kustomization.yml"}:
-                continue
-            text = self._safe_text(path)
-            if text is None:
-                continue
-            for doc in parse_yaml(text):
-                if isinstance(doc, Document) and isinstance(doc.data, Mapping):
-                    ns = doc.data.get("namespace")
-                    if isinstance(ns, str) and ns:
-                        found[str(PurePosixPath(path).parent)] = ns
-        return found
+    def _load(self, path: str) -> _Loaded:
+        text = self._read_text(path)
+        if text is None or isinstance(text, InputProblem):
+            return _Loaded(path, text, ())
+        if configfiles.parser_for(path) is not None:
+            return _Loaded(path, text, ())
+        if path.lower().endswith(".json"):
+            return _Loaded(path, text, (_json_document(text),))
+        return _Loaded(path, text, tuple(parse_yaml(text)))
+
+    def _plan_landing(self, loaded: dict[str, _Loaded], context: list[str]) -> None:
+        """Read kustomizations and GitOps destinations; load the extra files they name."""
+        files = dict(loaded)
+        for path in context:  # kustomizations outside a --changed file set still apply
+            if kustomization.is_kustomization(path) and path not in files:
+                files[path] = self._load(path)
+        self._kustomizations = {
+            k.folder: k
+            for path, file in files.items()
+            if kustomization.is_kustomization(path) and not is_excluded(path, self.excludes)
+            for doc in file.documents()
+            if (k := kustomization.read(path, doc)) is not None
+        }
+        self._generating = {p for p in loaded if kustomization.is_kustomization(p)}
+        for path in sorted(set(kustomization.named_files(self._kustomizations)) - set(loaded)):
+            wanted = self.only is None or path in self.only
+            if wanted and not is_excluded(path, self.excludes) and (self.root / path).is_file():
+                loaded[path] = self._load(path)
+        self._landing = kustomization.landing_namespaces(self._kustomizations)
+        self._destinations = [
+            d
+            for file in loaded.values()
+            for doc in file.documents()
+            if isinstance(doc.data, dict)
+            for d in destinations.from_object(doc.data)
+        ]
+
+    def _namespaces(self, path: str, own: str) -> list[str]:
+        """Where an object of ``path`` lands: "" when no source of a namespace says."""
+        found: set[str] = set()
+        for forced in sorted(self._landing.get(path) or {""}):
+            target, overrides, _by = destinations.resolve(self._destinations, path)
+            if forced:
+                found.add(forced)
+            elif target and overrides:
+                found.add(target)
+            elif own:
+                found.add(own)
+            elif path not in self._landing and self._default_namespace(path):
+                found.add(self._default_namespace(path))
+            else:
+                found.add(target)
+        return sorted(found)
 
     def _default_namespace(self, path: str) -> str:
+        """The namespace of the nearest kustomization above a file it does not name."""
         folder = PurePosixPath(path).parent
         for candidate in (folder, *folder.parents):
-            ns = self._namespace_defaults.get(str(candidate))
-            if ns:
-                return ns
-        return "default"
+            kust = self._kustomizations.get(str(candidate))
+            if kust is not None and kust.namespace:
+                return kust.namespace
+        return ""
+
+    def _generated(self) -> Iterator[SourceItem]:
+        """The ConfigMaps and Secrets the kustomizations' generators would create."""
+        for kust in self._kustomizations.values():
+            if kust.path not in self._generating:
+                continue
+            for gen in kust.generators:
+                body = kustomization.generated_body(gen, self._safe_text)
+                yield from self._resources(body, kust.path, gen.line, gen.line)
 
     def _safe_text(self, path: str) -> str | None:
         item = self._read_text(path)
@@ -336,11 +440,11 @@ class RepoSource(Source):
                 f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
             )
 
-    def _read_file(self, path: str) -> Iterator[SourceItem]:
+    def _items(self, file: _Loaded) -> Iterator[SourceItem]:
         """Every item of one file; repeated skips of one reason become one entry per file
         (a file of a million tiny documents must not make a million-line report)."""
         repeated: dict[str, tuple[Skipped, int]] = {}
-        for item in self._file_items(path):
+        for item in self._file_items(file):
             if isinstance(item, Skipped):
                 first, count = repeated.get(item.reason, (item, 0))
                 repeated[item.reason] = (first, count + 1)
@@ -352,8 +456,8 @@ class RepoSource(Source):
             else:
                 yield Skipped(first.origin, f"{first.reason} ({count:,} documents in this file)")
 
-    def _file_items(self, path: str) -> Iterator[SourceItem]:
-        text = self._read_text(path)
+    def _file_items(self, file: _Loaded) -> Iterator[SourceItem]:
+        path, text = file.path, file.text
         if text is None:
             return
         if isinstance(text, InputProblem):
@@ -368,10 +472,20 @@ class RepoSource(Source):
         parser = configfiles.parser_for(path)
         if parser is not None:
             yield from self._read_config(path, text, parser)
-        elif path.lower().endswith(".json"):
-            yield from self._read_json(path, text)
-        else:
-            yield from self._read_yaml(path, text)
+            return
+        traefik_static = configfiles.is_traefik_static_yaml(path)
+        for doc in file.docs:
+            if isinstance(doc, DocumentError):
+                origin = Origin(path=path, start_line=doc.line)
+                if doc.manifest_like:
+                    yield InputProblem(origin, doc.code, doc.message)
+                else:
+                    yield Skipped(origin, f"not a Kubernetes manifest ({doc.message})")
+            elif traefik_static and isinstance(doc.data, dict):
+                body = configfiles.synthetic_body("TraefikStaticConfig", path, doc.data)
+                yield self._resource(body, path, doc.start_line, doc.end_line)
+            else:
+                yield from self._objects(path, doc, doc.node)
 
     def _read_config(
         self, path: str, text: str, parser: configfiles.ParserFn
@@ -392,26 +506,7 @@ class RepoSource(Source):
         lines = text.count("\n") + 1
         yield self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
 
-    def _read_json(self, path: str, text: str) -> Iterator[SourceItem]:
-        try:
-            data = jsondocs.load(text)
-        except jsondocs.JsonDocError as exc:
-            yield InputProblem(Origin(path=path, start_line=exc.line), exc.code, exc.message)
-            return
-        yield from self._objects(path, Document(data, 1, text.count("\n") + 1))
-
-    def _read_yaml(self, path: str, text: str) -> Iterator[SourceItem]:
-        traefik_static = configfiles.is_traefik_static_yaml(path)
-        for doc in parse_yaml(text):
-            if isinstance(doc, DocumentError):
-                yield InputProblem(Origin(path=path, start_line=doc.line), doc.code, doc.message)
-            elif traefik_static and isinstance(doc.data, dict):
-                body = configfiles.synthetic_body("TraefikStaticConfig", path, doc.data)
-                yield self._resource(body, path, doc.start_line, doc.end_line)
-            else:
-                yield from self._objects(path, doc)
-
-    def _objects(self, path: str, doc: Document) -> Iterator[SourceItem]:
+    def _objects(self, path: str, doc: Document, node: yaml.Node | None) -> Iterator[SourceItem]:
         data = doc.data
         if data is None:
             return
@@ -425,10 +520,27 @@ class RepoSource(Source):
             return
         if str(data["kind"]).endswith("List") and isinstance(data.get("items"), list):
             spans = doc.item_spans or tuple((doc.start_line, doc.end_line) for _ in data["items"])
-            for item, (start, end) in zip(data["items"], spans, strict=False):
-                yield from self._objects(path, Document(item, start, end))
+            nodes = _item_nodes(node) or [None] * len(spans)
+            for item, (start, end), item_node in zip(data["items"], spans, nodes, strict=False):
+                item_doc = Document(item, start, end, (), item_node, doc.line_offset)
+                yield from self._objects(path, item_doc, item_node)
             return
-        yield self._resource(data, path, doc.start_line, doc.end_line)
+        if node is not None:
+            self._nodes[(path, doc.start_line)] = (node, doc.line_offset)
+        yield from self._resources(data, path, doc.start_line, doc.end_line)
+
+    def _resources(
+        self, body: dict[str, Any], path: str, start: int, end: int
+    ) -> Iterator[Resource]:
+        """One resource per namespace the object lands in (a base shared by two overlays)."""
+        api_version, kind = str(body.get("apiVersion", "")), str(body.get("kind", ""))
+        if not kinds.is_namespaced(api_version, kind):
+            yield self._resource(body, path, start, end)
+            return
+        meta = body.get("metadata")
+        own = meta.get("namespace") if isinstance(meta, dict) else None
+        for namespace in self._namespaces(path, own if isinstance(own, str) else ""):
+            yield self._resource(body, path, start, end, namespace=namespace)
 
     def _resource(
         self,
@@ -437,16 +549,15 @@ class RepoSource(Source):
         start: int,
         end: int,
         facts: Mapping[str, Any] | None = None,
+        *,
+        namespace: str = "",
     ) -> Resource:
         api_version, kind = str(body["apiVersion"]), str(body["kind"])
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         assert isinstance(meta, dict)
         name = str(meta.get("name") or meta.get("generateName") or "(unnamed)")
-        namespace = ""
-        if kinds.is_namespaced(api_version, kind) and not api_version.startswith(
-            "config.ledgergate.io"
-        ):
-            namespace = str(meta.get("namespace") or self._default_namespace(path))
+        if api_version.startswith("config.ledgergate.io"):
+            namespace = ""
         ref = ResourceRef(api_version, kind, namespace, name)
         origin = Origin(path=path, start_line=start, end_line=end)
         return Resource(ref, body, origin, dict(facts or {}))
