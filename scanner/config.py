@@ -18,6 +18,26 @@ DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class HelmChartConfig:
+    """Extra values for one chart folder: value files relative to the chart."""
+
+    values: tuple[str, ...] = ()
+    release_name: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How the repo source renders Kustomize roots and Helm charts (``render:``, ``helm:``)."""
+
+    enabled: bool = True
+    timeout_s: float = 60.0
+    max_output_bytes: int = 64 * 1024 * 1024
+    allow_remote: bool = False
+    charts: Mapping[str, HelmChartConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one scan."""
 
@@ -30,6 +50,7 @@ class Config:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     fail_on: Severity = Severity.HIGH
     path: Path | None = None
+    render: RenderOptions = field(default_factory=RenderOptions)
 
 
 @cache
@@ -83,6 +104,26 @@ def load_config(path: Path | None) -> Config:
         max_file_size=int(data.get("maxFileSize", DEFAULT_MAX_FILE_SIZE)),
         fail_on=Severity(data.get("failOn", "high")),
         path=path,
+        render=_render_options(data.get("render", {}), data.get("helm", {})),
+    )
+
+
+def _render_options(render: Mapping[str, Any], helm: Mapping[str, Any]) -> RenderOptions:
+    charts = {
+        str(path).strip("/") or ".": HelmChartConfig(
+            values=tuple(spec.get("values", [])),
+            release_name=str(spec.get("releaseName", "")),
+            namespace=str(spec.get("namespace", "")),
+        )
+        for path, spec in helm.get("charts", {}).items()
+    }
+    defaults = RenderOptions()
+    return RenderOptions(
+        enabled=bool(render.get("enabled", True)),
+        timeout_s=float(render.get("timeoutSeconds", defaults.timeout_s)),
+        max_output_bytes=int(render.get("maxOutputBytes", defaults.max_output_bytes)),
+        allow_remote=bool(render.get("allowRemote", False)),
+        charts=charts,
     )
 
 

@@ -58,6 +58,8 @@ PLACEHOLDER = re.compile(
     r"changeme|false|true|none|null|\*+|)$",
     re.IGNORECASE | re.DOTALL,
 )
+#: One-way password hashes (PHC / crypt formats): what a system stores instead of a password.
+PASSWORD_HASH = re.compile(r"^\$(?:pbkdf2[-\w]*|2[abxy]|argon2(?:id|i|d)|scrypt|[156]|y)\$")
 #: Values that are file paths or plain URLs (a ``password_file`` setting, not a password).
 NOT_A_SECRET_VALUE = re.compile(r"^(/|\./|~/|https?://[^@\s]*$)")
 #: ``password=...`` / ``--db-password=...`` / ``token: ...`` inside free text (args, config files).
@@ -126,6 +128,8 @@ def classify(key: str, value: str) -> str | None:
         return None if _is_placeholder(dsn.group(1)) else "dsn-password"
     stripped = value.strip()
     if _is_placeholder(stripped) or NOT_A_SECRET_VALUE.match(stripped):
+        return None
+    if PASSWORD_HASH.match(stripped):
         return None
     if (
         SENSITIVE_KEY.search(key)

@@ -12,9 +12,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scanner import kinds
+from scanner.config import RenderOptions
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
+from scanner.sources.render import FieldMap, RenderedObject, render_repo
+from scanner.sources.render.base import relocate
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import compose, line_in, parse_path
 
@@ -113,8 +116,11 @@ class RepoSource(Source):
         excludes: Iterable[str] = (),
         max_file_size: int = 10 * 1024 * 1024,
         only: Iterable[str] | None = None,
+        render: RenderOptions | None = None,
     ) -> None:
         self.root = root.resolve()
+        self.render = render if render is not None else RenderOptions()
+        self._fields: dict[tuple[ResourceRef, str], FieldMap] = {}
         self.only = set(only) if only is not None else None
         self.excludes = (*DEFAULT_EXCLUDES, *excludes)
         self.max_file_size = max_file_size
@@ -140,6 +146,10 @@ class RepoSource(Source):
         located: list[Finding] = []
         for finding in findings:
             origin = finding.origin
+            fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
+            if fields is not None and finding.status is not Status.PASS:
+                located.append(relocate(finding, fields))
+                continue
             if finding.status is Status.PASS or not finding.evidence or not origin.path:
                 located.append(finding)
                 continue
@@ -169,8 +179,11 @@ class RepoSource(Source):
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
         self._namespace_defaults = self._kustomize_namespaces(paths)
+        rendered = render_repo(self.root, paths, self.render, self._safe_text)
+        yield from rendered.problems
+        yield from (self._rendered_resource(obj) for obj in rendered.objects)
         for path in paths:
-            if not _is_candidate(path):
+            if not _is_candidate(path) or path in rendered.covered:
                 continue
             if _in_chart_templates(path, charts):
                 yield InputProblem(
@@ -181,6 +194,12 @@ class RepoSource(Source):
                 )
                 continue
             yield from self._read_file(path)
+
+    def _rendered_resource(self, obj: RenderedObject) -> Resource:
+        start, end = obj.origin.start_line, obj.origin.end_line
+        raw = self._resource(dict(obj.body), obj.origin.path, start, end)
+        self._fields[(raw.ref, obj.origin.rendered_from)] = obj.fields
+        return Resource(raw.ref, raw.body, obj.origin, raw.facts)
 
     def _kustomize_namespaces(self, paths: list[str]) -> dict[str, str]:
         """Folder -> namespace set by its kustomization, applied to manifests below it."""
