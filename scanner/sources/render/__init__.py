@@ -30,4 +30,11 @@ def render_repo(
     from scanner.sources.render.kustomize import Kustomize
 
     out.extend(Kustomize(root, options, read_text).render(listed))
+    from scanner.sources.render.consumers import find_consumers
+    from scanner.sources.render.helm import Helm, find_charts
+
+    charts = {c.folder for c in find_charts(listed, read_text)}
+    if charts:
+        consumers = find_consumers(listed, read_text, charts)
+        out.extend(Helm(root, options, read_text).render(listed, consumers))
     return out
