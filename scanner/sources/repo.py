@@ -18,6 +18,7 @@ from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
+from scanner.sources.render.templated import template_line
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import compose, line_in, parse_path
 
@@ -308,6 +309,16 @@ class RepoSource(Source):
         yield from self._objects(path, Document(data, 1, text.count("\n") + 1))
 
     def _read_yaml(self, path: str, text: str) -> Iterator[SourceItem]:
+        template = template_line(text)
+        if template is not None:
+            yield InputProblem(
+                Origin(path=path, start_line=template),
+                "template",
+                "template syntax ({{ ... }}) in a file no chart renders: not a manifest as "
+                "written. Move it into a Helm chart (Chart.yaml) so it is rendered, or exclude "
+                "the path in ledgergate.yaml",
+            )
+            return
         traefik_static = configfiles.is_traefik_static_yaml(path)
         for doc in parse_yaml(text):
             if isinstance(doc, DocumentError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.sources.render.base import FieldMap, Location
-from scanner.sources.render.origins import concrete, walk
+from scanner.sources.render.origins import concrete, translate, walk
 from scanner.sources.yamldocs import Document, parse_yaml
 from scanner.yamlutil import PathStep, compose, parse_path
 
@@ -91,15 +91,24 @@ def defines_of(files: Mapping[str, str]) -> dict[str, Section]:
     return found
 
 
-def search(section: Section, keys: list[str]) -> tuple[int, int]:
+def _pattern(step: str | tuple[str, str]) -> re.Pattern[str]:
+    if isinstance(step, tuple):  # a list item by its merge key: `- name: PGPASSWORD`
+        key, value = (re.escape(x) for x in step)
+        return re.compile(r"^\s*(?:-\s+)?" + key + r"\s*:\s*[\"']?" + value + r"[\"']?\s*(?:#.*)?$")
+    return re.compile(r"^\s*(?:-\s+)?" + re.escape(step) + r"\s*:")
+
+
+def search(section: Section, keys: list[str | tuple[str, str]]) -> tuple[int, int]:
     """0-based line of the deepest key found in order, and how many keys matched."""
     line, matched, indent = -1, 0, -1
     for key in keys:
-        pattern = re.compile(r"^\s*(?:-\s+)?" + re.escape(key) + r"\s*:")
+        pattern = _pattern(key)
         for i in range(line + 1 if line >= 0 else section.start, section.end):
             text = section.lines[i]
             if pattern.match(text) and _indent(text) > indent:
-                line, indent, matched = i, _indent(text), matched + 1
+                # keys of a matched list item sit at the item's own indentation
+                line, matched = i, matched + 1
+                indent = _indent(text) - (1 if isinstance(key, tuple) else 0)
                 break
         else:
             break
@@ -148,7 +157,8 @@ class HelmFieldMap(FieldMap):
         real = concrete(self.body, path)
         if real is None:
             return None
-        keys = [str(s) for s in parse_path(real) if isinstance(s, str)]
+        named, _ = translate(self.body, parse_path(real))
+        keys = [s for s in named if not isinstance(s, int)]
         section = Section(self.path, self.lines, *self._segment)
         line, matched = search(section, keys)
         if line < 0:
@@ -170,7 +180,7 @@ class HelmFieldMap(FieldMap):
         )
         return Location(section.path, line + 1, start, max(start, end), note)
 
-    def _values_note(self, section: Section, line: int, rest: list[str]) -> str:
+    def _values_note(self, section: Section, line: int, rest: list[str | tuple[str, str]]) -> str:
         """``value from values.yaml:12 (.Values.image.tag)`` for the value behind a line."""
         refs = _VALUES_REF.findall(section.lines[line])
         if not refs and rest:  # the field comes from a block: `{{- toYaml .Values.x | nindent }}`
@@ -182,7 +192,8 @@ class HelmFieldMap(FieldMap):
                 if refs:
                     break
         for ref in refs:
-            steps: list[PathStep] = [*ref.strip(".").split("."), *(rest if len(refs) == 1 else [])]
+            tail = [r for r in rest if isinstance(r, str)] if len(refs) == 1 else []
+            steps: list[PathStep] = [*ref.strip(".").split("."), *tail]
             for source in reversed(self.sources):
                 found = source.line_of(steps) or source.line_of(
                     steps[: len(ref.strip(".").split("."))]
