@@ -18,7 +18,7 @@ from scanner.sources import configfiles
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
-from scanner.sources.render.templated import template_line
+from scanner.sources.render.templated import templated
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import compose, line_in, parse_path
 
@@ -309,7 +309,8 @@ class RepoSource(Source):
         yield from self._objects(path, Document(data, 1, text.count("\n") + 1))
 
     def _read_yaml(self, path: str, text: str) -> Iterator[SourceItem]:
-        template = template_line(text)
+        docs = list(parse_yaml(text))
+        template = templated(text, [d.data if isinstance(d, Document) else None for d in docs])
         if template is not None:
             yield InputProblem(
                 Origin(path=path, start_line=template),
@@ -320,7 +321,7 @@ class RepoSource(Source):
             )
             return
         traefik_static = configfiles.is_traefik_static_yaml(path)
-        for doc in parse_yaml(text):
+        for doc in docs:
             if isinstance(doc, DocumentError):
                 yield InputProblem(Origin(path=path, start_line=doc.line), doc.code, doc.message)
             elif traefik_static and isinstance(doc.data, dict):

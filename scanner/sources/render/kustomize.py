@@ -36,7 +36,7 @@ from scanner.sources.render.origins import (
     GeneratedFieldMap,
     KustomizeFieldMap,
     Patch,
-    find_document,
+    SourceFiles,
 )
 from scanner.sources.render.proc import RenderRunError, run_bounded
 from scanner.sources.yamldocs import Document, parse_yaml
@@ -213,33 +213,20 @@ class Kustomize:
         roots = roots_of(graph)
         out = RenderOutput()
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            results = list(pool.map(lambda r: self._render_root(graph, r), roots))
-        for result in results:
-            out.extend(result)
+            runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
+        files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
+        for folder, result in zip(roots, runs, strict=True):
+            if isinstance(result, InputProblem):
+                out.problems.append(result)
+            else:
+                out.extend(self._objects(graph, folder, *result, files))
         return out
 
-    def _render_root(self, graph: Mapping[str, Node], folder: str) -> RenderOutput:
+    def _objects(
+        self, graph: Mapping[str, Node], folder: str, text: str, prefix: str, files: SourceFiles
+    ) -> RenderOutput:
         out = RenderOutput()
         node = graph[folder]
-        folders = closure(graph, folder)
-        refusals = [r for f in sorted(folders) for r in graph[f].refusals]
-        if refusals:
-            out.problems.append(self._problem(node, "; ".join(refusals[:3])))
-            return out
-        if self.kubectl is None:
-            out.problems.append(
-                self._problem(
-                    node,
-                    "kubectl not found on PATH (Kustomize v5 is built into "
-                    "kubectl >= 1.27); files below are judged unrendered",
-                )
-            )
-            return out
-        try:
-            text, prefix = self._run(folder)
-        except RenderRunError as exc:
-            out.problems.append(self._problem(node, str(exc)))
-            return out
         objects: list[RenderedObject] = []
         for doc in parse_yaml(text):
             if not isinstance(doc, Document):
@@ -248,10 +235,30 @@ class Kustomize:
                 )
                 return out
             if isinstance(doc.data, dict) and doc.data.get("kind"):
-                objects.append(self._object(graph, folder, doc.data, prefix))
+                objects.append(self._object(graph, folder, doc.data, prefix, files))
         out.objects = objects
-        out.covered = covered_files(graph, folders)
+        out.covered = covered_files(graph, closure(graph, folder))
         return out
+
+    def _render_root(
+        self, graph: Mapping[str, Node], folder: str
+    ) -> tuple[str, str] | InputProblem:
+        """Kustomize's output for one root (and the wrapper prefix), or why there is none."""
+        node = graph[folder]
+        folders = closure(graph, folder)
+        refusals = [r for f in sorted(folders) for r in graph[f].refusals]
+        if refusals:
+            return self._problem(node, "; ".join(refusals[:3]))
+        if self.kubectl is None:
+            return self._problem(
+                node,
+                "kubectl not found on PATH (Kustomize v5 is built into "
+                "kubectl >= 1.27); files below are judged unrendered",
+            )
+        try:
+            return self._run(folder)
+        except RenderRunError as exc:
+            return self._problem(node, str(exc))
 
     def _problem(self, node: Node, message: str) -> InputProblem:
         where = node.folder if node.folder != "." else "(repository root)"
@@ -315,7 +322,12 @@ class Kustomize:
         return rel
 
     def _object(
-        self, graph: Mapping[str, Node], folder: str, body: dict[str, Any], prefix: str
+        self,
+        graph: Mapping[str, Node],
+        folder: str,
+        body: dict[str, Any],
+        prefix: str,
+        files: SourceFiles,
     ) -> RenderedObject:
         meta = body.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
@@ -330,17 +342,17 @@ class Kustomize:
         source = origin.get("path") or origin.get("configuredIn") or graph[folder].file
         path = self._repo_path(str(source), prefix)
         patches = self._patches(graph, _safe_load(transforms_text) or [], prefix)
-        text = self.read_text(path) or ""
+        text = files.text(path) or ""
         configured = origin.get("configuredBy")
         by: Mapping[str, Any] = configured if isinstance(configured, Mapping) else {}
         fields: FieldMap
         if by.get("kind") in ("ConfigMapGenerator", "SecretGenerator"):
             folder_of = str(PurePosixPath(path).parent)
-            fields = GeneratedFieldMap(body, path, folder_of, str(by["kind"]), self.read_text)
+            fields = GeneratedFieldMap(body, path, folder_of, str(by["kind"]), files.text)
             span = (1, max(1, text.count("\n")))
         else:
-            span = find_document(text, body)
-            fields = KustomizeFieldMap(body, path, text, span, patches, self.read_text)
+            span = files.span(path, body)
+            fields = KustomizeFieldMap(body, path, text, span, patches, files.text)
         return RenderedObject(
             body,
             Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder),

@@ -122,25 +122,45 @@ def _name(body: Mapping[str, Any]) -> str:
     return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
 
 
-def find_document(text: str, body: Mapping[str, Any]) -> tuple[int, int]:
-    """Line span of the document defining ``body`` in its source file.
+class SourceFiles:
+    """Texts and document spans of source files, read and parsed once per scan."""
 
-    Names may have gained a prefix, suffix or generator hash, so the longest source name
-    of the same kind contained in the rendered name wins.
-    """
-    docs = [d for d in parse_yaml(text) if isinstance(d, Document)]
-    kind, name = str(body.get("kind", "")), _name(body)
-    best: tuple[int, Document] | None = None
-    for doc in docs:
-        if isinstance(doc.data, Mapping) and str(doc.data.get("kind", "")) == kind:
-            candidate = _name(doc.data)
-            if candidate and candidate in name and (best is None or len(candidate) > best[0]):
-                best = (len(candidate), doc)
-    if best is not None:
-        return best[1].start_line, best[1].end_line
-    if len(docs) == 1:
-        return docs[0].start_line, docs[0].end_line
-    return 1, max(1, text.count("\n") + 1)
+    def __init__(self, read_text: ReadText) -> None:
+        self._read = read_text
+        self._texts: dict[str, str | None] = {}
+        self._docs: dict[str, list[tuple[str, str, int, int]]] = {}
+
+    def text(self, path: str) -> str | None:
+        """The file's text (cached); None when unreadable."""
+        if path not in self._texts:
+            self._texts[path] = self._read(path)
+        return self._texts[path]
+
+    def span(self, path: str, body: Mapping[str, Any]) -> tuple[int, int]:
+        """Line span of the document defining ``body`` in ``path``.
+
+        Names may have gained a prefix, suffix or generator hash, so the longest source
+        name of the same kind contained in the rendered name wins.
+        """
+        text = self.text(path) or ""
+        if path not in self._docs:
+            self._docs[path] = [
+                (str(d.data.get("kind", "")), _name(d.data), d.start_line, d.end_line)
+                for d in parse_yaml(text)
+                if isinstance(d, Document) and isinstance(d.data, Mapping)
+            ]
+        docs = self._docs[path]
+        kind, name = str(body.get("kind", "")), _name(body)
+        best: tuple[int, int, int] | None = None
+        for doc_kind, doc_name, start, end in docs:
+            better = best is None or len(doc_name) > best[0]
+            if doc_kind == kind and doc_name and doc_name in name and better:
+                best = (len(doc_name), start, end)
+        if best is not None:
+            return best[1], best[2]
+        if len(docs) == 1:
+            return docs[0][2], docs[0][3]
+        return 1, max(1, text.count("\n") + 1)
 
 
 def _target_matches(target: Mapping[str, Any] | None, body: Mapping[str, Any]) -> bool:

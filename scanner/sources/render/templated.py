@@ -1,39 +1,86 @@
 """Spot Go/Helm template syntax in a plain YAML file (one that no chart renders).
 
 ``name: {{ .Values.name }}`` is valid YAML by accident: a flow mapping whose key is a
-flow mapping, which would reach the rules as an object named by a Python repr. A
-``{{`` that *starts* a plain scalar or a line is template structure; one inside a
-quoted string, a block scalar (``|``) or the middle of a plain scalar
-(``summary: {{ $labels.instance }} down`` is a string) is data and stays allowed.
+flow mapping, which would reach the rules as an object named by a Python repr. The
+YAML scanner tells structure from text, so a ``{{`` it reads as two flow-mapping
+openings is template structure; one inside a quoted string, a block scalar (``|``) or
+the middle of a plain scalar (``summary: {{ $labels.instance }} down``) is data.
 """
 
 from __future__ import annotations
 
 import re
 
-_BLOCK_START = re.compile(r"""^[^#'"]*?(?::|^\s*-)\s*[|>][-+0-9]*\s*(?:#.*)?$""")
-_VALUE_TEMPLATE = re.compile(r"""^\s*(?:-\s+)*(?:[^'"\s#{][^#]*?:\s+|-\s+)?\{\{""")
+import yaml
+
+try:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
+#: A line where ``{{`` could start a plain scalar: cheap, over-eager candidate finder.
+_CANDIDATE = re.compile(r"^[ \t]*(?:-[ \t]+)*(?:[^'\"\s#{][^#\n]*?:[ \t]+)?\{\{", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 
 
 def template_line(text: str) -> int | None:
-    """1-based line of the first template construct outside strings, or None."""
+    """1-based line of the first ``{{`` the YAML scanner reads as structure, or None.
+
+    Only documents with a candidate line are scanned, so big files stay cheap.
+    """
     if "{{" not in text:
         return None
-    block_indent: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if block_indent is not None:
-            if not stripped or _indent(line) > block_indent:
-                continue
-            block_indent = None
-        if not stripped or stripped.startswith("#"):
+    bounds = [0, *(m.end() for m in _SEPARATOR.finditer(text)), len(text)]
+    scanned = -1
+    for candidate in _CANDIDATE.finditer(text):
+        start = max(b for b in bounds if b <= candidate.start())
+        if start == scanned:
             continue
-        if "{{" in line and _VALUE_TEMPLATE.match(line):
-            return number
-        if _BLOCK_START.match(line):
-            block_indent = _indent(line)
+        scanned = start
+        end = min(b for b in bounds if b > candidate.start())
+        found = _structural(text[start:end])
+        if found is not None:
+            return text.count("\n", 0, start) + found
     return None
+
+
+def _structural(text: str) -> int | None:
+    previous: yaml.Token | None = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if (
+                isinstance(token, yaml.FlowMappingStartToken)
+                and isinstance(previous, yaml.FlowMappingStartToken)
+                and token.start_mark.index == previous.end_mark.index
+            ):
+                return int(previous.start_mark.line) + 1
+            previous = token
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _odd_keys(node: object) -> bool:
+    """Whether parsed data has a mapping key that is not a scalar (a parsed ``{{ x }}``)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any(isinstance(k, (frozenset, tuple, dict, list)) for k in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def templated(text: str, parsed: list[object]) -> int | None:
+    """Line of template structure in a file whose parse already looked wrong, or None.
+
+    ``parsed`` holds each document's data, or None for one that did not parse; only
+    then is the (slower) token scan run.
+    """
+    if "{{" not in text or not any(d is None or _odd_keys(d) for d in parsed):
+        return None
+    return template_line(text)
