@@ -24,6 +24,15 @@ def testdata() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus of real GitOps repos and charts (.tar.gz); skips when absent."""
+    path = Path(os.environ.get("LEDGERGATE_CORPUS", ROOT.parent / "shared" / "corpus"))
+    if not path.is_dir():
+        pytest.skip(f"shared corpus not found at {path} (set LEDGERGATE_CORPUS)")
+    return path
+
+
 @pytest.fixture
 def run_cli() -> Callable[..., Result]:
     """Invoke the CLI in-process and return click's result."""

@@ -91,6 +91,20 @@ def defines_of(files: Mapping[str, str]) -> dict[str, Section]:
     return found
 
 
+def _include_below(section: Section, line: int) -> str | None:
+    """The named template included on ``line`` or in the block under it."""
+    indent = _indent(section.lines[line])
+    for i in range(line, section.end):
+        text = section.lines[i]
+        stripped = text.strip()
+        if i > line and stripped and _indent(text) <= indent and not stripped.startswith("{{"):
+            return None
+        match = _INCLUDE.search(text)
+        if match:
+            return match.group(1)
+    return None
+
+
 def _pattern(step: str | tuple[str, str]) -> re.Pattern[str]:
     if isinstance(step, tuple):  # a list item by its merge key: `- name: PGPASSWORD`
         key, value = (re.escape(x) for x in step)
@@ -111,7 +125,9 @@ def search(section: Section, keys: list[str | tuple[str, str]]) -> tuple[int, in
                 indent = _indent(text) - (1 if isinstance(key, tuple) else 0)
                 break
         else:
-            break
+            if not isinstance(key, tuple):
+                break
+            matched += 1  # the item's name is itself templated: keep looking for its keys
     return line, matched
 
 
@@ -166,8 +182,8 @@ class HelmFieldMap(FieldMap):
         for _ in range(5):  # follow `include "name"` into the named template that holds the rest
             if matched == len(keys):
                 break
-            include = _INCLUDE.search(section.lines[line])
-            inner = self.defines.get(include.group(1)) if include else None
+            include = _include_below(section, line)
+            inner = self.defines.get(include) if include else None
             if inner is None:
                 break
             inner_line, inner_matched = search(inner, keys[matched:])
