@@ -72,6 +72,9 @@ def relocate(finding: Finding, fields: FieldMap) -> Finding:
         replace(item, line=loc.line if loc is not None and loc.path == chosen.path else 0)
         for item, loc in placed
     )
+    # The field's line, not the object's first line: that is what a reviewer must change.
+    # Like a raw finding: the object's span in the file that set the field; the evidence
+    # carries the field's own line.
     origin = replace(
         finding.origin, path=chosen.path, start_line=chosen.start_line, end_line=chosen.end_line
     )

@@ -84,6 +84,13 @@ def translate(body: Any, steps: Sequence[PathStep]) -> tuple[list[PathStep], lis
     return named, indexed
 
 
+def _holds(node: yaml.Node, value: str) -> bool:
+    """A selector value matches a scalar, or one entry of a list (``resources=pods/exec``)."""
+    if isinstance(node, yaml.SequenceNode):
+        return any(getattr(n, "value", None) == value for n in node.value)
+    return getattr(node, "value", None) == value
+
+
 def walk(node: yaml.Node | None, steps: Sequence[PathStep]) -> tuple[int, bool]:
     """1-based line of the deepest node on ``steps``, and whether the whole path exists."""
     if node is None:
@@ -99,7 +106,7 @@ def walk(node: yaml.Node | None, steps: Sequence[PathStep]) -> tuple[int, bool]:
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
             for item in node.value:
                 if isinstance(item, yaml.MappingNode) and any(
-                    getattr(k, "value", None) == step[0] and getattr(v, "value", None) == step[1]
+                    getattr(k, "value", None) == step[0] and _holds(v, step[1])
                     for k, v in item.value
                 ):
                     nxt, line = item, item.start_mark.line + 1
