@@ -13,6 +13,8 @@ from scanner.model import Finding, Status
 from scanner.pipeline import scan_repo
 from scanner.sources.render import helm as helm_render
 
+from .conftest import write_tree
+
 needs_helm = pytest.mark.skipif(find_spec("helm_python") is None, reason="needs helm-python-sdk")
 PROD = {**default_params(), "productionNamespaces": ["finance-prod"]}
 CHART = {
@@ -40,14 +42,6 @@ CHART = {
 }
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 def _scan(root: Path, charts: dict[str, HelmChartConfig] | None = None) -> list[Finding]:
     config = Config(params=PROD, render=RenderOptions(charts=charts or {}))
     return scan_repo(root, config).findings
@@ -59,7 +53,7 @@ def _problems(findings: list[Finding], rule: str) -> list[Finding]:
 
 @needs_helm
 def test_chart_is_rendered_and_findings_point_into_named_templates(tmp_path: Path) -> None:
-    repo = _write(tmp_path, CHART)
+    repo = write_tree(tmp_path, CHART)
     findings = _scan(repo, {"chart": HelmChartConfig(namespace="finance-prod")})
     assert not [f for f in findings if f.rule_id.startswith("input/")]
     pinned = _problems(findings, "LG-IMG-001")
@@ -90,7 +84,7 @@ def test_values_from_an_argo_application_are_rendered_and_named(tmp_path: Path) 
         "        image:\n"
         "          tag: latest\n"
     )
-    repo = _write(tmp_path, {**CHART, "apps/reports.yaml": app})
+    repo = write_tree(tmp_path, {**CHART, "apps/reports.yaml": app})
     findings = _scan(repo)
     tags = _problems(findings, "LG-IMG-002")
     assert len(tags) == 1
@@ -116,7 +110,7 @@ def test_values_from_a_flux_helmrelease_are_rendered(tmp_path: Path) -> None:
         "    image:\n"
         "      tag: latest\n"
     )
-    repo = _write(tmp_path, {**CHART, "flux/reports.yaml": release})
+    repo = write_tree(tmp_path, {**CHART, "flux/reports.yaml": release})
     tags = _problems(_scan(repo), "LG-IMG-002")
     assert len(tags) == 1
     assert "value from flux/reports.yaml:13 (.Values.image.tag)" in tags[0].message
@@ -129,7 +123,7 @@ def test_missing_dependencies_are_one_error_saying_how_to_vendor(tmp_path: Path)
         "dependencies:\n  - name: postgresql\n    version: 16.x.x\n"
         "    repository: oci://registry-1.docker.io/bitnamicharts\n"
     )
-    findings = _scan(_write(tmp_path, chart))
+    findings = _scan(write_tree(tmp_path, chart))
     errors = _problems(findings, "input/helm")
     assert len(errors) == 1
     assert errors[0].origin.path == "chart/Chart.yaml"
@@ -140,7 +134,7 @@ def test_missing_dependencies_are_one_error_saying_how_to_vendor(tmp_path: Path)
 @needs_helm
 def test_template_failure_is_one_error(tmp_path: Path) -> None:
     chart = {**CHART, "chart/templates/broken.yaml": '{{ fail "values must set db.host" }}\n'}
-    errors = _problems(_scan(_write(tmp_path, chart)), "input/helm")
+    errors = _problems(_scan(write_tree(tmp_path, chart)), "input/helm")
     assert len(errors) == 1 and "values must set db.host" in errors[0].message
 
 
@@ -154,7 +148,7 @@ def test_a_chart_cannot_read_files_outside_the_repository(tmp_path: Path) -> Non
             'data:\n  got: {{ .Files.Get "stolen.txt" | quote }}\n'
         ),
     }
-    repo = _write(tmp_path / "repo", chart)
+    repo = write_tree(tmp_path / "repo", chart)
     os.symlink(tmp_path / "outside.txt", repo / "chart" / "stolen.txt")
     result = scan_repo(repo, Config(params=PROD))
     assert "from-outside" not in str([f.message for f in result.findings])
@@ -165,14 +159,14 @@ def test_without_a_helm_engine_each_chart_is_one_actionable_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(helm_render, "ENGINE_PACKAGE", "no_such_helm_engine")
-    findings = _scan(_write(tmp_path, CHART))
+    findings = _scan(write_tree(tmp_path, CHART))
     errors = _problems(findings, "input/helm")
     assert len(errors) == 1 and "pip install helm-python-sdk" in errors[0].message
     assert not [f for f in findings if f.origin.path.startswith("chart/templates/")]
 
 
 def test_templated_yaml_outside_a_chart_is_an_input_template_error(tmp_path: Path) -> None:
-    repo = _write(
+    repo = write_tree(
         tmp_path,
         {
             "deploy/app.yaml": (

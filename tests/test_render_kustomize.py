@@ -12,7 +12,7 @@ from scanner.config import Config, RenderOptions, default_params
 from scanner.model import Finding, Status
 from scanner.pipeline import scan_repo
 
-from .conftest import FIXTURE_REPOS, marker_lines
+from .conftest import FIXTURE_REPOS, marker_lines, write_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")
 
@@ -47,16 +47,8 @@ spec:
 """
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 def _overlay_repo(root: Path, overlay_extra: str = "", **extra: str) -> Path:
-    return _write(
+    return write_tree(
         root,
         {
             "base/kustomization.yaml": "resources: [deployment.yaml]\n",
@@ -144,7 +136,7 @@ def test_inline_json6902_patch_is_located_at_its_operation(tmp_path: Path) -> No
 
 
 def test_secret_generator_literal_is_located_at_the_literal(tmp_path: Path) -> None:
-    repo = _write(
+    repo = write_tree(
         tmp_path,
         {
             "app/kustomization.yaml": (
@@ -180,7 +172,7 @@ def test_failed_render_is_one_error_and_files_are_judged_raw(tmp_path: Path) -> 
 
 
 def test_cycle_is_reported_once(tmp_path: Path) -> None:
-    repo = _write(
+    repo = write_tree(
         tmp_path,
         {
             "a/kustomization.yaml": "resources: [../b]\n",
@@ -200,14 +192,14 @@ def test_cycle_is_reported_once(tmp_path: Path) -> None:
     ],
 )
 def test_remote_bases_are_refused_offline(tmp_path: Path, entry: str, words: str) -> None:
-    repo = _write(tmp_path, {"app/kustomization.yaml": f"resources:\n  - {entry}\n"})
+    repo = write_tree(tmp_path, {"app/kustomization.yaml": f"resources:\n  - {entry}\n"})
     errors = _problems(_scan(repo), "input/kustomize")
     assert len(errors) == 1
     assert words in errors[0].message and "render.allowRemote" in errors[0].message
 
 
 def test_helm_charts_in_a_kustomization_are_refused(tmp_path: Path) -> None:
-    repo = _write(
+    repo = write_tree(
         tmp_path,
         {
             "app/kustomization.yaml": (
@@ -220,7 +212,7 @@ def test_helm_charts_in_a_kustomization_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_kustomization_cannot_read_outside_the_repository(tmp_path: Path) -> None:
-    outside = _write(
+    outside = write_tree(
         tmp_path / "outside",
         {
             "kustomization.yaml": "resources: [secret.yaml]\n",
@@ -228,7 +220,7 @@ def test_a_kustomization_cannot_read_outside_the_repository(tmp_path: Path) -> N
             "stringData: {password: from-outside}\n",
         },
     )
-    repo = _write(
+    repo = write_tree(
         tmp_path / "repo",
         {
             "dotdot/kustomization.yaml": "resources: [../../outside]\n",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.sources.render.base import FieldMap, Location
-from scanner.sources.render.origins import concrete, translate, walk
+from scanner.sources.render.origins import concrete, translate
 from scanner.sources.yamldocs import Document, parse_yaml
-from scanner.yamlutil import PathStep, compose, parse_path
+from scanner.yamlutil import PathStep, compose, parse_path, walk
 
 ReadText = Callable[[str], str | None]
 _SEPARATOR = re.compile(r"^---\s*$")

@@ -22,7 +22,7 @@ import yaml
 from scanner import kinds
 from scanner.sources.render.base import FieldMap, Location
 from scanner.sources.yamldocs import Document, parse_yaml
-from scanner.yamlutil import PathStep, compose, parse_path
+from scanner.yamlutil import PathStep, compose, parse_path, walk
 
 try:  # pragma: no cover - depends on how PyYAML was built
     from yaml import CSafeLoader as _Loader
@@ -82,46 +82,6 @@ def translate(body: Any, steps: Sequence[PathStep]) -> tuple[list[PathStep], lis
         indexed.append(step)
         node = node.get(str(step)) if isinstance(node, Mapping) else None
     return named, indexed
-
-
-def _holds(node: yaml.Node, value: str) -> bool:
-    """A selector value matches a scalar, or one entry of a list (``resources=pods/exec``)."""
-    if isinstance(node, yaml.SequenceNode):
-        return any(getattr(n, "value", None) == value for n in node.value)
-    return getattr(node, "value", None) == value
-
-
-def walk(node: yaml.Node | None, steps: Sequence[PathStep]) -> tuple[int, bool]:
-    """1-based line of the deepest node on ``steps``, and whether the whole path exists."""
-    if node is None:
-        return 0, False
-    line = node.start_mark.line + 1
-    for step in steps:
-        nxt: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and not isinstance(step, (int, tuple)):
-            for key, value in node.value:
-                if getattr(key, "value", None) == str(step):
-                    nxt, line = value, key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
-            for item in node.value:
-                if isinstance(item, yaml.MappingNode) and any(
-                    getattr(k, "value", None) == step[0] and _holds(v, step[1])
-                    for k, v in item.value
-                ):
-                    nxt, line = item, item.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(step, int)
-            and 0 <= step < len(node.value)
-        ):
-            nxt = node.value[step]
-            line = nxt.start_mark.line + 1
-        if nxt is None:
-            return line, False
-        node = nxt
-    return line, True
 
 
 def _name(body: Mapping[str, Any]) -> str:
