@@ -283,3 +283,11 @@ def test_fixture_overlay_findings_sit_exactly_on_the_marked_patch_lines() -> Non
     for path, rule_id, line in marks:
         assert line in rendered.get((path, rule_id), set()), f"{path}:{line} {rule_id}"
     assert not any(p.startswith("apps/ledger-api/base/") for p, _ in rendered)
+
+
+def test_one_base_rendered_by_two_overlays_gives_two_distinct_findings(tmp_path: Path) -> None:
+    repo = _overlay_repo(tmp_path)
+    shutil.copytree(repo / "overlays/prod", repo / "overlays/dr")
+    found = _problems(_scan(repo), "LG-IMG-001")
+    assert sorted(f.origin.rendered_from for f in found) == ["overlays/dr", "overlays/prod"]
+    assert len({f.fingerprint for f in found}) == 2  # waivers and nightly diffs tell them apart
