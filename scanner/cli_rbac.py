@@ -46,7 +46,10 @@ def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
     from scanner.sources.repo import RepoSource
 
     source = RepoSource(
-        target.path, excludes=config.exclude_paths, max_file_size=config.max_file_size
+        target.path,
+        excludes=config.exclude_paths,
+        max_file_size=config.max_file_size,
+        render=config.render,
     )
     return Inventory.from_items(source.collect()), config
 

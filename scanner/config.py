@@ -31,6 +31,26 @@ FILE_PARAMS: tuple[tuple[str, ...], ...] = (
 
 
 @dataclass(frozen=True)
+class HelmChartConfig:
+    """Extra values for one chart folder: value files relative to the chart."""
+
+    values: tuple[str, ...] = ()
+    release_name: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How the repo source renders Kustomize roots and Helm charts (``render:``, ``helm:``)."""
+
+    enabled: bool = True
+    timeout_s: float = 60.0
+    max_output_bytes: int = 64 * 1024 * 1024
+    allow_remote: bool = False
+    charts: Mapping[str, HelmChartConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one scan."""
 
@@ -48,6 +68,7 @@ class Config:
     waiver_max_days: int = DEFAULT_WAIVER_MAX_DAYS
     #: The document as written (before defaults), for comparing two configurations.
     raw: Mapping[str, Any] = field(default_factory=dict)
+    render: RenderOptions = field(default_factory=RenderOptions)
 
 
 @cache
@@ -131,6 +152,26 @@ def load_config(path: Path | None, confine: Path | None = None) -> Config:
         waiver_wildcards=bool(waivers.get("allowWildcards", False)),
         waiver_max_days=int(waivers.get("maxDays", DEFAULT_WAIVER_MAX_DAYS)),
         raw=data,
+        render=_render_options(data.get("render", {}), data.get("helm", {})),
+    )
+
+
+def _render_options(render: Mapping[str, Any], helm: Mapping[str, Any]) -> RenderOptions:
+    charts = {
+        str(path).strip("/") or ".": HelmChartConfig(
+            values=tuple(spec.get("values", [])),
+            release_name=str(spec.get("releaseName", "")),
+            namespace=str(spec.get("namespace", "")),
+        )
+        for path, spec in helm.get("charts", {}).items()
+    }
+    defaults = RenderOptions()
+    return RenderOptions(
+        enabled=bool(render.get("enabled", True)),
+        timeout_s=float(render.get("timeoutSeconds", defaults.timeout_s)),
+        max_output_bytes=int(render.get("maxOutputBytes", defaults.max_output_bytes)),
+        allow_remote=bool(render.get("allowRemote", False)),
+        charts=charts,
     )
 
 

@@ -49,6 +49,8 @@ def fingerprint(
         origin.path or origin.cluster or origin.image_digest,
         *sorted(paths),
     ]
+    if origin.rendered_from:  # the same base rendered by two overlays is two findings
+        parts.append(f"rendered:{origin.rendered_from}")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 

@@ -83,11 +83,14 @@ class Origin:
     resource_version: str = ""
     image_digest: str = ""
     git_source: str = ""
+    #: The kustomization or chart render the object came out of (``overlays/prod``).
+    rendered_from: str = ""
 
     def display(self) -> str:
-        """``file:line`` for files, ``cluster/context uid`` otherwise."""
+        """``file:line`` for files (``overlays/prod → base/app.yaml:21`` when rendered)."""
         if self.path:
-            return f"{self.path}:{self.start_line}" if self.start_line else self.path
+            where = f"{self.path}:{self.start_line}" if self.start_line else self.path
+            return f"{self.rendered_from} → {where}" if self.rendered_from else where
         if self.cluster:
             return f"{self.context or self.cluster} uid={self.uid}"
         return self.image_digest

@@ -155,5 +155,10 @@ def scan_repo(root: Path, config: Config, **kw: object) -> ScanResult:
     """Scan a repository folder."""
     from scanner.sources.repo import RepoSource
 
-    source = RepoSource(root, excludes=config.exclude_paths, max_file_size=config.max_file_size)
+    source = RepoSource(
+        root,
+        excludes=config.exclude_paths,
+        max_file_size=config.max_file_size,
+        render=config.render,
+    )
     return run_scan(source, config, **kw)  # type: ignore[arg-type]

@@ -102,11 +102,17 @@ def parse_path(dotted: str) -> list[PathStep]:
     return steps
 
 
+def _holds(node: yaml.Node, value: str) -> bool:
+    """A selector value matches a scalar, or one entry of a list (``resources=pods/exec``)."""
+    if isinstance(node, yaml.SequenceNode):
+        return any(getattr(n, "value", None) == value for n in node.value)
+    return getattr(node, "value", None) == value
+
+
 def _select(node: yaml.SequenceNode, key: str, value: str) -> yaml.Node | None:
     for item in node.value:
         if isinstance(item, yaml.MappingNode) and any(
-            getattr(k, "value", None) == key and getattr(v, "value", None) == value
-            for k, v in item.value
+            getattr(k, "value", None) == key and _holds(v, value) for k, v in item.value
         ):
             return item
     return None
@@ -147,12 +153,17 @@ def _mapping_entry(node: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.N
 
 def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
     """:func:`line_of` on an already composed document, for many paths in one object."""
+    return walk(node, path)[0]
+
+
+def walk(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, bool]:
+    """1-based line of the deepest node on ``path``, and whether the whole path exists."""
     if node is None:
-        return 0
+        return 0, False
     line = node.start_mark.line + 1
     for step in path:
         nxt: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, yaml.MappingNode) and not isinstance(step, tuple):
             found = _mapping_entry(node, str(step))
             if found is not None:
                 key, value = found
@@ -170,9 +181,9 @@ def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
             nxt = node.value[step]
             line = nxt.start_mark.line + 1
         if nxt is None:
-            break
+            return line, False
         node = nxt
-    return line
+    return line, True
 
 
 def mapping(value: Any) -> Mapping[str, Any]:

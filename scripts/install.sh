@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus kubectl)  # prometheus: promtool
+APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus)  # prometheus: promtool
+# Kustomize rendering uses `kubectl kustomize` (Kustomize v5, kubectl >= 1.27), which the
+# machine image ships. Debian's own package (kubernetes-client, kubectl 1.20 with
+# Kustomize v2) is too old for origin annotations, so it is not installed here.
+command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl not found: kustomizations are reported as not rendered" >&2
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

@@ -54,6 +54,15 @@ def run_cli() -> Callable[..., Result]:
     return invoke
 
 
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (a small repository for a test)."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
 def expected_markers(repo: Path) -> set[tuple[str, str]]:
     """(file, rule id) pairs marked with ``# expect: ID[, ID]`` in a fixture repo."""
     return {(path, rule_id) for path, rule_id, _ in marker_lines(repo)}

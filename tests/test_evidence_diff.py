@@ -106,6 +106,7 @@ def test_diff_json_names_new_fixed_still_open_and_expired(nights: tuple[Path, Pa
     assert _keys(doc["fixed"]) == {("LG-SEC-001", "apps/odoo/db-secret.yaml")}
     assert _keys(doc["stillOpen"]) == {
         ("LG-IMG-001", "apps/odoo/deployment.yaml"),  # moved lines, same fingerprint
+        ("LG-IMG-001", "apps/ledger-api/overlays/prod/deployment-patch.yaml"),  # rendered
         ("LG-ENC-001", "config/odoo.conf"),
         ("LG-BAK-001", "platform/backup/schedule.yaml"),
         ("LG-RBAC-001", "platform/rbac/operators.yaml"),
@@ -123,7 +124,7 @@ def test_diff_json_names_new_fixed_still_open_and_expired(nights: tuple[Path, Pa
     assert doc["summary"] == {
         "new": 2,
         "fixed": 1,
-        "stillOpen": 4,
+        "stillOpen": 5,
         "expiredWaivers": 1,
         "outOfScope": 0,
         "scopeChanges": 0,
@@ -136,7 +137,7 @@ def test_diff_text_markdown_and_plain_findings_files(nights: tuple[Path, Path]) 
     text = (
         CliRunner().invoke(evidence_group, ["diff", str(old), str(new), "--key", _key(old)]).output
     )
-    assert text.startswith("2 new, 1 fixed, 4 still open, 1 waiver(s) expired")
+    assert text.startswith("2 new, 1 fixed, 5 still open, 1 waiver(s) expired")
     assert "FIXED      fail critical LG-SEC-001 apps/odoo/db-secret.yaml:1" in text
     assert "EXPIRED    waiver RISK-7 for LG-TLS-001" in text
     md = CliRunner().invoke(
@@ -156,7 +157,7 @@ def test_diff_text_markdown_and_plain_findings_files(nights: tuple[Path, Path]) 
     assert json.loads(same.output)["summary"] == {
         "new": 0,
         "fixed": 0,
-        "stillOpen": 6,
+        "stillOpen": 7,
         "expiredWaivers": 0,
         "outOfScope": 0,
         "scopeChanges": 0,

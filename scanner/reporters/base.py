@@ -44,6 +44,8 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         location = {"image": origin.image_digest}
     if origin.git_source:
         location["gitSource"] = origin.git_source
+    if origin.rendered_from:
+        location["renderedFrom"] = origin.rendered_from
     out: dict[str, Any] = {
         "ruleId": f.rule_id,
         "status": f.status.value,

@@ -14,10 +14,14 @@ from typing import Any
 import yaml
 
 from scanner import kinds
+from scanner.config import RenderOptions
 from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
+from scanner.sources.render import FieldMap, RenderedObject, render_repo
+from scanner.sources.render.base import relocate
+from scanner.sources.render.templated import templated
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import line_in, parse_path
 
@@ -199,8 +203,11 @@ class RepoSource(Source):
         excludes: Iterable[str] = (),
         max_file_size: int = 10 * 1024 * 1024,
         only: Iterable[str] | None = None,
+        render: RenderOptions | None = None,
     ) -> None:
         self.root = root.resolve()
+        self.render = render if render is not None else RenderOptions()
+        self._fields: dict[tuple[ResourceRef, str], FieldMap] = {}
         self.only = set(only) if only is not None else None
         self.excludes = (*DEFAULT_EXCLUDES, *excludes)
         self.max_file_size = max_file_size
@@ -209,6 +216,7 @@ class RepoSource(Source):
         self._landing: dict[str, set[str]] = {}
         self._destinations: list[destinations.Destination] = []
         self._generating: set[str] = set()
+        self._covered: set[str] = set()
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty."""
@@ -240,6 +248,10 @@ class RepoSource(Source):
         located: list[Finding] = []
         for finding in findings:
             origin = finding.origin
+            fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
+            if fields is not None and finding.status is not Status.PASS:
+                located.append(relocate(finding, fields))
+                continue
             tree = self._nodes.get((origin.path, origin.start_line))
             if finding.status is Status.PASS or not finding.evidence or tree is None:
                 located.append(finding)
@@ -259,6 +271,9 @@ class RepoSource(Source):
         listed = sorted(self.only) if self.only is not None else list_files(self.root)
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
+        rendered = render_repo(self.root, paths, self.render, self._safe_text)
+        self._covered = rendered.covered
+        yield from rendered.problems
         loaded: dict[str, _Loaded] = {}
         problems: list[SourceItem] = []
         for path in paths:
@@ -266,7 +281,7 @@ class RepoSource(Source):
             if unseen:
                 yield Skipped(Origin(path=path), unseen)
                 continue
-            if not _is_candidate(path):
+            if not _is_candidate(path) or path in rendered.covered:
                 continue
             if path.lower().endswith(".json") and ownoutputs.is_own_output(self.root, path):
                 yield Skipped(
@@ -297,6 +312,7 @@ class RepoSource(Source):
             items.extend(self._items(loaded[path]))
         items.extend(self._generated())
         yield from supersede_duplicates(items)
+        yield from (self._rendered_resource(obj) for obj in rendered.objects)
 
     def _unseen(self, path: str) -> str | None:
         """Why a listed path holds content the scan cannot read, so it is listed as skipped:
@@ -333,7 +349,8 @@ class RepoSource(Source):
             if (k := kustomization.read(path, doc)) is not None
         }
         self._generating = {p for p in loaded if kustomization.is_kustomization(p)}
-        for path in sorted(set(kustomization.named_files(self._kustomizations)) - set(loaded)):
+        named = set(kustomization.named_files(self._kustomizations))
+        for path in sorted(named - set(loaded) - set(self._covered)):
             wanted = self.only is None or path in self.only
             if wanted and not is_excluded(path, self.excludes) and (self.root / path).is_file():
                 loaded[path] = self._load(path)
@@ -362,6 +379,17 @@ class RepoSource(Source):
             else:
                 found.add(target)
         return sorted(found)
+
+    def _rendered_resource(self, obj: RenderedObject) -> Resource:
+        start, end = obj.origin.start_line, obj.origin.end_line
+        body = dict(obj.body)
+        meta = body.get("metadata")
+        own = str(meta.get("namespace") or "") if isinstance(meta, Mapping) else ""
+        root = obj.origin.rendered_from or obj.origin.path
+        namespace = own or destinations.resolve(self._destinations, f"{root}/kustomization.yaml")[0]
+        raw = self._resource(body, obj.origin.path, start, end, namespace=namespace)
+        self._fields[(raw.ref, obj.origin.rendered_from)] = obj.fields
+        return Resource(raw.ref, raw.body, obj.origin, raw.facts)
 
     def _default_namespace(self, path: str) -> str:
         """The namespace of the nearest kustomization above a file it does not name."""
@@ -473,6 +501,18 @@ class RepoSource(Source):
         if parser is not None:
             yield from self._read_config(path, text, parser)
             return
+        if not path.lower().endswith(".json"):
+            data = [d.data if isinstance(d, Document) else None for d in file.docs]
+            template = templated(text, data)
+            if template is not None:
+                yield InputProblem(
+                    Origin(path=path, start_line=template),
+                    "template",
+                    "template syntax ({{ ... }}) in a file no chart renders: not a manifest as "
+                    "written. Move it into a Helm chart (Chart.yaml) so it is rendered, or "
+                    "exclude the path in ledgergate.yaml",
+                )
+                return
         traefik_static = configfiles.is_traefik_static_yaml(path)
         for doc in file.docs:
             if isinstance(doc, DocumentError):

@@ -1,0 +1,384 @@
+"""Render the root kustomizations of a repository with the Kustomize built into ``kubectl``.
+
+``kubectl kustomize`` is used rather than a standalone ``kustomize``: the machine image
+and every CI runner already have ``kubectl`` (Kustomize v5 built in), so rendering needs
+no second binary, and what is judged is exactly what ``kubectl apply -k`` would send.
+
+The repository is never written to. Each root is rendered through a wrapper
+kustomization in a temporary folder that lists the root as its only resource and asks
+for ``buildMetadata: [originAnnotations, transformerAnnotations]``, so every object says
+which file it came from and which kustomizations patched it. Before a render, the whole
+graph below the root is checked: remote bases, ``helmCharts`` and references that leave
+the repository (``../..``, symlinks) are refused, and Kustomize runs with
+``LoadRestrictionsRootOnly``, no plugins and no exec functions.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from scanner.config import RenderOptions
+from scanner.model import Origin
+from scanner.sources.base import InputProblem
+from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
+from scanner.sources.render.origins import (
+    GeneratedFieldMap,
+    KustomizeFieldMap,
+    Patch,
+    SourceFiles,
+)
+from scanner.sources.render.proc import RenderRunError, run_bounded
+from scanner.sources.yamldocs import Document, parse_yaml
+
+ReadText = Callable[[str], str | None]
+
+NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+TRANSFORM_ANNOTATION = "alpha.config.kubernetes.io/transformations"
+_PATCH_TRANSFORMERS = {
+    "PatchTransformer",
+    "PatchStrategicMergeTransformer",
+    "PatchJson6902Transformer",
+}
+_REMOTE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://|git::|git@|[\w.-]+\.(?:com|org|io|net|dev)/)|\?ref=|//",
+    re.IGNORECASE,
+)
+#: Fields whose entries are kustomization folders or files.
+_REF_LISTS = ("resources", "bases", "components", "generators", "transformers", "validators")
+#: Fields whose entries are files only.
+_FILE_LISTS = ("crds", "configurations")
+#: Most roots rendered at once (the machine has 2 cores; kubectl is mostly I/O and start-up).
+WORKERS = 4
+
+
+@dataclass
+class Node:
+    """One kustomization: its folder, file, parsed data, and what it references."""
+
+    folder: str
+    file: str
+    data: Mapping[str, Any]
+    dirs: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+def find_kustomizations(paths: Iterable[str]) -> dict[str, str]:
+    """Folder -> kustomization file, preferring ``kustomization.yaml`` as Kustomize does."""
+    found: dict[str, str] = {}
+    for path in sorted(
+        paths,
+        key=lambda p: NAMES.index(PurePosixPath(p).name) if PurePosixPath(p).name in NAMES else 9,
+    ):
+        pure = PurePosixPath(path)
+        if pure.name in NAMES:
+            found.setdefault(str(pure.parent), path)
+    return found
+
+
+def _inside(root: Path, rel: str) -> bool:
+    if rel == ".." or rel.startswith("../") or rel.startswith("/"):
+        return False
+    return (root / rel).resolve().is_relative_to(root)
+
+
+def _entries(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(field, entry) of every local or remote reference in a kustomization."""
+    for name in _REF_LISTS + _FILE_LISTS + ("patchesStrategicMerge",):
+        for entry in data.get(name) or ():
+            if isinstance(entry, str) and "\n" not in entry:
+                yield name, entry.strip()
+    for name in ("patches", "patchesJson6902", "replacements"):
+        for entry in data.get(name) or ():
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                yield name, entry["path"]
+    openapi = data.get("openapi")
+    if isinstance(openapi, Mapping) and isinstance(openapi.get("path"), str):
+        yield "openapi", openapi["path"]
+
+
+def _node(root: Path, folder: str, file: str, data: Mapping[str, Any], allow_remote: bool) -> Node:
+    node = Node(folder, file, data)
+    if (data.get("helmCharts") or data.get("helmChartInflationGenerator")) and not allow_remote:
+        node.refusals.append(
+            f"{file}: helmCharts need Helm and usually the network (--enable-helm); refused. "
+            "Vendor the chart into the repository and name it under `helm.charts` in "
+            "ledgergate.yaml, or set render.allowRemote"
+        )
+    for name, entry in _entries(data):
+        if _REMOTE.search(entry):
+            if not allow_remote:
+                node.refusals.append(
+                    f"{file}: remote {name} entry {entry!r} needs the network; refused offline "
+                    "(vendor it, or set render.allowRemote in ledgergate.yaml)"
+                )
+            continue
+        rel = posixpath.normpath(posixpath.join(folder, entry))
+        if not _inside(root, rel):
+            node.refusals.append(f"{file}: {name} entry {entry!r} leaves the repository; refused")
+            continue
+        if (root / rel).is_dir():
+            node.dirs.append(rel)
+        else:
+            node.files.append(rel)
+    return node
+
+
+def load_graph(
+    root: Path, paths: Iterable[str], read_text: ReadText, allow_remote: bool
+) -> dict[str, Node]:
+    """Every readable kustomization in the tree, by folder."""
+    graph: dict[str, Node] = {}
+    for folder, file in find_kustomizations(paths).items():
+        text = read_text(file)
+        if text is None:
+            continue
+        docs = [d for d in parse_yaml(text) if isinstance(d, Document)]
+        data = docs[0].data if docs and isinstance(docs[0].data, Mapping) else {}
+        graph[folder] = _node(root, folder, file, data, allow_remote)
+    return graph
+
+
+def roots_of(graph: Mapping[str, Node]) -> list[str]:
+    """Kustomizations no other one references (Components never stand alone).
+
+    A group that only references itself (a cycle) still gets one root, so Kustomize
+    reports the cycle instead of the files silently going unrendered.
+    """
+    referenced = {d for node in graph.values() for d in node.dirs if d != node.folder}
+    roots = [f for f, n in graph.items() if f not in referenced and not _is_component(n)]
+    reached = set().union(*(closure(graph, r) for r in roots)) if roots else set()
+    for folder in sorted(graph):
+        if folder not in reached and not _is_component(graph[folder]):
+            roots.append(folder)
+            reached |= closure(graph, folder)
+    return sorted(roots)
+
+
+def _is_component(node: Node) -> bool:
+    return str(node.data.get("kind", "")) == "Component"
+
+
+def closure(graph: Mapping[str, Node], folder: str) -> set[str]:
+    """The folders a kustomization pulls in, itself included."""
+    seen: set[str] = set()
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        if current in seen or current not in graph:
+            continue
+        seen.add(current)
+        stack.extend(graph[current].dirs)
+    return seen
+
+
+def covered_files(graph: Mapping[str, Node], folders: Iterable[str]) -> set[str]:
+    """Manifest files a successful render of these folders stands for."""
+    out: set[str] = set()
+    for folder in folders:
+        node = graph[folder]
+        out.add(node.file)
+        out.update(
+            f
+            for f in node.files
+            if f.lower().endswith((".yaml", ".yml", ".json")) or "." not in PurePosixPath(f).name
+        )
+    return out
+
+
+class Kustomize:
+    """Renders the roots of one repository's kustomization graph."""
+
+    def __init__(self, root: Path, options: RenderOptions, read_text: ReadText) -> None:
+        self.root = root
+        self.options = options
+        self.read_text = read_text
+        self.kubectl = shutil.which("kubectl")
+
+    def render(self, paths: Iterable[str]) -> RenderOutput:
+        """Render every root; failures become one error each and leave files to raw judging."""
+        graph = load_graph(self.root, paths, self.read_text, self.options.allow_remote)
+        roots = roots_of(graph)
+        out = RenderOutput()
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
+        files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
+        for folder, result in zip(roots, runs, strict=True):
+            if isinstance(result, InputProblem):
+                out.problems.append(result)
+            else:
+                out.extend(self._objects(graph, folder, *result, files))
+        return out
+
+    def _objects(
+        self, graph: Mapping[str, Node], folder: str, text: str, prefix: str, files: SourceFiles
+    ) -> RenderOutput:
+        out = RenderOutput()
+        node = graph[folder]
+        objects: list[RenderedObject] = []
+        for doc in parse_yaml(text):
+            if not isinstance(doc, Document):
+                out.problems.append(
+                    self._problem(node, f"unreadable Kustomize output: {doc.message}")
+                )
+                return out
+            if isinstance(doc.data, dict) and doc.data.get("kind"):
+                objects.append(self._object(graph, folder, doc.data, prefix, files))
+        out.objects = objects
+        out.covered = covered_files(graph, closure(graph, folder))
+        return out
+
+    def _render_root(
+        self, graph: Mapping[str, Node], folder: str
+    ) -> tuple[str, str] | InputProblem:
+        """Kustomize's output for one root (and the wrapper prefix), or why there is none."""
+        node = graph[folder]
+        folders = closure(graph, folder)
+        refusals = [r for f in sorted(folders) for r in graph[f].refusals]
+        if refusals:
+            return self._problem(node, "; ".join(refusals[:3]))
+        if self.kubectl is None:
+            return self._problem(
+                node,
+                "kubectl not found on PATH (Kustomize v5 is built into "
+                "kubectl >= 1.27); files below are judged unrendered",
+            )
+        try:
+            return self._run(folder)
+        except RenderRunError as exc:
+            return self._problem(node, str(exc))
+
+    def _problem(self, node: Node, message: str) -> InputProblem:
+        where = node.folder if node.folder != "." else "(repository root)"
+        return InputProblem(
+            Origin(path=node.file, start_line=1),
+            "kustomize",
+            f"kustomization {where} not rendered: {message}",
+        )
+
+    def _run(self, folder: str) -> tuple[str, str]:
+        """Kustomize's output, and the repo root as seen from the wrapper folder."""
+        assert self.kubectl is not None
+        with tempfile.TemporaryDirectory(prefix="ledgergate-kust-") as tmp:
+            wrapper = Path(tmp).resolve()
+            target = os.path.relpath(self.root / folder, wrapper)
+            (wrapper / "kustomization.yaml").write_text(
+                yaml.safe_dump(
+                    {
+                        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                        "kind": "Kustomization",
+                        "resources": [target],
+                        "buildMetadata": ["originAnnotations", "transformerAnnotations"],
+                    }
+                )
+            )
+            argv = [
+                self.kubectl,
+                "kustomize",
+                str(wrapper),
+                "--load-restrictor",
+                "LoadRestrictionsRootOnly",
+            ]
+            if self.options.allow_remote:
+                argv.append("--enable-helm")
+            done = run_bounded(
+                argv,
+                cwd=wrapper,
+                timeout_s=self.options.timeout_s,
+                max_bytes=self.options.max_output_bytes,
+            )
+            if done.returncode != 0:
+                raise RenderRunError(self._clean(done.stderr, wrapper))
+            return done.stdout.decode("utf-8", "replace"), os.path.relpath(self.root, wrapper)
+
+    def _clean(self, stderr: str, wrapper: Path) -> str:
+        """Kustomize's message, with temporary and absolute paths made repo-relative."""
+        match = re.search(r'err="((?:[^"\\]|\\.)*)"', stderr)
+        text = match.group(1).replace('\\"', '"').replace("\\'", "'") if match else stderr.strip()
+        text = text.removeprefix("error: ")
+        prefix = os.path.relpath(self.root, wrapper)
+        for noise in (str(wrapper) + "/", str(self.root) + "/", prefix + "/", str(wrapper)):
+            text = text.replace(noise, "")
+        return " ".join(text.split())[:1000] or "kubectl kustomize failed"
+
+    @staticmethod
+    def _repo_path(annotated: str, prefix: str) -> str:
+        """A path from an origin annotation (relative to the wrapper) as a repo path."""
+        rel = posixpath.normpath(annotated)
+        if rel.startswith(prefix + "/"):
+            return rel[len(prefix) + 1 :]
+        return rel
+
+    def _object(
+        self,
+        graph: Mapping[str, Node],
+        folder: str,
+        body: dict[str, Any],
+        prefix: str,
+        files: SourceFiles,
+    ) -> RenderedObject:
+        meta = body.get("metadata") or {}
+        annotations = dict(meta.get("annotations") or {})
+        origin_text = annotations.pop(ORIGIN_ANNOTATION, "")
+        transforms_text = annotations.pop(TRANSFORM_ANNOTATION, "")
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+        loaded = _safe_load(origin_text)
+        origin: Mapping[str, Any] = loaded if isinstance(loaded, Mapping) else {}
+        source = origin.get("path") or origin.get("configuredIn") or graph[folder].file
+        path = self._repo_path(str(source), prefix)
+        patches = self._patches(graph, _safe_load(transforms_text) or [], prefix)
+        text = files.text(path) or ""
+        configured = origin.get("configuredBy")
+        by: Mapping[str, Any] = configured if isinstance(configured, Mapping) else {}
+        fields: FieldMap
+        if by.get("kind") in ("ConfigMapGenerator", "SecretGenerator"):
+            folder_of = str(PurePosixPath(path).parent)
+            fields = GeneratedFieldMap(body, path, folder_of, str(by["kind"]), files.text)
+            span = (1, max(1, text.count("\n")))
+        else:
+            span = files.span(path, body)
+            fields = KustomizeFieldMap(body, path, text, span, patches, files.text)
+        return RenderedObject(
+            body,
+            Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder),
+            fields,
+        )
+
+    def _patches(self, graph: Mapping[str, Node], transforms: Any, prefix: str) -> list[Patch]:
+        """Patches that touched the object, last applied first."""
+        found: list[Patch] = []
+        seen: set[str] = set()
+        for step in transforms if isinstance(transforms, list) else ():
+            by = step.get("configuredBy") if isinstance(step, Mapping) else None
+            if not isinstance(by, Mapping) or by.get("kind") not in _PATCH_TRANSFORMERS:
+                continue
+            kust = self._repo_path(str(step.get("configuredIn", "")), prefix)
+            if kust in seen:
+                continue
+            seen.add(kust)
+            node = graph.get(str(PurePosixPath(kust).parent))
+            if node is not None:
+                found.extend(Patch.all_of(node.file, node.folder, node.data))
+        return found[::-1]
+
+
+def _safe_load(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return None
