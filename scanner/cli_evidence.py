@@ -64,8 +64,11 @@ class AuditOptions:
         """Write ``--evidence`` if asked; raises ScannerError on a bad key or write error."""
         if self.evidence is None:
             return
+        from scanner.evidence.settings import from_config
         from scanner.reporters.evidence import BundleInputs, write_bundle
 
+        base = config.path.parent if config.path else None
+        audit = from_config(config.params, config.control_map_name, config.evidence, base)
         inputs = BundleInputs(
             result=result,
             config_path=config.path,
@@ -74,6 +77,7 @@ class AuditOptions:
             inventory=self.inventory,
             sign_key=self.sign_key,
             sign_sigstore=self.sign_sigstore,
+            audit=audit,
         )
         write_bundle(inputs, self.evidence)
 
@@ -214,6 +218,67 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None) -> None:
     _emit(text, output)
 
 
+@evidence_group.command("sample")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--control", required=True, help="Control id, e.g. AC-5 or pci-dss-4.0:7.2.2.")
+@click.option("--framework", help="Framework of the control when the id is in several.")
+@click.option("--size", type=click.IntRange(min=1), required=True, help="Items to draw.")
+@click.option("--seed", help="Seed of the draw (default: a new random one, printed).")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="Also write the sample record (JSON)."
+)
+def sample_cmd(
+    bundle: Path,
+    control: str,
+    framework: str | None,
+    size: int,
+    seed: str | None,
+    output: Path | None,
+) -> None:
+    """Draw a reproducible random sample of a control's tested population.
+
+    Rows are ranked by sha256("SEED:EVIDENCE-POINTER") and the first SIZE taken, so the
+    same seed always gives the same items, with any sha256 tool. Each item is printed
+    with its finding's evidence; --output records seed, method and selection as JSON.
+    """
+    import json
+    import secrets
+
+    from scanner.errors import ScannerError
+    from scanner.evidence import archive
+    from scanner.evidence.manifest import MANIFEST, sha256
+    from scanner.evidence.sample import draw
+    from scanner.evidence.verify import verify_files
+
+    seed = seed if seed is not None else str(secrets.randbelow(2**32))
+    try:
+        files = archive.read(bundle)
+        for problem in verify_files(files).problems:
+            click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+        drawn = draw(files, control, size, seed, framework)
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    click.echo(
+        f"{drawn.framework} {drawn.control}: {len(drawn.items)} of {drawn.population_size} "
+        f"items, seed {drawn.seed}"
+    )
+    for item in drawn.items:
+        f = item["finding"]
+        where = item["location"] or "-"
+        name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
+        click.echo(
+            f"- {item['result']:<6} {item['rule']} {item['kind']} {name} at {where} "
+            f"({item['evidence']})"
+        )
+        click.echo(f"    {f.get('message', '')}")
+        for e in f.get("evidence", ()):
+            value = f" = {e['value']}" if e.get("value") else ""
+            click.echo(f"    evidence: {e.get('path', '')}{value}")
+    if output is not None:
+        record = drawn.record(sha256(files.get(MANIFEST, b"")))
+        write_file(output, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def _emit(text: str, output: Path | None) -> None:
     write_file(output if output is not None else Path("-"), text)
 
@@ -275,4 +340,4 @@ def _load_view(path: Path) -> Any:
         manifest = json.loads(files[MANIFEST])
     except (UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: manifest.json is not valid JSON: {exc}") from exc
-    return bundle_view(doc, manifest)
+    return bundle_view(doc, manifest, files)

@@ -30,6 +30,11 @@ class Config:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     fail_on: Severity = Severity.HIGH
     path: Path | None = None
+    #: ``controls.map``: rule id or glob -> the organisation's RCM control ids.
+    control_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    control_map_name: str = ""
+    #: ``evidence``: TSA and retention settings for evidence bundles (as written).
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -83,7 +88,14 @@ def load_config(path: Path | None) -> Config:
         max_file_size=int(data.get("maxFileSize", DEFAULT_MAX_FILE_SIZE)),
         fail_on=Severity(data.get("failOn", "high")),
         path=path,
+        control_map=_control_map(data.get("controls", {}).get("map", {})),
+        control_map_name=str(data.get("controls", {}).get("name", "")),
+        evidence=dict(data.get("evidence", {})),
     )
+
+
+def _control_map(raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {str(k): (v,) if isinstance(v, str) else tuple(v) for k, v in raw.items()}
 
 
 def _validate(path: Path, text: str, data: Any) -> None:

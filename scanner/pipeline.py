@@ -55,6 +55,7 @@ def load_ruleset(config: Config) -> RuleSet:
         include=config.include,
         exclude=config.exclude_rules,
         severity_overrides=config.severity_overrides,
+        control_map=config.control_map,
     )
 
 

@@ -8,12 +8,13 @@ a detected secret value is refused (fail closed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scanner.errors import ReportError
 from scanner.evidence import archive, signing
+from scanner.evidence.auditor import auditor_files
 from scanner.evidence.inventory import secret_values, snapshot
 from scanner.evidence.leaks import find_leak
 from scanner.evidence.manifest import (
@@ -24,6 +25,7 @@ from scanner.evidence.manifest import (
     file_identity,
     sha256,
 )
+from scanner.evidence.settings import AuditSettings
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list
@@ -48,6 +50,8 @@ class BundleInputs:
     sign_key: Path | None = None
     #: Also sign keylessly with the ambient CI identity (Sigstore).
     sign_sigstore: bool = False
+    #: Auditor-facing inputs: parameters in force, RCM name, TSA, retention, series.
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
@@ -101,7 +105,11 @@ def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str
     }
 
 
-def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportView:
+def bundle_view(
+    doc: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    files: Mapping[str, bytes] | None = None,
+) -> ReportView:
     """The report view of a bundle: the findings document plus the manifest's identity.
 
     Used both when the bundle is written and when ``ledgergate report`` re-renders it,
@@ -114,7 +122,12 @@ def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportVi
     identity["ruleSet"] = {"sha256": manifest.get("ruleSet", {}).get("sha256", "")}
     identity["files"] = shown
     catalogue = manifest.get("ruleSet", {}).get("rules", [])
-    return build_view(doc, catalogue, identity)
+    view = build_view(doc, catalogue, identity)
+    if files is None:
+        return view
+    from scanner.reporters.auditview import with_audit
+
+    return with_audit(view, files)
 
 
 def _display(path: Path | None, root: str) -> str | None:
@@ -142,11 +155,20 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
         "config": file_identity(inputs.config_path, _display(inputs.config_path, root)),
         "waivers": file_identity(waivers_path, inputs.register.path if inputs.register else None),
     }
+    files.update(
+        auditor_files(
+            doc,
+            result.rules,
+            inventory=inputs.inventory,
+            params=inputs.audit.params,
+            rcm_name=inputs.audit.rcm_name,
+        )
+    )
     draft = build_manifest(result, {}, **identities)
-    view = bundle_view(doc, draft)
+    view = bundle_view(doc, draft, files)
     files["controls.csv"] = controls_csv(view).encode()
     files["coverage.json"] = canonical(coverage_doc(result, view))
-    view = bundle_view(doc, build_manifest(result, files, **identities))
+    view = bundle_view(doc, build_manifest(result, files, **identities), files)
     files[REPORT] = render_html(view).encode()
     manifest = build_manifest(result, files, **identities)
     files[MANIFEST] = canonical(manifest)

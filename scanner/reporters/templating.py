@@ -40,4 +40,7 @@ def environment(autoescape: bool) -> jinja2.Environment:
     )
     env.filters["location"] = location
     env.filters["md"] = markdown_cell
+    from scanner.reporters.auditview import control_info
+
+    env.globals["control_info"] = control_info
     return env

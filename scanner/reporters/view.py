@@ -40,6 +40,8 @@ class ReportView:
     waivers: tuple[Mapping[str, str], ...]
     bundle: Mapping[str, Any] | None = None
     frameworks: tuple[tuple[str, Mapping[str, int]], ...] = field(default=())
+    #: Auditor extras read back from a bundle (catalogue, procedures, SoD matrix, time).
+    audit: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> Mapping[str, int]:
