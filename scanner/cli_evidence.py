@@ -147,6 +147,11 @@ def evidence_group() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
 )
+@click.option(
+    "--tsa-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must chain to it.",
+)
 def verify_cmd(
     bundle: Path,
     key: Path | None,
@@ -154,11 +159,14 @@ def verify_cmd(
     identity_regexp: str | None,
     issuer: str | None,
     trusted_root: str | None,
+    tsa_ca: Path | None,
 ) -> None:
     """Check every file's sha256 against manifest.json and the manifest's signature.
 
     With --key the PEM signature (manifest.sig.json) must verify; with --identity (or
-    --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must.
+    --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must;
+    with --tsa-ca the RFC 3161 timestamp (manifest.tsr) must. A manifest that asked for
+    a timestamp fails without one.
     Exit 0 when everything matches, 1 naming each file that does not, 2 when the
     bundle or key cannot be read.
     """
@@ -171,7 +179,7 @@ def verify_cmd(
             fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
         signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
     try:
-        outcome = verify_bundle(bundle, key, signer)
+        outcome = verify_bundle(bundle, key, signer, tsa_ca)
     except ScannerError as exc:
         fail(exc.diagnostics())
     for problem in outcome.problems:
@@ -179,6 +187,7 @@ def verify_cmd(
     for name in outcome.checked:
         click.echo(f"ok     {name}")
     click.echo(f"signature: {outcome.signature}")
+    click.echo(f"timestamp: {outcome.timestamp}")
     if not outcome.ok:
         click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
         sys.exit(EXIT_FINDINGS)

@@ -260,7 +260,9 @@ def test_bundles_are_byte_identical_across_runs(
     scan: Callable[..., Result], repo: Path, keys: Keys, tmp_path: Path
 ) -> None:
     for suffix in ("", ".zip"):
-        first, second = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+        # Separate folders: a bundle beside another of the same target chains to it.
+        first = tmp_path / f"a{suffix}" / f"bundle{suffix}"
+        second = tmp_path / f"b{suffix}" / f"bundle{suffix}"
         for out in (first, second):
             result = scan(repo, "--evidence", str(out), "--sign-key", str(keys["ec"][0]))
             assert result.exit_code == 1, result.output
@@ -356,27 +358,28 @@ def test_option_errors_exit_2(scan: Callable[..., Result], repo: Path, tmp_path:
 def test_report_rerenders_the_bundle_from_findings(
     scan: Callable[..., Result], repo: Path, tmp_path: Path
 ) -> None:
-    for bundle in (tmp_path / "b", tmp_path / "b.zip"):
+    # Separate folders: a bundle beside another of the same target chains to it.
+    for bundle in (tmp_path / "d" / "b", tmp_path / "z" / "b.zip"):
         scan(repo, "--evidence", str(bundle))
         html = _invoke(report_cmd, str(bundle), "--format", "html")
         assert html.exit_code == 0, html.output
-        stored = tmp_path / "b" / "report.html"
+        stored = tmp_path / "d" / "b" / "report.html"
         assert html.output == stored.read_text()
         csv_out = _invoke(report_cmd, str(bundle), "--format", "csv")
-        assert csv_out.output == (tmp_path / "b" / "controls.csv").read_text()
+        assert csv_out.output == (tmp_path / "d" / "b" / "controls.csv").read_text()
         md = _invoke(report_cmd, str(bundle), "--format", "md").output
         assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:1` |" in md
         assert (
             "| RISK-7 | `LG-TLS-001` | carol@finance.example | dave@finance.example | 2026-03-31 |"
             in md
         )
-    findings = tmp_path / "b" / "findings.json"
+    findings = tmp_path / "d" / "b" / "findings.json"
     findings.write_text(findings.read_text().replace('"status": "fail"', '"status": "error"'))
-    tampered = _invoke(report_cmd, str(tmp_path / "b"), "--format", "csv")
+    tampered = _invoke(report_cmd, str(tmp_path / "d" / "b"), "--format", "csv")
     assert "warning: unverified bundle: findings.json: sha256" in tampered.output
-    loose = _invoke(report_cmd, str(tmp_path / "b" / "findings.json"), "--format", "md")
+    loose = _invoke(report_cmd, str(tmp_path / "d" / "b" / "findings.json"), "--format", "md")
     assert loose.exit_code == 0 and "| error | critical | `LG-RBAC-001` |" in loose.output
-    assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv")).exit_code == 2
+    assert _invoke(report_cmd, str(tmp_path / "d" / "b" / "controls.csv")).exit_code == 2
     findings.write_text(findings.read_text().replace('"title"', '"tittle"', 1))
     broken = _invoke(report_cmd, str(findings))
     assert broken.exit_code == 2 and "findings[0]: field 'title' is missing" in broken.output

@@ -35,6 +35,8 @@ class AuditSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     #: The previous bundle of the same target (``--previous``), or None to search the folder.
     previous: Path | None = None
+    #: Identity claims an authenticated source proved (e.g. the cluster's SelfSubjectReview).
+    authenticated: Mapping[str, Any] = field(default_factory=dict)
 
 
 def from_config(

@@ -14,6 +14,7 @@ from typing import Any
 
 from scanner.errors import ReportError
 from scanner.evidence import archive, signing
+from scanner.evidence.attest import manifest_extras
 from scanner.evidence.auditor import auditor_files
 from scanner.evidence.inventory import secret_values, snapshot
 from scanner.evidence.leaks import find_leak
@@ -25,6 +26,7 @@ from scanner.evidence.manifest import (
     file_identity,
     sha256,
 )
+from scanner.evidence.series import PreviousBundle, find_previous, read_previous
 from scanner.evidence.settings import AuditSettings
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
@@ -117,7 +119,19 @@ def bundle_view(
     """
     shown = [f for f in manifest.get("files", []) if f["path"] not in (REPORT, MANIFEST)]
     identity = {
-        key: manifest.get(key) for key in ("target", "tool", "scan", "runBy", "config", "waivers")
+        key: manifest.get(key)
+        for key in (
+            "target",
+            "tool",
+            "scan",
+            "runBy",
+            "config",
+            "waivers",
+            "time",
+            "identity",
+            "series",
+            "retainUntil",
+        )
     }
     identity["ruleSet"] = {"sha256": manifest.get("ruleSet", {}).get("sha256", "")}
     identity["files"] = shown
@@ -139,8 +153,13 @@ def _display(path: Path | None, root: str) -> str | None:
         return path.name
 
 
-def build_files(inputs: BundleInputs) -> dict[str, bytes]:
-    """Every file of the bundle, name -> bytes (deterministic for the same inputs)."""
+def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) -> dict[str, bytes]:
+    """Every file of the bundle, name -> bytes (deterministic for the same inputs).
+
+    ``previous`` is the bundle this one follows in its series (its manifest digest is
+    recorded); the RFC 3161 token, when a TSA is configured, is the only file that
+    differs between two runs.
+    """
     result = inputs.result
     doc = result_to_dict(result)
     files: dict[str, bytes] = {
@@ -164,13 +183,17 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
             rcm_name=inputs.audit.rcm_name,
         )
     )
-    draft = build_manifest(result, {}, **identities)
-    view = bundle_view(doc, draft, files)
+    extras = manifest_extras(result, inputs.audit, previous)
+
+    def manifest_of(listed: Mapping[str, bytes]) -> dict[str, Any]:
+        return {**build_manifest(result, listed, **identities), **extras}
+
+    view = bundle_view(doc, manifest_of({}), files)
     files["controls.csv"] = controls_csv(view).encode()
     files["coverage.json"] = canonical(coverage_doc(result, view))
-    view = bundle_view(doc, build_manifest(result, files, **identities), files)
+    view = bundle_view(doc, manifest_of(files), files)
     files[REPORT] = render_html(view).encode()
-    manifest = build_manifest(result, files, **identities)
+    manifest = manifest_of(files)
     files[MANIFEST] = canonical(manifest)
     predicate = {
         "tool": manifest["tool"],
@@ -186,6 +209,10 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
         from scanner.evidence import keyless
 
         files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt)
+    if inputs.audit.tsa is not None:
+        from scanner.evidence.timestamp import TOKEN, request_token
+
+        files[TOKEN] = request_token(files[MANIFEST], inputs.audit.tsa)
     _refuse_leaks(files, inputs.inventory)
     return files
 
@@ -202,6 +229,11 @@ def _refuse_leaks(files: Mapping[str, bytes], inventory: Inventory | None) -> No
 
 def write_bundle(inputs: BundleInputs, path: Path) -> dict[str, bytes]:
     """Build the bundle and write it as a folder or, for ``*.zip``, an archive."""
-    files = build_files(inputs)
+    audit = inputs.audit
+    if audit.previous is not None:
+        previous: PreviousBundle | None = read_previous(audit.previous)
+    else:
+        previous = find_previous(path, inputs.result.target)
+    files = build_files(inputs, previous)
     archive.write(files, path)
     return files
