@@ -93,8 +93,13 @@ def cluster(
         config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
         ruleset = load_ruleset(config)
         conn = connect(kubeconfig, context, ca_file=ca_file)
+        client = KubeClient(conn, timeout_s=request_timeout)
+        if audit.evidence is not None:  # who the API server says we are, for the manifest
+            from scanner.sources.kubeidentity import who_am_i
+
+            audit.authenticated["cluster"] = who_am_i(client)
         source = KubeSource(
-            KubeClient(conn, timeout_s=request_timeout),
+            client,
             ruleset,
             namespaces=namespaces,
             include_secrets=include_secrets,

@@ -38,6 +38,10 @@ class AuditOptions:
     inventory: Inventory | None = field(default=None, repr=False)
     register: WaiverRegister | None = None
     waivers_file: Path | None = None
+    #: Identity claims proved by an authenticated source (e.g. ``cluster``).
+    authenticated: dict[str, Any] = field(default_factory=dict)
+    #: ``--previous``: the bundle this one follows (default: the latest beside it).
+    previous: Path | None = None
 
     def load_register(self, root: Path | None) -> WaiverRegister | None:
         """``--waivers``, or ``waivers.yaml`` at the scanned root; raises ConfigError."""
@@ -64,11 +68,16 @@ class AuditOptions:
         """Write ``--evidence`` if asked; raises ScannerError on a bad key or write error."""
         if self.evidence is None:
             return
+        from dataclasses import replace
+
         from scanner.evidence.settings import from_config
         from scanner.reporters.evidence import BundleInputs, write_bundle
 
         base = config.path.parent if config.path else None
-        audit = from_config(config.params, config.control_map_name, config.evidence, base)
+        audit = from_config(
+            config.params, config.control_map_name, config.evidence, base, self.previous
+        )
+        audit = replace(audit, authenticated=dict(self.authenticated))
         inputs = BundleInputs(
             result=result,
             config_path=config.path,
@@ -106,6 +115,12 @@ def audit_options(func: F) -> F:
         help="Also sign the manifest keylessly with the CI job's ambient OIDC identity "
         "(Sigstore; needs network access to Fulcio and Rekor).",
     )
+    @click.option(
+        "--previous",
+        type=click.Path(exists=True, path_type=Path),
+        help="The bundle this one follows in its series (default: the latest bundle of the "
+        "same target beside --evidence).",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -113,15 +128,17 @@ def audit_options(func: F) -> F:
         evidence: Path | None,
         sign_key: Path | None,
         sign_sigstore: bool,
+        previous: Path | None,
         **kwargs: Any,
     ) -> Any:
         for flag, given in (
             ("--sign-key", sign_key is not None),
             ("--sign-sigstore", sign_sigstore),
+            ("--previous", previous is not None),
         ):
             if given and evidence is None:
                 fail(f"{flag} needs --evidence")
-        audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore)
+        audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore, previous=previous)
         return func(*args, audit=audit, **kwargs)
 
     return wrapper  # type: ignore[return-value]

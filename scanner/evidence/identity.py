@@ -57,5 +57,6 @@ def identity_doc(
         else {**who["ci"], "source": "environment", "assurance": ASSERTED},
     }
     for name, claim in (authenticated or {}).items():
-        claims[name] = {**claim, "assurance": AUTHENTICATED}
+        proved = claim.get("value") and not claim.get("error")
+        claims[name] = {**claim, "assurance": AUTHENTICATED if proved else ASSERTED}
     return {"claims": claims, "scanner": scanner_identity()}
