@@ -33,7 +33,7 @@ class AuditOptions:
 
     waivers: Path | None = None
     evidence: Path | None = None
-    sign_key: Path | None = None
+    sign_key: Path | str | None = None
     sign_sigstore: bool = False
     inventory: Inventory | None = field(default=None, repr=False)
     register: WaiverRegister | None = None
@@ -42,6 +42,7 @@ class AuditOptions:
     authenticated: dict[str, Any] = field(default_factory=dict)
     #: ``--previous``: the bundle this one follows (default: the latest beside it).
     previous: Path | None = None
+    sigstore_trust_config: Path | None = None
 
     def load_register(self, root: Path | None) -> WaiverRegister | None:
         """``--waivers``, or ``waivers.yaml`` at the scanned root; raises ConfigError."""
@@ -86,9 +87,20 @@ class AuditOptions:
             inventory=self.inventory,
             sign_key=self.sign_key,
             sign_sigstore=self.sign_sigstore,
+            sigstore_trust_config=self.sigstore_trust_config,
             audit=audit,
         )
         write_bundle(inputs, self.evidence)
+
+
+def _sign_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """A PKCS#11 URI stays text; anything else must be an existing key file."""
+    if value is None or value.startswith("pkcs11:"):
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise click.BadParameter(f"key file {value!r} does not exist")
+    return path
 
 
 def audit_options(func: F) -> F:
@@ -106,14 +118,23 @@ def audit_options(func: F) -> F:
     )
     @click.option(
         "--sign-key",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="PEM private key (ECDSA P-256 or Ed25519) that signs the bundle manifest.",
+        callback=_sign_key,
+        help="Key that signs the bundle manifest: a PEM private key file (ECDSA P-256 or "
+        "Ed25519; encrypted PKCS#8 with its passphrase in LEDGERGATE_SIGN_KEY_PASSPHRASE or "
+        "the file LEDGERGATE_SIGN_KEY_PASSPHRASE_FILE names), or an HSM key as a PKCS#11 URI "
+        "'pkcs11:token=LABEL;object=LABEL?module-path=LIB.so&pin-source=file:PIN'.",
     )
     @click.option(
         "--sign-sigstore",
         is_flag=True,
         help="Also sign the manifest keylessly with the CI job's ambient OIDC identity "
         "(Sigstore; needs network access to Fulcio and Rekor).",
+    )
+    @click.option(
+        "--sigstore-trust-config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="ClientTrustConfig JSON of a private Sigstore instance for --sign-sigstore "
+        "(its Fulcio, Rekor and trusted root; default: the public-good instance).",
     )
     @click.option(
         "--previous",
@@ -126,11 +147,14 @@ def audit_options(func: F) -> F:
         *args: Any,
         waivers: Path | None,
         evidence: Path | None,
-        sign_key: Path | None,
+        sign_key: Path | str | None,
         sign_sigstore: bool,
+        sigstore_trust_config: Path | None,
         previous: Path | None,
         **kwargs: Any,
     ) -> Any:
+        if sigstore_trust_config is not None and not sign_sigstore:
+            fail("--sigstore-trust-config needs --sign-sigstore")
         for flag, given in (
             ("--sign-key", sign_key is not None),
             ("--sign-sigstore", sign_sigstore),
@@ -138,7 +162,14 @@ def audit_options(func: F) -> F:
         ):
             if given and evidence is None:
                 fail(f"{flag} needs --evidence")
-        audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore, previous=previous)
+        audit = AuditOptions(
+            waivers,
+            evidence,
+            sign_key,
+            sign_sigstore,
+            previous=previous,
+            sigstore_trust_config=sigstore_trust_config,
+        )
         return func(*args, audit=audit, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils)
+APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils softhsm2 poppler-utils)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

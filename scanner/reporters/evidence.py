@@ -49,9 +49,12 @@ class BundleInputs:
     waivers_path: Path | None = None
     register: WaiverRegister | None = None
     inventory: Inventory | None = None
-    sign_key: Path | None = None
+    #: A PEM key file or a PKCS#11 URI (``pkcs11:token=...;object=...``).
+    sign_key: Path | str | None = None
     #: Also sign keylessly with the ambient CI identity (Sigstore).
     sign_sigstore: bool = False
+    #: A private Sigstore instance's ClientTrustConfig (default: the public-good instance).
+    sigstore_trust_config: Path | None = None
     #: Auditor-facing inputs: parameters in force, RCM name, TSA, retention, series.
     audit: AuditSettings = field(default_factory=AuditSettings)
 
@@ -203,12 +206,14 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     }
     stmt = signing.statement(MANIFEST, sha256(files[MANIFEST]), predicate)
     if inputs.sign_key is not None:
-        key = signing.load_private_key(inputs.sign_key)
+        from scanner.evidence.keys import load_signer
+
+        key = load_signer(inputs.sign_key)
         files[SIGNATURE] = canonical(signing.sign_envelope(key, stmt))
     if inputs.sign_sigstore:
         from scanner.evidence import keyless
 
-        files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt)
+        files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt, inputs.sigstore_trust_config)
     if inputs.audit.tsa is not None:
         from scanner.evidence.timestamp import TOKEN, request_token
 
