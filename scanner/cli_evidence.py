@@ -32,7 +32,7 @@ class AuditOptions:
     """What ``--waivers``, ``--evidence`` and ``--sign-key`` asked for, and run state for them."""
 
     waivers: Path | None = None
-    evidence: Path | None = None
+    evidence: Path | str | None = None
     sign_key: Path | str | None = None
     sign_sigstore: bool = False
     inventory: Inventory | None = field(default=None, repr=False)
@@ -90,7 +90,20 @@ class AuditOptions:
             sigstore_trust_config=self.sigstore_trust_config,
             audit=audit,
         )
+        if isinstance(self.evidence, str):  # s3://bucket/prefix/
+            from scanner.reporters.s3bundle import write_bundle_s3
+
+            key = write_bundle_s3(inputs, self.evidence)
+            click.echo(f"ledgergate: evidence bundle uploaded to {self.evidence}{key}", err=True)
+            return
         write_bundle(inputs, self.evidence)
+
+
+def _evidence_target(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """An ``s3://`` URL stays text (a Path would fold its ``//``); anything else is a Path."""
+    if value is None or value.startswith("s3://"):
+        return value
+    return Path(value)
 
 
 def _sign_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
@@ -113,8 +126,10 @@ def audit_options(func: F) -> F:
     )
     @click.option(
         "--evidence",
-        type=click.Path(path_type=Path),
-        help="Write an audit-evidence bundle here (a folder, or a .zip file).",
+        callback=_evidence_target,
+        help="Write an audit-evidence bundle here: a folder, a .zip file, or s3://BUCKET/PREFIX/ "
+        "(uploaded as a zip under S3 Object Lock, compliance mode, until retainUntil; a "
+        "bucket without Object Lock is refused).",
     )
     @click.option(
         "--sign-key",
@@ -146,7 +161,7 @@ def audit_options(func: F) -> F:
     def wrapper(
         *args: Any,
         waivers: Path | None,
-        evidence: Path | None,
+        evidence: Path | str | None,
         sign_key: Path | str | None,
         sign_sigstore: bool,
         sigstore_trust_config: Path | None,
@@ -240,6 +255,91 @@ def verify_cmd(
         click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
         sys.exit(EXIT_FINDINGS)
     click.echo(f"{bundle}: verified ({len(outcome.checked)} files)")
+
+
+@evidence_group.command("verify-series")
+@click.argument("location")
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key that must have signed every manifest.",
+)
+@click.option(
+    "--tsa-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM CA certificate(s) of the time-stamping authority.",
+)
+@click.option("--identity", help="Keyless signer that must have signed every manifest.")
+@click.option("--identity-regexp", help="Keyless signer, as a regular expression.")
+@click.option("--issuer", help="OIDC issuer of the keyless signer.")
+@click.option(
+    "--trusted-root",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
+)
+@click.option(
+    "--max-interval-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=26.0,
+    show_default=True,
+    help="Longest pause between two scans of a series before it counts as a gap.",
+)
+def verify_series_cmd(
+    location: str,
+    key: Path | None,
+    tsa_ca: Path | None,
+    identity: str | None,
+    identity_regexp: str | None,
+    issuer: str | None,
+    trusted_root: str | None,
+    max_interval_hours: float,
+) -> None:
+    """Verify every bundle in LOCATION and the chain their manifests form.
+
+    LOCATION is a folder of bundles (zips or bundle folders) or s3://BUCKET/PREFIX/.
+    Each bundle must verify as with `evidence verify`; per target, each manifest must
+    name the digest of the one before. Gaps (a missing bundle, a restart, a pause
+    longer than --max-interval-hours), forks and re-runs (two bundles after the same
+    one) are reported. Exit 0 when all is whole, 1 naming each problem, 2 when the
+    location or a key cannot be read.
+    """
+    from datetime import timedelta
+
+    from scanner.errors import ScannerError
+    from scanner.evidence import signing
+    from scanner.evidence.store import read_series
+    from scanner.evidence.timestamp import load_certificates
+    from scanner.evidence.verify import SignerIdentity
+    from scanner.evidence.verify_series import verify_series
+
+    signer = None
+    if identity or identity_regexp or issuer:
+        if not issuer or not (identity or identity_regexp):
+            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
+        signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
+    try:
+        public = signing.load_public_key(key) if key is not None else None
+        roots = load_certificates(tsa_ca) if tsa_ca is not None else None
+        bundles = read_series(location)
+        report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    for chain in report.chains.values():
+        click.echo(f"series {chain[0].target if chain else '?'}: {len(chain)} bundle(s)")
+        for link in chain:
+            click.echo(
+                f"  {link.finished or '-':<20} {link.name}  manifest {link.digest[:16]}  "
+                f"signature: {link.signature}; timestamp: {link.timestamp}"
+            )
+    for problem in report.problems:
+        click.echo(f"FAILED {problem}")
+    if not bundles:
+        click.echo(f"{location}: no evidence bundles found")
+        sys.exit(EXIT_FINDINGS)
+    if not report.ok:
+        click.echo(f"{location}: series verification FAILED ({len(report.problems)} problem(s))")
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"{location}: series verified ({len(bundles)} bundles)")
 
 
 @evidence_group.command("diff")
