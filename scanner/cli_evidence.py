@@ -443,7 +443,13 @@ def _emit(text: str, output: Path | None) -> None:
 @click.command("report")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "md", "csv"]), default="html", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "csv", "oscal"]),
+    default="html",
+    show_default=True,
+    help="html/md: the report; csv: controls.csv; oscal: an OSCAL 1.1.2 assessment-results "
+    "JSON document (needs a bundle).",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
 def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
@@ -455,6 +461,9 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
     from scanner.errors import ScannerError
 
     try:
+        if fmt == "oscal":
+            _emit(_oscal(bundle), output)
+            return
         view = _load_view(bundle)
     except ScannerError as exc:
         fail(exc.diagnostics())
@@ -471,6 +480,27 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None) -> None:
 
         text = controls_csv(view)
     _emit(text, output)
+
+
+def _oscal(path: Path) -> str:
+    """OSCAL assessment results of a bundle (verified, or warned about)."""
+    import json
+
+    from scanner.errors import ReportError
+    from scanner.evidence import archive
+    from scanner.evidence.manifest import MANIFEST
+    from scanner.evidence.verify import verify_files
+    from scanner.reporters.oscal import render_oscal
+
+    if path.is_file() and not archive.is_zip_path(path):
+        raise ReportError(f"{path}: --format oscal needs an evidence bundle (folder or .zip)")
+    files = archive.read(path)
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+    try:
+        return render_oscal(json.loads(files["findings.json"]), json.loads(files[MANIFEST]))
+    except (KeyError, UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(f"{path}: not a readable evidence bundle: {exc}") from exc
 
 
 def _load_view(path: Path) -> Any:
