@@ -53,3 +53,76 @@ def control_info(view: ReportView, framework: str, control: str) -> Mapping[str,
     fw = (view.audit.get("frameworks") or {}).get(framework) or {}
     found = (fw.get("controls") or {}).get(control)
     return found if isinstance(found, Mapping) else {}
+
+
+#: Status words for readers who are not engineers.
+STATUS_WORDS = {
+    "fail": "failed",
+    "error": "could not be checked",
+    "waived": "waived",
+    "pass": "passed",
+    "not-evaluated": "not evaluated (no resource in scope)",
+}
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def severity_counts(view: ReportView) -> list[tuple[str, int, int]]:
+    """(severity, failed, could not be checked) for the executive summary."""
+    rows = []
+    for sev in SEVERITIES:
+        found = [f for f in view.problems if f.get("severity") == sev]
+        rows.append(
+            (
+                sev,
+                sum(1 for f in found if f.get("status") == "fail"),
+                sum(1 for f in found if f.get("status") == "error"),
+            )
+        )
+    return rows
+
+
+def framework_tree(view: ReportView) -> list[dict[str, Any]]:
+    """Framework -> control (objective) -> rule (procedure) -> items that did not pass."""
+    frameworks = view.audit.get("frameworks") or {}
+    rules = view.audit.get("rules") or {}
+    passed: dict[str, int] = {}
+    for f in view.doc.get("findings", ()):
+        if f.get("status") == "pass":
+            passed[str(f.get("ruleId"))] = passed.get(str(f.get("ruleId")), 0) + 1
+    open_by_rule: dict[str, list[Mapping[str, Any]]] = {}
+    for f in view.problems:
+        open_by_rule.setdefault(str(f.get("ruleId")), []).append(f)
+    tree: list[dict[str, Any]] = []
+    for row in view.controls:
+        if not tree or tree[-1]["id"] != row.framework:
+            fw = frameworks.get(row.framework) or {}
+            label = " ".join(p for p in (fw.get("name"), fw.get("version")) if p)
+            tree.append({"id": row.framework, "label": label or row.framework, "controls": []})
+        info = control_info(view, row.framework, row.control)
+        entries = []
+        for rule_id in row.rules:
+            rule = rules.get(rule_id) or {}
+            source = rule.get("source") or {}
+            wanted = {"framework": row.framework, "id": row.control}
+            items = [f for f in open_by_rule.get(rule_id, ()) if wanted in f.get("controls", ())]
+            entries.append(
+                {
+                    "id": rule_id,
+                    "title": source.get("title", ""),
+                    "procedure": rule.get("procedure", ""),
+                    "remediation": " ".join(str(source.get("remediation", "")).split()),
+                    "items": items,
+                    "passed": passed.get(rule_id, 0),
+                }
+            )
+        tree[-1]["controls"].append(
+            {
+                "id": row.control,
+                "title": info.get("title", ""),
+                "objective": info.get("objective", ""),
+                "status": row.status,
+                "word": STATUS_WORDS.get(row.status, row.status),
+                "rules": entries,
+            }
+        )
+    return tree

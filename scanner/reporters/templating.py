@@ -40,7 +40,10 @@ def environment(autoescape: bool) -> jinja2.Environment:
     )
     env.filters["location"] = location
     env.filters["md"] = markdown_cell
-    from scanner.reporters.auditview import control_info
+    from scanner.reporters import auditview
 
-    env.globals["control_info"] = control_info
+    env.globals["control_info"] = auditview.control_info
+    env.globals["framework_tree"] = auditview.framework_tree
+    env.globals["severity_counts"] = auditview.severity_counts
+    env.globals["status_words"] = auditview.STATUS_WORDS
     return env
