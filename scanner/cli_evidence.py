@@ -195,26 +195,50 @@ def evidence_group() -> None:
     """Verify audit-evidence bundles and compare two scans."""
 
 
+def trust_options(func: F) -> F:
+    """What a bundle must be checked against: keys, keyless signer, Sigstore root, TSA CA."""
+    options = [
+        click.option(
+            "--key",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="PEM public key that must have signed manifest.json.",
+        ),
+        click.option("--identity", help="Keyless signer that must have signed (certificate SAN)."),
+        click.option("--identity-regexp", help="Keyless signer, as a regular expression."),
+        click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity)."),
+        click.option(
+            "--trusted-root",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
+        ),
+        click.option(
+            "--tsa-ca",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must "
+            "chain to it.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _signer_identity(
+    identity: str | None, identity_regexp: str | None, issuer: str | None, root: str | None
+) -> Any:
+    """The keyless signer asked for, or None; a usage error when only half is given."""
+    from scanner.evidence.verify import SignerIdentity
+
+    if not (identity or identity_regexp or issuer):
+        return None
+    if not issuer or not (identity or identity_regexp):
+        fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
+    return SignerIdentity(issuer, identity or "", identity_regexp or "", root)
+
+
 @evidence_group.command("verify")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM public key that must have signed manifest.json.",
-)
-@click.option("--identity", help="Keyless signer that must have signed (certificate SAN).")
-@click.option("--identity-regexp", help="Keyless signer, as a regular expression.")
-@click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity).")
-@click.option(
-    "--trusted-root",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
-)
-@click.option(
-    "--tsa-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must chain to it.",
-)
+@trust_options
 def verify_cmd(
     bundle: Path,
     key: Path | None,
@@ -234,13 +258,9 @@ def verify_cmd(
     bundle or key cannot be read.
     """
     from scanner.errors import ScannerError
-    from scanner.evidence.verify import SignerIdentity, verify_bundle
+    from scanner.evidence.verify import verify_bundle
 
-    signer = None
-    if identity or identity_regexp or issuer:
-        if not issuer or not (identity or identity_regexp):
-            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
-        signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
+    signer = _signer_identity(identity, identity_regexp, issuer, trusted_root)
     try:
         outcome = verify_bundle(bundle, key, signer, tsa_ca)
     except ScannerError as exc:
@@ -259,24 +279,7 @@ def verify_cmd(
 
 @evidence_group.command("verify-series")
 @click.argument("location")
-@click.option(
-    "--key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM public key that must have signed every manifest.",
-)
-@click.option(
-    "--tsa-ca",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM CA certificate(s) of the time-stamping authority.",
-)
-@click.option("--identity", help="Keyless signer that must have signed every manifest.")
-@click.option("--identity-regexp", help="Keyless signer, as a regular expression.")
-@click.option("--issuer", help="OIDC issuer of the keyless signer.")
-@click.option(
-    "--trusted-root",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Sigstore trusted_root.json (default: the production root embedded in sigstore).",
-)
+@trust_options
 @click.option(
     "--max-interval-hours",
     type=click.FloatRange(min=0, min_open=True),
@@ -287,11 +290,11 @@ def verify_cmd(
 def verify_series_cmd(
     location: str,
     key: Path | None,
-    tsa_ca: Path | None,
     identity: str | None,
     identity_regexp: str | None,
     issuer: str | None,
     trusted_root: str | None,
+    tsa_ca: Path | None,
     max_interval_hours: float,
 ) -> None:
     """Verify every bundle in LOCATION and the chain their manifests form.
@@ -309,14 +312,9 @@ def verify_series_cmd(
     from scanner.evidence import signing
     from scanner.evidence.store import read_series
     from scanner.evidence.timestamp import load_certificates
-    from scanner.evidence.verify import SignerIdentity
     from scanner.evidence.verify_series import verify_series
 
-    signer = None
-    if identity or identity_regexp or issuer:
-        if not issuer or not (identity or identity_regexp):
-            fail("keyless verification needs --issuer and --identity (or --identity-regexp)")
-        signer = SignerIdentity(issuer, identity or "", identity_regexp or "", trusted_root)
+    signer = _signer_identity(identity, identity_regexp, issuer, trusted_root)
     try:
         public = signing.load_public_key(key) if key is not None else None
         roots = load_certificates(tsa_ca) if tsa_ca is not None else None

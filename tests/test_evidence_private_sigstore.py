@@ -12,7 +12,6 @@ import base64
 import http.server
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from click.testing import CliRunner
 
 from scanner.cli import cli
 from tests.images.sigstore_fake import FakeSigstore
+from tests.tsa import reply_bytes, serve
 
 from .conftest import FIXTURE_REPOS
 
@@ -49,33 +49,21 @@ def private_instance() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def _reply(self, code: int, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
         def do_GET(self) -> None:
             seen.append(f"GET {self.path.split('?')[0]}")
-            self._reply(200, json.dumps({"value": _jwt()}).encode())
+            reply_bytes(self, 200, json.dumps({"value": _jwt()}).encode(), "application/json")
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             seen.append(f"POST {self.path}")
-            self._reply(503, b'{"message": "private fulcio refuses in this test"}')
+            refusal = b'{"message": "private fulcio refuses in this test"}'
+            reply_bytes(self, 503, refusal, "application/json")
 
         def log_message(self, *args: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        yield url, seen
 
 
 def _trust_config(folder: Path, url: str) -> Path:

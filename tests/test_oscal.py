@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,14 @@ from click.testing import CliRunner
 from scanner.cli import cli
 from scanner.reporters.oscal import oscal_control_id
 
-from .conftest import FIXTURE_REPOS
+from .conftest import scanned_bundle
 
 trestle_ar = pytest.importorskip("trestle.oscal.assessment_results")
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("oscal")
-    repo = base / "repo"
-    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
-        done = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(base / "b")])
-    assert done.exit_code == 1, done.output
-    return base / "b"
+    return scanned_bundle(tmp_path_factory.mktemp("oscal"))
 
 
 def _oscal(bundle: Path) -> dict:  # type: ignore[type-arg]

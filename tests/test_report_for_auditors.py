@@ -10,23 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from scanner.cli import cli
-
-from .conftest import FIXTURE_REPOS
+from .conftest import scanned_bundle
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("report")
-    repo = base / "repo"
-    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
-        done = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(base / "b")])
-    assert done.exit_code == 1, done.output
-    return base / "b"
+    return scanned_bundle(tmp_path_factory.mktemp("report"))
 
 
 def _text(fragment: str) -> str:

@@ -136,20 +136,34 @@ def running_tsa(folder: Path) -> Iterator[Tsa]:
                     check=False,
                 )
                 data = reply.read_bytes() if done.returncode == 0 else b""
-            self.send_response(200 if data else 500)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply_bytes(self, 200 if data else 500, data, "application/timestamp-reply")
 
         def log_message(self, *args: object) -> None:
             return
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with serve(Handler) as url:
+        yield Tsa(f"{url}/tsa", ca, tsa_cert, seen)
+
+
+def reply_bytes(
+    handler: http.server.BaseHTTPRequestHandler, code: int, body: bytes, content_type: str
+) -> None:
+    """Send one complete HTTP answer."""
+    handler.send_response(code)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@contextmanager
+def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Run ``handler`` on 127.0.0.1 (a free port) until the block ends; yields the base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Tsa(f"http://127.0.0.1:{server.server_address[1]}/tsa", ca, tsa_cert, seen)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
