@@ -165,7 +165,12 @@ def _ruleset(config_path: Path | None, extra: tuple[Path, ...] = ()) -> Any:
     try:
         config = load_scan_config(Path.cwd(), config_path)
         folders = list(extra) or [rules_dir(), *config.rule_paths]
-        return load_rules(folders, severity_overrides=config.severity_overrides), config
+        loaded = load_rules(
+            folders,
+            severity_overrides=config.severity_overrides,
+            control_map=config.control_map,
+        )
+        return loaded, config
     except ScannerError as exc:
         fail(exc.diagnostics())
 
@@ -213,6 +218,8 @@ def rules_list(
 @click.option("--config", "config_path", type=click.Path(path_type=Path))
 def rules_show(rule_id: str, config_path: Path | None) -> None:
     """Show one rule: rationale, controls, assertion and remediation."""
+    from scanner.catalogue import describe
+
     ruleset, _ = _ruleset(config_path)
     rule = ruleset.get(rule_id)
     if rule is None:
@@ -224,9 +231,14 @@ def rules_show(rule_id: str, config_path: Path | None) -> None:
         f"applies to:  {kinds}"
         + ("  (production namespaces)" if rule.match.production_only else "")
     )
-    click.echo("controls:    " + ", ".join(f"{c.framework} {c.id}" for c in rule.controls))
+    click.echo("controls:")
+    for c in rule.controls:
+        info = describe(c.framework, c.id)
+        click.echo(f"  {c.framework} {c.id}" + (f"  {info.title}" if info else ""))
     if rule.rationale:
         click.echo(f"\nrationale:\n  {rule.rationale}")
+    if rule.procedure:
+        click.echo(f"\ntest procedure:\n  {rule.procedure}")
     click.echo(f"\nassert (CEL):\n  {rule.assertion.source.strip()}")
     click.echo(f"\nremediation:\n  {rule.remediation}")
     if rule.help_url:

@@ -133,8 +133,13 @@ def cluster(
             trust = TrustSet(keyrings, allowed_signers)
             ledger = ChangeLedger(repo.resolve(), config, trust=trust, approvals=reviews)
         conn = connect(kubeconfig, context, ca_file=ca_file)
+        client = KubeClient(conn, timeout_s=request_timeout)
+        if audit.evidence is not None:  # who the API server says we are, for the manifest
+            from scanner.sources.kubeidentity import who_am_i
+
+            audit.authenticated["cluster"] = who_am_i(client)
         source = KubeSource(
-            KubeClient(conn, timeout_s=request_timeout),
+            client,
             ruleset,
             namespaces=namespaces,
             include_secrets=include_secrets,

@@ -32,14 +32,19 @@ class AuditOptions:
     """What ``--waivers``, ``--evidence`` and ``--sign-key`` asked for, and run state for them."""
 
     waivers: Path | None = None
-    evidence: Path | None = None
-    sign_key: Path | None = None
+    evidence: Path | str | None = None
+    sign_key: Path | str | None = None
     sign_sigstore: bool = False
     inventory: Inventory | None = field(default=None, repr=False)
     register: WaiverRegister | None = None
     waivers_file: Path | None = None
     #: Files a scan kind adds to the bundle (e.g. the change log).
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    #: Identity claims proved by an authenticated source (e.g. ``cluster``).
+    authenticated: dict[str, Any] = field(default_factory=dict)
+    #: ``--previous``: the bundle this one follows (default: the latest beside it).
+    previous: Path | None = None
+    sigstore_trust_config: Path | None = None
 
     def load_register(
         self, root: Path | None, config: Config | None = None
@@ -71,8 +76,16 @@ class AuditOptions:
         """Write ``--evidence`` if asked; raises ScannerError on a bad key or write error."""
         if self.evidence is None:
             return
+        from dataclasses import replace
+
+        from scanner.evidence.settings import from_config
         from scanner.reporters.evidence import BundleInputs, write_bundle
 
+        base = config.path.parent if config.path else None
+        audit = from_config(
+            config.params, config.control_map_name, config.evidence, base, self.previous
+        )
+        audit = replace(audit, authenticated=dict(self.authenticated))
         inputs = BundleInputs(
             result=result,
             config_path=config.path,
@@ -82,8 +95,33 @@ class AuditOptions:
             sign_key=self.sign_key,
             sign_sigstore=self.sign_sigstore,
             extra=self.extra_files,
+            sigstore_trust_config=self.sigstore_trust_config,
+            audit=audit,
         )
+        if isinstance(self.evidence, str):  # s3://bucket/prefix/
+            from scanner.reporters.s3bundle import write_bundle_s3
+
+            key = write_bundle_s3(inputs, self.evidence)
+            click.echo(f"ledgergate: evidence bundle uploaded to {self.evidence}{key}", err=True)
+            return
         write_bundle(inputs, self.evidence)
+
+
+def _evidence_target(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """An ``s3://`` URL stays text (a Path would fold its ``//``); anything else is a Path."""
+    if value is None or value.startswith("s3://"):
+        return value
+    return Path(value)
+
+
+def _sign_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """A PKCS#11 URI stays text; anything else must be an existing key file."""
+    if value is None or value.startswith("pkcs11:"):
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise click.BadParameter(f"key file {value!r} does not exist")
+    return path
 
 
 def audit_options(func: F) -> F:
@@ -96,13 +134,18 @@ def audit_options(func: F) -> F:
     )
     @click.option(
         "--evidence",
-        type=click.Path(path_type=Path),
-        help="Write an audit-evidence bundle here (a folder, or a .zip file).",
+        callback=_evidence_target,
+        help="Write an audit-evidence bundle here: a folder, a .zip file, or s3://BUCKET/PREFIX/ "
+        "(uploaded as a zip under S3 Object Lock, compliance mode, until retainUntil; a "
+        "bucket without Object Lock is refused).",
     )
     @click.option(
         "--sign-key",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="PEM private key (ECDSA P-256 or Ed25519) that signs the bundle manifest.",
+        callback=_sign_key,
+        help="Key that signs the bundle manifest: a PEM private key file (ECDSA P-256 or "
+        "Ed25519; encrypted PKCS#8 with its passphrase in LEDGERGATE_SIGN_KEY_PASSPHRASE or "
+        "the file LEDGERGATE_SIGN_KEY_PASSPHRASE_FILE names), or an HSM key as a PKCS#11 URI "
+        "'pkcs11:token=LABEL;object=LABEL?module-path=LIB.so&pin-source=file:PIN'.",
     )
     @click.option(
         "--sign-sigstore",
@@ -110,22 +153,46 @@ def audit_options(func: F) -> F:
         help="Also sign the manifest keylessly with the CI job's ambient OIDC identity "
         "(Sigstore; needs network access to Fulcio and Rekor).",
     )
+    @click.option(
+        "--sigstore-trust-config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="ClientTrustConfig JSON of a private Sigstore instance for --sign-sigstore "
+        "(its Fulcio, Rekor and trusted root; default: the public-good instance).",
+    )
+    @click.option(
+        "--previous",
+        type=click.Path(exists=True, path_type=Path),
+        help="The bundle this one follows in its series (default: the latest bundle of the "
+        "same target beside --evidence).",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
         waivers: Path | None,
-        evidence: Path | None,
-        sign_key: Path | None,
+        evidence: Path | str | None,
+        sign_key: Path | str | None,
         sign_sigstore: bool,
+        sigstore_trust_config: Path | None,
+        previous: Path | None,
         **kwargs: Any,
     ) -> Any:
+        if sigstore_trust_config is not None and not sign_sigstore:
+            fail("--sigstore-trust-config needs --sign-sigstore")
         for flag, given in (
             ("--sign-key", sign_key is not None),
             ("--sign-sigstore", sign_sigstore),
+            ("--previous", previous is not None),
         ):
             if given and evidence is None:
                 fail(f"{flag} needs --evidence")
-        audit = AuditOptions(waivers, evidence, sign_key, sign_sigstore)
+        audit = AuditOptions(
+            waivers,
+            evidence,
+            sign_key,
+            sign_sigstore,
+            previous=previous,
+            sigstore_trust_config=sigstore_trust_config,
+        )
         return func(*args, audit=audit, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -145,6 +212,8 @@ class TrustFlags:
     identity_regexp: str | None = None
     issuer: str | None = None
     trusted_root: str | None = None
+    #: ``--tsa-ca``: the time-stamping authority's CA; manifest.tsr must chain to it.
+    tsa_ca: Path | None = None
     #: ``verify --integrity-only`` / ``report|diff --unverified``: go on without authenticity.
     lenient: bool = False
 
@@ -178,6 +247,7 @@ def trust_options(lenient_flag: str, lenient_help: str) -> Callable[[F], F]:
                 kwargs.pop("identity_regexp"),
                 kwargs.pop("issuer"),
                 kwargs.pop("trusted_root"),
+                kwargs.pop("tsa_ca"),
                 kwargs.pop("lenient"),
             )
             return func(*args, trust=trust, **kwargs)
@@ -197,6 +267,12 @@ def trust_options(lenient_flag: str, lenient_help: str) -> Callable[[F], F]:
                 "--trusted-root",
                 type=click.Path(exists=True, dir_okay=False),
                 help="Sigstore trusted_root.json (default: the production root in sigstore).",
+            ),
+            click.option(
+                "--tsa-ca",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must "
+                "chain to it.",
             ),
             click.option(lenient_flag, "lenient", is_flag=True, help=lenient_help),
         ]
@@ -219,7 +295,9 @@ def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
     """Check every file's sha256 against manifest.json and the manifest's signature.
 
     With --key the PEM signature (manifest.sig.json) must verify; with --identity (or
-    --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must.
+    --identity-regexp) and --issuer the Sigstore bundle (manifest.sigstore.json) must;
+    with --tsa-ca the RFC 3161 timestamp (manifest.tsr) must. A manifest that asked for
+    a timestamp fails without one.
     Exit 0 when everything matches and a signature was verified (or --integrity-only
     was given and the hashes match); 1 when a file or signature does not match, or no
     --key/--identity was given; 2 when the bundle or key cannot be read or is malformed.
@@ -229,7 +307,7 @@ def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
 
     signer = trust.signer()
     try:
-        outcome = verify_bundle(bundle, trust.key, signer)
+        outcome = verify_bundle(bundle, trust.key, signer, trust.tsa_ca)
     except ScannerError as exc:
         fail(exc.diagnostics())
     for problem in outcome.problems:
@@ -238,6 +316,7 @@ def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
         click.echo(f"ok     {name}")
     if not outcome.signature_failed:
         click.echo(f"signature: {outcome.signature}")
+    click.echo(f"timestamp: {outcome.timestamp}")
     if not outcome.ok:
         click.echo(f"{bundle}: verification FAILED ({len(outcome.problems)} problem(s))")
         sys.exit(EXIT_FINDINGS)
@@ -275,7 +354,7 @@ def checked_bundle(path: Path, trust: TrustFlags) -> bool:
     if not trust.authenticates and not trust.lenient:
         fail(f"{path}: give --key (or --identity and --issuer) to verify the bundle{hint}", 1)
     try:
-        outcome = verify_bundle(path, trust.key, trust.signer())
+        outcome = verify_bundle(path, trust.key, trust.signer(), trust.tsa_ca)
     except ScannerError as exc:
         fail(exc.diagnostics())
     for problem in outcome.problems:
@@ -289,6 +368,74 @@ UNVERIFIED_HELP = (
     "Render even what cannot be verified (no key, failed verification, a findings.json); "
     "every page is then stamped UNVERIFIED."
 )
+
+
+@evidence_group.command("verify-series")
+@click.argument("location")
+@trust_options(
+    "--integrity-only",
+    "Check hashes and the chain without a key: says so in words, since whoever can "
+    "rewrite the bundles can rewrite their manifests too.",
+)
+@click.option(
+    "--max-interval-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=26.0,
+    show_default=True,
+    help="Longest pause between two scans of a series before it counts as a gap.",
+)
+def verify_series_cmd(location: str, trust: TrustFlags, max_interval_hours: float) -> None:
+    """Verify every bundle in LOCATION and the chain their manifests form.
+
+    LOCATION is a folder of bundles (zips or bundle folders) or s3://BUCKET/PREFIX/.
+    Each bundle must verify as with `evidence verify`; per target, each manifest must
+    name the digest of the one before. Gaps (a missing bundle, a restart, a pause
+    longer than --max-interval-hours), forks and re-runs (two bundles after the same
+    one) are reported. Exit 0 when all is whole, 1 naming each problem (or when no
+    --key/--identity was given, unless --integrity-only), 2 when the location or a key
+    cannot be read.
+    """
+    from datetime import timedelta
+
+    from scanner.errors import ScannerError
+    from scanner.evidence import signing
+    from scanner.evidence.store import read_series
+    from scanner.evidence.timestamp import load_certificates
+    from scanner.evidence.verify_series import verify_series
+
+    if not trust.authenticates and not trust.lenient:
+        fail(
+            f"{location}: give --key (or --identity and --issuer) to verify the series, or "
+            "--integrity-only to check hashes and the chain alone",
+            EXIT_FINDINGS,
+        )
+    signer = trust.signer()
+    try:
+        public = signing.load_public_key(trust.key) if trust.key is not None else None
+        roots = load_certificates(trust.tsa_ca) if trust.tsa_ca is not None else None
+        bundles = read_series(location)
+        report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    for chain in report.chains.values():
+        click.echo(f"series {chain[0].target if chain else '?'}: {len(chain)} bundle(s)")
+        for link in chain:
+            click.echo(
+                f"  {link.finished or '-':<20} {link.name}  manifest {link.digest[:16]}  "
+                f"signature: {link.signature}; timestamp: {link.timestamp}"
+            )
+    for problem in report.problems:
+        click.echo(f"FAILED {problem}")
+    if not bundles:
+        click.echo(f"{location}: no evidence bundles found")
+        sys.exit(EXIT_FINDINGS)
+    if not report.ok:
+        click.echo(f"{location}: series verification FAILED ({len(report.problems)} problem(s))")
+        sys.exit(EXIT_FINDINGS)
+    if not trust.authenticates:
+        click.echo(f"{location}: integrity only: hashes and chain match; authenticity NOT checked")
+        return
+    click.echo(f"{location}: series verified ({len(bundles)} bundles)")
 
 
 @evidence_group.command("diff")
@@ -332,6 +479,67 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None, trust: TrustFl
     _emit(text if verified else stamp_unverified(text, fmt), output)
 
 
+@evidence_group.command("sample")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--control", required=True, help="Control id, e.g. AC-5 or pci-dss-4.0:7.2.2.")
+@click.option("--framework", help="Framework of the control when the id is in several.")
+@click.option("--size", type=click.IntRange(min=1), required=True, help="Items to draw.")
+@click.option("--seed", help="Seed of the draw (default: a new random one, printed).")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="Also write the sample record (JSON)."
+)
+def sample_cmd(
+    bundle: Path,
+    control: str,
+    framework: str | None,
+    size: int,
+    seed: str | None,
+    output: Path | None,
+) -> None:
+    """Draw a reproducible random sample of a control's tested population.
+
+    Rows are ranked by sha256("SEED:EVIDENCE-POINTER") and the first SIZE taken, so the
+    same seed always gives the same items, with any sha256 tool. Each item is printed
+    with its finding's evidence; --output records seed, method and selection as JSON.
+    """
+    import json
+    import secrets
+
+    from scanner.errors import ScannerError
+    from scanner.evidence import archive
+    from scanner.evidence.manifest import MANIFEST, sha256
+    from scanner.evidence.sample import draw
+    from scanner.evidence.verify import verify_files
+
+    seed = seed if seed is not None else str(secrets.randbelow(2**32))
+    try:
+        files = archive.read(bundle)
+        for problem in verify_files(files).problems:
+            click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+        drawn = draw(files, control, size, seed, framework)
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    click.echo(
+        f"{drawn.framework} {drawn.control}: {len(drawn.items)} of {drawn.population_size} "
+        f"items, seed {drawn.seed}"
+    )
+    for item in drawn.items:
+        f = item["finding"]
+        where = item["location"] or "-"
+        name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
+        click.echo(
+            f"- {item['result']:<6} {item['rule']} {item['kind']} {name} at {where} "
+            f"({item['evidence']})"
+        )
+        click.echo(f"    {f.get('message', '')}")
+        for e in f.get("evidence", ()):
+            value = f" = {e['value']}" if e.get("value") else ""
+            click.echo(f"    evidence: {e.get('path', '')}{value}")
+    if output is not None:
+        record = drawn.record(sha256(files.get(MANIFEST, b"")))
+        write_file(output, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def _emit(text: str, output: Path | None) -> None:
     write_file(output if output is not None else Path("-"), text)
 
@@ -339,7 +547,13 @@ def _emit(text: str, output: Path | None) -> None:
 @click.command("report")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "md", "csv"]), default="html", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "csv", "oscal"]),
+    default="html",
+    show_default=True,
+    help="html/md: the report; csv: controls.csv; oscal: an OSCAL 1.1.2 assessment-results "
+    "JSON document (needs a bundle).",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here, not stdout.")
 @trust_options("--unverified", UNVERIFIED_HELP)
@@ -355,6 +569,9 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None, trust: TrustFlags) -
 
     verified = checked_bundle(bundle, trust)
     try:
+        if fmt == "oscal":
+            _emit(_oscal(bundle), output)
+            return
         view = _load_view(bundle)
     except ScannerError as exc:
         fail(exc.diagnostics())
@@ -371,6 +588,27 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None, trust: TrustFlags) -
 
         text = controls_csv(view)
     _emit(text if verified else stamp_unverified(text, fmt), output)
+
+
+def _oscal(path: Path) -> str:
+    """OSCAL assessment results of a bundle (verified, or warned about)."""
+    import json
+
+    from scanner.errors import ReportError
+    from scanner.evidence import archive
+    from scanner.evidence.manifest import MANIFEST
+    from scanner.evidence.verify import verify_files
+    from scanner.reporters.oscal import render_oscal
+
+    if path.is_file() and not archive.is_zip_path(path):
+        raise ReportError(f"{path}: --format oscal needs an evidence bundle (folder or .zip)")
+    files = archive.read(path)
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+    try:
+        return render_oscal(json.loads(files["findings.json"]), json.loads(files[MANIFEST]))
+    except (KeyError, UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(f"{path}: not a readable evidence bundle: {exc}") from exc
 
 
 def _load_view(path: Path) -> Any:
@@ -393,4 +631,4 @@ def _load_view(path: Path) -> Any:
         manifest = json.loads(files[MANIFEST])
     except (UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: manifest.json is not valid JSON: {exc}") from exc
-    return bundle_view(doc, manifest)
+    return bundle_view(doc, manifest, files)

@@ -57,14 +57,18 @@ class RunOptions:
             json_out=self.expand(outputs.json_out),
         )
 
-    def evidence(self, path: Path | None) -> Path | None:
-        """The bundle path for this run; an existing one is refused (never overwritten)."""
+    def evidence(self, path: Path | str | None) -> Path | str | None:
+        """The bundle path for this run; an existing one is refused (never overwritten).
+        An ``s3://`` location gets its placeholders filled; Object Lock keeps it."""
+        if isinstance(path, str):
+            day = clock.now().strftime("%Y-%m-%d")
+            return path.replace("{date}", day).replace("{run_id}", self.run_id)
         found = self.expand(path)
         if found is not None and found.exists():
             fail(f"refusing to overwrite the evidence bundle {found}: use {{run_id}} in --evidence")
         return found
 
-    def reporter(self, bundle: Path | None) -> Callable[[ScanResult, int], None]:
+    def reporter(self, bundle: Path | str | None) -> Callable[[ScanResult, int], None]:
         """The ``finish_scan`` hook that writes or pushes the metrics."""
 
         def report(result: ScanResult, exit_code: int) -> None:
@@ -72,7 +76,7 @@ class RunOptions:
                 return
             from scanner.reporters.metrics import RunFacts, push, render
 
-            digest = bundle_digest(bundle) if bundle is not None else ""
+            digest = bundle_digest(bundle) if isinstance(bundle, Path) else ""
             run = RunFacts(
                 run_id=self.run_id,
                 finished=clock.now(),

@@ -69,6 +69,11 @@ class Config:
     #: The document as written (before defaults), for comparing two configurations.
     raw: Mapping[str, Any] = field(default_factory=dict)
     render: RenderOptions = field(default_factory=RenderOptions)
+    #: ``controls.map``: rule id or glob -> the organisation's RCM control ids.
+    control_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    control_map_name: str = ""
+    #: ``evidence``: TSA and retention settings for evidence bundles (as written).
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -153,6 +158,9 @@ def load_config(path: Path | None, confine: Path | None = None) -> Config:
         waiver_max_days=int(waivers.get("maxDays", DEFAULT_WAIVER_MAX_DAYS)),
         raw=data,
         render=_render_options(data.get("render", {}), data.get("helm", {})),
+        control_map=_control_map(data.get("controls", {}).get("map", {})),
+        control_map_name=str(data.get("controls", {}).get("name", "")),
+        evidence=dict(data.get("evidence", {})),
     )
 
 
@@ -213,6 +221,10 @@ def _dig(node: Any, keys: tuple[str, ...]) -> Any:
             return None
         node = node.get(key)
     return node
+
+
+def _control_map(raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {str(k): (v,) if isinstance(v, str) else tuple(v) for k, v in raw.items()}
 
 
 def _validate(path: Path, text: str, data: Any) -> None:

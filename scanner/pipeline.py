@@ -62,6 +62,7 @@ def load_ruleset(config: Config, *, families: Collection[str] | None = None) -> 
         include=config.include,
         exclude=config.exclude_rules,
         severity_overrides=config.severity_overrides,
+        control_map=config.control_map,
     )
     if families is None:
         return RuleSet((r for r in rules if r.family not in HISTORY_FAMILIES), rules.excluded)

@@ -19,7 +19,7 @@ from scanner.errors import RuleError, RulePackError
 from scanner.kinds import WORKLOAD_KINDS, group_of
 from scanner.model import Control, Severity
 
-NON_RULE_FILES = {"params.yaml"}
+NON_RULE_FILES = {"params.yaml", "controls.yaml"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ class Rule:
     remediation: str
     path: Path
     rationale: str = ""
+    #: The test procedure in plain words (what is inspected, what passes), for auditors.
+    procedure: str = ""
     help_url: str = ""
     message_expression: celrt.Program | None = None
     evidence: celrt.Program | None = None
@@ -202,6 +204,7 @@ def load_rule(path: Path) -> Rule:
         remediation=data["remediation"].strip(),
         path=path,
         rationale=data.get("rationale", "").strip(),
+        procedure=" ".join(str(data.get("procedure", "")).split()),
         help_url=data.get("helpUrl", ""),
         message_expression=optional["messageExpression"],
         evidence=optional["evidence"],
@@ -266,8 +269,13 @@ def load_rules(
     include: Sequence[str] = ("*",),
     exclude: Sequence[str] = (),
     severity_overrides: Mapping[str, Severity] | None = None,
+    control_map: Mapping[str, Sequence[str]] | None = None,
 ) -> RuleSet:
-    """Load, validate and compile every rule; reject the pack if any rule is bad."""
+    """Load, validate and compile every rule; reject the pack if any rule is bad.
+
+    ``control_map`` (rule id or glob -> RCM ids) adds the organisation's own control
+    ids to the rules it names, as controls of the ``rcm`` framework.
+    """
     paths = rule_files(folders if folders is not None else [shipped.rules_dir()])
     loaded: list[Rule] = []
     errors: list[RuleError] = []
@@ -302,5 +310,18 @@ def load_rules(
             from dataclasses import replace
 
             rule = replace(rule, severity=overrides[rule.id])
+        rule = _with_rcm(rule, control_map or {})
         selected.append(rule)
     return RuleSet(selected, left_out)
+
+
+def _with_rcm(rule: Rule, control_map: Mapping[str, Sequence[str]]) -> Rule:
+    """The rule with the RCM ids that ``controls.map`` assigns to it appended."""
+    ids = sorted(
+        {i for p, mapped in control_map.items() if fnmatchcase(rule.id, p) for i in mapped}
+    )
+    if not ids:
+        return rule
+    from dataclasses import replace
+
+    return replace(rule, controls=(*rule.controls, *(Control("rcm", i) for i in ids)))

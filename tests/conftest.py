@@ -154,3 +154,20 @@ def rbac_only_repo(name: str) -> Path:
 
 
 from tests.kubeapi.fixtures import kube_server, kube_target  # noqa: E402, F401
+
+
+def scanned_bundle(base: Path, fixture: str = "odoo-finance-noncompliant") -> Path:
+    """Scan a copy of a fixture repo at a pinned time into ``base/b``; the bundle folder."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    repo = base / "repo"
+    shutil.copytree(FIXTURE_REPOS / fixture, repo)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
+        done = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(base / "b")])
+    assert done.exit_code in (0, 1), done.output
+    return base / "b"

@@ -29,13 +29,19 @@ NONCOMPLIANT = FIXTURE_REPOS / "odoo-finance-noncompliant"
 EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 BUNDLE_FILES = {
     "controls.csv",
+    "controls.json",
     "coverage.json",
     "findings.json",
     "findings.sarif",
     "inventory.json",
     "manifest.json",
     "manifest.sig.json",
+    "population.csv",
+    "population.jsonl",
     "report.html",
+    "rules.json",
+    "sod-matrix.csv",
+    "sod-matrix.json",
     "waivers.json",
 }
 WAIVERS = """\
@@ -193,7 +199,7 @@ def test_verify_accepts_an_untouched_signed_bundle(
     scan(repo, "--evidence", str(bundle), "--sign-key", str(keys[kind][0]))
     result = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys[kind][1]))
     assert result.exit_code == 0, result.output
-    assert "verified (7 files)" in result.output
+    assert f"verified ({len(BUNDLE_FILES) - 2} files)" in result.output
     assert "signature: valid" in result.output
     other = "ed" if kind == "ec" else "ec"
     wrong = _invoke(evidence_group, "verify", str(bundle), "--key", str(keys[other][1]))
@@ -259,7 +265,9 @@ def test_bundles_are_byte_identical_across_runs(
     scan: Callable[..., Result], repo: Path, keys: Keys, tmp_path: Path
 ) -> None:
     for suffix in ("", ".zip"):
-        first, second = tmp_path / f"one{suffix}", tmp_path / f"two{suffix}"
+        # Separate folders: a bundle beside another of the same target chains to it.
+        first = tmp_path / f"a{suffix}" / f"bundle{suffix}"
+        second = tmp_path / f"b{suffix}" / f"bundle{suffix}"
         for out in (first, second):
             result = scan(repo, "--evidence", str(out), "--sign-key", str(keys["ec"][0]))
             assert result.exit_code == 1, result.output
@@ -361,29 +369,35 @@ def test_report_rerenders_the_bundle_from_findings(
     config.write_text(
         config.read_text() + "rules:\n  include: [LG-TLS-*, LG-ENC-00*, LG-RBAC-00*, LG-SEC-*]\n"
     )
-    for bundle in (tmp_path / "b", tmp_path / "b.zip"):
+    # Separate folders: a bundle beside another of the same target chains to it.
+    for bundle in (tmp_path / "d" / "b", tmp_path / "z" / "b.zip"):
         scan(repo, "--evidence", str(bundle), "--sign-key", str(private))
         html = _invoke(report_cmd, str(bundle), "--format", "html", "--key", str(public))
         assert html.exit_code == 0, html.output
-        stored = tmp_path / "b" / "report.html"
+        stored = tmp_path / "d" / "b" / "report.html"
         assert html.output == stored.read_text()
         csv_out = _invoke(report_cmd, str(bundle), "--format", "csv", "--key", str(public))
-        assert csv_out.output == (tmp_path / "b" / "controls.csv").read_text()
+        assert csv_out.output == (tmp_path / "d" / "b" / "controls.csv").read_text()
         md = _invoke(report_cmd, str(bundle), "--format", "md", "--key", str(public)).output
         assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:1` |" in md
         assert (
             "| RISK-7 | `LG-TLS-001` | carol@\u2060finance.example "
             "| dave@\u2060finance.example | 2026-03-31 |" in md
         )
-    findings = tmp_path / "b" / "findings.json"
+    findings = tmp_path / "d" / "b" / "findings.json"
     findings.write_text(findings.read_text().replace('"status": "fail"', '"status": "error"'))
-    tampered = _invoke(report_cmd, str(tmp_path / "b"), "--format", "csv", "--key", str(public))
+    tampered = _invoke(
+        report_cmd, str(tmp_path / "d" / "b"), "--format", "csv", "--key", str(public)
+    )
     assert tampered.exit_code == 1
     assert "findings.json: sha256" in tampered.output and "refusing to render" in tampered.output
     loose = _invoke(report_cmd, str(findings), "--format", "md", "--unverified")
     assert loose.exit_code == 0 and "| error | critical | `LG-RBAC-001` |" in loose.output
     assert loose.output.startswith("> **UNVERIFIED")
-    assert _invoke(report_cmd, str(tmp_path / "b" / "controls.csv"), "--unverified").exit_code == 2
+    assert (
+        _invoke(report_cmd, str(tmp_path / "d" / "b" / "controls.csv"), "--unverified").exit_code
+        == 2
+    )
     findings.write_text(findings.read_text().replace('"title"', '"tittle"', 1))
     broken = _invoke(report_cmd, str(findings), "--unverified")
     assert broken.exit_code == 2 and "findings[0]: field 'title' is missing" in broken.output

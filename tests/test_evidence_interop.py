@@ -60,7 +60,8 @@ def test_signature_verifies_with_openssl(tmp_path: Path, kind: str) -> None:
 
 def test_console_entry_point_writes_identical_zip_bundles(tmp_path: Path) -> None:
     private, _ = write_key_pair(tmp_path, "ec")
-    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    # Separate folders: a bundle beside another of the same target chains to it.
+    first, second = tmp_path / "1" / "a.zip", tmp_path / "2" / "b.zip"
     for out in (first, second):
         done = _scan(out, private)
         assert done.returncode == 1, done.stderr

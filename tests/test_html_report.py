@@ -78,7 +78,9 @@ def test_report_is_self_contained_and_escaped(bundle: Path) -> None:
     dom = _Dom()
     dom.feed(html)
     assert dom.tags.isdisjoint({"script", "link", "iframe", "img", "object", "embed"})
-    assert all(url.startswith("#finding-") for url in dom.urls)  # in-page links only
+    # in-page links, and the bundle's own population file beside the report
+    bundle_files = {"population.csv", "population.csv.gz"}
+    assert all(url.startswith("#finding-") or url in bundle_files for url in dom.urls)
     assert not re.search(r"@import|url\(|https?://", html.split("</style>")[0])
     assert "default-src 'none'" in html
     assert HOSTILE not in html and "&lt;script&gt;" in html

@@ -8,22 +8,40 @@ it with the signer's identity and issuer, offline against a trusted root.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from scanner.errors import ReportError
+from scanner.errors import ConfigError, ReportError
 from scanner.evidence import signing
 
 SIGSTORE_BUNDLE = "manifest.sigstore.json"
 
 
-def sign(stmt: Mapping[str, Any]) -> bytes:
+def load_trust_config(path: Path | None) -> Any:
+    """A private Sigstore instance's ClientTrustConfig JSON, or the public-good one (None)."""
+    from sigstore.models import ClientTrustConfig
+
+    if path is None:
+        return ClientTrustConfig.production()
+    try:
+        return ClientTrustConfig.from_json(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except Exception as exc:
+        raise ConfigError(
+            f"{path}: not a Sigstore client trust configuration: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
     """A Sigstore bundle over ``stmt`` with the ambient CI identity; ReportError without one.
 
-    Needs the public-good Sigstore services (Fulcio, Rekor) on the network.
+    Uses the Fulcio, Rekor (and TSA) of ``trust_config`` (a private instance's
+    ClientTrustConfig), or the public-good instance; needs network access to them.
     """
+    config = load_trust_config(trust_config) if trust_config is not None else None
     try:
         from sigstore.dsse import StatementBuilder, Subject
-        from sigstore.models import ClientTrustConfig
         from sigstore.oidc import IdentityToken, detect_credential
         from sigstore.sign import SigningContext
     except ImportError as exc:  # pragma: no cover - sigstore is a dependency
@@ -43,7 +61,9 @@ def sign(stmt: Mapping[str, Any]) -> bytes:
         .build()
     )
     try:
-        context = SigningContext.from_trust_config(ClientTrustConfig.production())
+        if config is None:  # the public-good instance (refreshes its metadata online)
+            config = load_trust_config(None)
+        context = SigningContext.from_trust_config(config)
         with context.signer(IdentityToken(token)) as signer:
             bundle = signer.sign_dsse(statement)
     except Exception as exc:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,18 +27,35 @@ PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
+class ExternalKey(Protocol):
+    """A key that signs somewhere else (an HSM): only the public half is here."""
+
+    def public_key(self) -> Any:
+        """The public key (ECDSA P-256 or Ed25519, as ``cryptography`` objects)."""
+
+    def sign_message(self, message: bytes) -> bytes:
+        """A signature over ``message`` in the encoding ``cryptography`` gives."""
+
+
+Signer = PrivateKey | ExternalKey
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what is actually signed."""
     kind = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
-def load_private_key(path: Path) -> PrivateKey:
-    """An unencrypted PEM private key of a supported type; ConfigError otherwise."""
+def load_private_key(path: Path, password: bytes | None = None) -> PrivateKey:
+    """A PEM private key (PKCS#8, encrypted when ``password`` is given); ConfigError otherwise."""
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(f"{path}: not an unencrypted PEM private key: {exc}") from exc
+        key = serialization.load_pem_private_key(path.read_bytes(), password=password)
+    except TypeError as exc:
+        hint = "encrypted: give its passphrase" if password is None else "not encrypted"
+        raise ConfigError(f"{path}: key is {hint} ({exc})") from exc
+    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
+        what = "a PEM private key (or wrong passphrase)" if password else "an unencrypted PEM"
+        raise ConfigError(f"{path}: not {what} private key: {exc}") from exc
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
@@ -82,7 +99,9 @@ def statement(subject_name: str, digest: str, predicate: Mapping[str, Any]) -> d
     }
 
 
-def _sign(key: PrivateKey, message: bytes) -> bytes:
+def _sign(key: Signer, message: bytes) -> bytes:
+    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        return key.sign_message(message)
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(message)
     try:  # RFC 6979 keeps signed bundles reproducible
@@ -91,7 +110,7 @@ def _sign(key: PrivateKey, message: bytes) -> bytes:
         return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
-def sign_envelope(key: PrivateKey, stmt: Mapping[str, Any]) -> dict[str, Any]:
+def sign_envelope(key: Signer, stmt: Mapping[str, Any]) -> dict[str, Any]:
     """A DSSE envelope carrying the statement and one signature."""
     payload = json.dumps(stmt, sort_keys=True, separators=(",", ":")).encode()
     sig = _sign(key, pae(PAYLOAD_TYPE, payload))

@@ -15,6 +15,7 @@ from scanner.errors import ReportError
 from scanner.evidence import archive, signing
 from scanner.evidence.keyless import SIGSTORE_BUNDLE
 from scanner.evidence.manifest import MANIFEST, MANIFEST_KIND, SIGNATURE, sha256
+from scanner.evidence.timestamp import TOKEN as TIMESTAMP_TOKEN
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Verification:
     signature: str = "absent"
     #: A signature was checked and did not verify (its problem says why, once).
     signature_failed: bool = False
+    timestamp: str = "not checked"
 
     @property
     def ok(self) -> bool:
@@ -86,7 +88,8 @@ def _check_files(
             out.problems.append(Problem(name, "size does not match the manifest"))
         else:
             out.checked.append(name)
-    for name in sorted(set(files) - listed - {MANIFEST, SIGNATURE, SIGSTORE_BUNDLE}):
+    unlisted = {MANIFEST, SIGNATURE, SIGSTORE_BUNDLE, TIMESTAMP_TOKEN}
+    for name in sorted(set(files) - listed - unlisted):
         out.problems.append(Problem(name, "not listed in the manifest (added after signing?)"))
 
 
@@ -182,24 +185,46 @@ def verify_files(
     files: Mapping[str, bytes],
     key: signing.PublicKey | None = None,
     signer: SignerIdentity | None = None,
+    tsa_roots: list[Any] | None = None,
 ) -> Verification:
-    """Check a bundle's files (name -> bytes)."""
+    """Check a bundle's files (name -> bytes); ``tsa_roots`` verify its RFC 3161 token."""
     out = Verification()
     manifest = _manifest(files, out)
     if manifest is not None:
         _check_files(files, manifest, out)
     _check_signature(files, key, out)
     _check_keyless(files, signer, out)
+    _check_time(files, manifest, tsa_roots, out)
     return out
 
 
+def _check_time(
+    files: Mapping[str, bytes],
+    manifest: Mapping[str, Any] | None,
+    roots: list[Any] | None,
+    out: Verification,
+) -> None:
+    from scanner.evidence.timestamp import check_time
+
+    out.timestamp, problems = check_time(files, manifest, roots)
+    out.problems.extend(Problem(name, message) for name, message in problems)
+
+
 def verify_bundle(
-    path: Path, key_path: Path | None = None, signer: SignerIdentity | None = None
+    path: Path,
+    key_path: Path | None = None,
+    signer: SignerIdentity | None = None,
+    tsa_ca: Path | None = None,
 ) -> Verification:
     """Read a bundle folder or zip and verify it; ScannerError if it cannot be read."""
     key = signing.load_public_key(key_path) if key_path is not None else None
+    roots = None
+    if tsa_ca is not None:
+        from scanner.evidence.timestamp import load_certificates
+
+        roots = load_certificates(tsa_ca)
     corrupt: dict[str, str] = {}
-    outcome = verify_files(archive.read(path, corrupt), key, signer)
+    outcome = verify_files(archive.read(path, corrupt), key, signer, roots)
     for name, reason in sorted(corrupt.items()):
         outcome.problems.insert(0, Problem(name, f"corrupt zip entry: {reason}"))
     return outcome

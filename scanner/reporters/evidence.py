@@ -14,6 +14,8 @@ from typing import Any
 
 from scanner.errors import ReportError
 from scanner.evidence import archive, signing
+from scanner.evidence.attest import manifest_extras
+from scanner.evidence.auditor import auditor_files
 from scanner.evidence.inventory import secret_values, snapshot
 from scanner.evidence.leaks import find_leak
 from scanner.evidence.manifest import (
@@ -24,6 +26,8 @@ from scanner.evidence.manifest import (
     file_identity,
     sha256,
 )
+from scanner.evidence.series import PreviousBundle, find_previous, read_previous
+from scanner.evidence.settings import AuditSettings
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list
@@ -45,11 +49,16 @@ class BundleInputs:
     waivers_path: Path | None = None
     register: WaiverRegister | None = None
     inventory: Inventory | None = None
-    sign_key: Path | None = None
+    #: A PEM key file or a PKCS#11 URI (``pkcs11:token=...;object=...``).
+    sign_key: Path | str | None = None
     #: Also sign keylessly with the ambient CI identity (Sigstore).
     sign_sigstore: bool = False
     #: Files a scan kind adds (e.g. ``changelog.json``), hashed and signed like the rest.
     extra: Mapping[str, bytes] = field(default_factory=dict)
+    #: A private Sigstore instance's ClientTrustConfig (default: the public-good instance).
+    sigstore_trust_config: Path | None = None
+    #: Auditor-facing inputs: parameters in force, RCM name, TSA, retention, series.
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def coverage_doc(result: ScanResult, view: ReportView) -> dict[str, Any]:
@@ -110,7 +119,11 @@ def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str
     }
 
 
-def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportView:
+def bundle_view(
+    doc: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    files: Mapping[str, bytes] | None = None,
+) -> ReportView:
     """The report view of a bundle: the findings document plus the manifest's identity.
 
     Used both when the bundle is written and when ``ledgergate report`` re-renders it,
@@ -118,12 +131,29 @@ def bundle_view(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> ReportVi
     """
     shown = [f for f in manifest.get("files", []) if f["path"] not in (REPORT, MANIFEST)]
     identity = {
-        key: manifest.get(key) for key in ("target", "tool", "scan", "runBy", "config", "waivers")
+        key: manifest.get(key)
+        for key in (
+            "target",
+            "tool",
+            "scan",
+            "runBy",
+            "config",
+            "waivers",
+            "time",
+            "identity",
+            "series",
+            "retainUntil",
+        )
     }
     identity["ruleSet"] = {"sha256": manifest.get("ruleSet", {}).get("sha256", "")}
     identity["files"] = shown
     catalogue = manifest.get("ruleSet", {}).get("rules", [])
-    return build_view(doc, catalogue, identity)
+    view = build_view(doc, catalogue, identity)
+    if files is None:
+        return view
+    from scanner.reporters.auditview import with_audit
+
+    return with_audit(view, files)
 
 
 def _display(path: Path | None, root: str) -> str | None:
@@ -135,8 +165,13 @@ def _display(path: Path | None, root: str) -> str | None:
         return path.name
 
 
-def build_files(inputs: BundleInputs) -> dict[str, bytes]:
-    """Every file of the bundle, name -> bytes (deterministic for the same inputs)."""
+def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) -> dict[str, bytes]:
+    """Every file of the bundle, name -> bytes (deterministic for the same inputs).
+
+    ``previous`` is the bundle this one follows in its series (its manifest digest is
+    recorded); the RFC 3161 token, when a TSA is configured, is the only file that
+    differs between two runs.
+    """
     result = inputs.result
     doc = result_to_dict(result)
     files: dict[str, bytes] = {
@@ -152,13 +187,26 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
         "config": file_identity(inputs.config_path, _display(inputs.config_path, root)),
         "waivers": file_identity(waivers_path, inputs.register.path if inputs.register else None),
     }
-    draft = build_manifest(result, {}, **identities)
-    view = bundle_view(doc, draft)
+    files.update(
+        auditor_files(
+            doc,
+            result.rules,
+            inventory=inputs.inventory,
+            params=inputs.audit.params,
+            rcm_name=inputs.audit.rcm_name,
+        )
+    )
+    extras = manifest_extras(result, inputs.audit, previous)
+
+    def manifest_of(listed: Mapping[str, bytes]) -> dict[str, Any]:
+        return {**build_manifest(result, listed, **identities), **extras}
+
+    view = bundle_view(doc, manifest_of({}), files)
     files["controls.csv"] = controls_csv(view).encode()
     files["coverage.json"] = canonical(coverage_doc(result, view))
-    view = bundle_view(doc, build_manifest(result, files, **identities))
+    view = bundle_view(doc, manifest_of(files), files)
     files[REPORT] = render_html(view).encode()
-    manifest = build_manifest(result, files, **identities)
+    manifest = manifest_of(files)
     files[MANIFEST] = canonical(manifest)
     predicate = {
         "tool": manifest["tool"],
@@ -168,12 +216,18 @@ def build_files(inputs: BundleInputs) -> dict[str, bytes]:
     }
     stmt = signing.statement(MANIFEST, sha256(files[MANIFEST]), predicate)
     if inputs.sign_key is not None:
-        key = signing.load_private_key(inputs.sign_key)
+        from scanner.evidence.keys import load_signer
+
+        key = load_signer(inputs.sign_key)
         files[SIGNATURE] = canonical(signing.sign_envelope(key, stmt))
     if inputs.sign_sigstore:
         from scanner.evidence import keyless
 
-        files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt)
+        files[keyless.SIGSTORE_BUNDLE] = keyless.sign(stmt, inputs.sigstore_trust_config)
+    if inputs.audit.tsa is not None:
+        from scanner.evidence.timestamp import TOKEN, request_token
+
+        files[TOKEN] = request_token(files[MANIFEST], inputs.audit.tsa)
     _refuse_leaks(files, inputs.inventory, result)
     return files
 
@@ -204,6 +258,11 @@ def _refuse_leaks(
 
 def write_bundle(inputs: BundleInputs, path: Path) -> dict[str, bytes]:
     """Build the bundle and write it as a folder or, for ``*.zip``, an archive."""
-    files = build_files(inputs)
+    audit = inputs.audit
+    if audit.previous is not None:
+        previous: PreviousBundle | None = read_previous(audit.previous)
+    else:
+        previous = find_previous(path, inputs.result.target)
+    files = build_files(inputs, previous)
     archive.write(files, path)
     return files

@@ -71,6 +71,12 @@ def environment(autoescape: bool) -> jinja2.Environment:
     env.filters["location"] = location
     env.filters["md"] = markdown_cell
     env.filters["mdcode"] = markdown_code
+    from scanner.reporters import auditview
+
+    env.globals["control_info"] = auditview.control_info
+    env.globals["framework_tree"] = auditview.framework_tree
+    env.globals["severity_counts"] = auditview.severity_counts
+    env.globals["status_words"] = auditview.STATUS_WORDS
     return env
 
 

@@ -42,6 +42,8 @@ class ReportView:
     frameworks: tuple[tuple[str, Mapping[str, int]], ...] = field(default=())
     #: Passed findings that record evidence (e.g. the GitOps owner and revision an object runs).
     recorded: tuple[Mapping[str, Any], ...] = ()
+    #: Auditor extras read back from a bundle (catalogue, procedures, SoD matrix, time).
+    audit: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> Mapping[str, int]:

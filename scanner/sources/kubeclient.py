@@ -148,21 +148,47 @@ class KubeClient:
         assert last is not None
         raise last
 
+    def create(self, path: str, body: Mapping[str, Any]) -> Any:
+        """POST ``body`` once (no retries: a create is not idempotent); the decoded answer."""
+        status, data, _ = self._once(path, {}, JSON, body=body)
+        if status not in (200, 201):
+            raise _error(status, data)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise KubeRequestError(status, "BadResponse", f"not JSON: {exc}") from exc
+
     def _once(
-        self, path: str, query: Mapping[str, str], accept: str
+        self,
+        path: str,
+        query: Mapping[str, str],
+        accept: str,
+        body: Mapping[str, Any] | None = None,
     ) -> tuple[int, bytes, float | None]:
-        """One GET: (status, body, Retry-After seconds); status 0 for no HTTP answer."""
+        """One request (GET, or POST with ``body``): (status, body, Retry-After seconds).
+
+        Status 0 means no HTTP answer.
+        """
         import urllib3
 
         api = self.connection.api_client
         self.requests += 1
-        method, url, headers, _, _ = api.param_serialize(
-            "GET", path, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+        header_params = {"Accept": accept}
+        if body is not None:
+            header_params["Content-Type"] = JSON
+        method, url, headers, payload, _ = api.param_serialize(
+            "GET" if body is None else "POST",
+            path,
+            header_params=header_params,
+            body=dict(body) if body is not None else None,
+            auth_settings=["BearerToken"],
         )
         if query:
             url = f"{url}?{urlencode(sorted(query.items()))}"
         try:
-            resp = api.call_api(method, url, header_params=headers, _request_timeout=self.timeout_s)
+            resp = api.call_api(
+                method, url, header_params=headers, body=payload, _request_timeout=self.timeout_s
+            )
             data = resp.read()
         except urllib3.exceptions.TimeoutError as exc:
             return 0, _timeout_body(self.timeout_s, exc), None

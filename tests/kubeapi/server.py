@@ -33,6 +33,9 @@ EXPIRED_MESSAGE = (
 )
 
 
+SELF_SUBJECT_REVIEWS = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request as the server saw it (for asserting what a client asked for)."""
@@ -77,6 +80,8 @@ class Authz:
     tokens: dict[str, str] = field(default_factory=dict)
     denied: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     allowed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    #: Answer SelfSubjectReview with 404, as API servers before 1.28 do.
+    no_self_review: bool = False
 
     def permits(self, user: str, group: str, plural: str) -> bool:
         """Whether ``user`` may read ``group/plural``."""
@@ -157,6 +162,11 @@ class KubeApi:
         try:
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            if method == "POST" and parts.path == SELF_SUBJECT_REVIEWS:
+                code, body = 201, self._self_subject_review(user)
+                with self._lock:
+                    self.log.append(LoggedRequest(method, parts.path, query, accept, user, code))
+                return code, body, extra
             if method != "GET":
                 raise ApiError(
                     405,
@@ -169,6 +179,21 @@ class KubeApi:
         with self._lock:
             self.log.append(LoggedRequest(method, parts.path, query, accept, user or "", code))
         return code, body, extra
+
+    def _self_subject_review(self, user: str) -> dict[str, Any]:
+        """What the authenticator made of the caller's credentials (authentication.k8s.io/v1)."""
+        if self.authz.no_self_review:
+            raise self._not_found_path(SELF_SUBJECT_REVIEWS)
+        groups = ["system:authenticated"]
+        if user.startswith("system:serviceaccount:"):
+            namespace = user.split(":")[2]
+            groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", *groups]
+        return {
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": user, "uid": f"uid-{user}", "groups": groups}},
+        }
 
     def _user(self, authorization: str) -> str | None:
         scheme, _, token = authorization.partition(" ")
@@ -446,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)  # a request body (SelfSubjectReview) is not needed
         code, body, extra = self.server.api.handle(
             self.command, self.path, self.headers, self._cert_user()
         )

@@ -1,0 +1,128 @@
+"""Auditor extras of a report, read back from a bundle's own files.
+
+Control titles and objectives (``controls.json``), test procedures (``rules.json``),
+the separation-of-duties matrix and the population file name: the report at write
+time and ``ledgergate report`` later read the same files, so both render the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from scanner.evidence.auditor import CONTROLS, RULES
+from scanner.evidence.population import population_name
+from scanner.evidence.sodmatrix import CSV_NAME as SOD_CSV
+from scanner.evidence.sodmatrix import read_matrix_csv
+from scanner.reporters.view import ReportView
+
+
+def _json(files: Mapping[str, bytes], name: str) -> Mapping[str, Any]:
+    try:
+        data = json.loads(files[name]) if name in files else {}
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def with_audit(view: ReportView, files: Mapping[str, bytes]) -> ReportView:
+    """The view with the bundle's catalogue, procedures, SoD matrix and population."""
+    frameworks = _json(files, CONTROLS).get("frameworks") or {}
+    rules = {
+        str(r.get("id")): r
+        for r in _json(files, RULES).get("rules") or ()
+        if isinstance(r, Mapping)
+    }
+    header: list[str] = []
+    rows: list[list[str]] = []
+    if SOD_CSV in files:
+        header, rows = read_matrix_csv(files[SOD_CSV].decode("utf-8", "replace"))
+    audit = {
+        "frameworks": frameworks,
+        "rules": rules,
+        "sod": {"header": header, "rows": rows, "file": SOD_CSV} if header else None,
+        "population": population_name(files),
+    }
+    return replace(view, audit=audit)
+
+
+def control_info(view: ReportView, framework: str, control: str) -> Mapping[str, str]:
+    """Title and objective of a control from the bundle's catalogue (empty when unknown)."""
+    fw = (view.audit.get("frameworks") or {}).get(framework) or {}
+    found = (fw.get("controls") or {}).get(control)
+    return found if isinstance(found, Mapping) else {}
+
+
+#: Status words for readers who are not engineers.
+STATUS_WORDS = {
+    "fail": "failed",
+    "error": "could not be checked",
+    "waived": "waived",
+    "pass": "passed",
+    "not-evaluated": "not evaluated (no resource in scope)",
+}
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def severity_counts(view: ReportView) -> list[tuple[str, int, int]]:
+    """(severity, failed, could not be checked) for the executive summary."""
+    rows = []
+    for sev in SEVERITIES:
+        found = [f for f in view.problems if f.get("severity") == sev]
+        rows.append(
+            (
+                sev,
+                sum(1 for f in found if f.get("status") == "fail"),
+                sum(1 for f in found if f.get("status") == "error"),
+            )
+        )
+    return rows
+
+
+def framework_tree(view: ReportView) -> list[dict[str, Any]]:
+    """Framework -> control (objective) -> rule (procedure) -> items that did not pass."""
+    frameworks = view.audit.get("frameworks") or {}
+    rules = view.audit.get("rules") or {}
+    passed: dict[str, int] = {}
+    for f in view.doc.get("findings", ()):
+        if f.get("status") == "pass":
+            passed[str(f.get("ruleId"))] = passed.get(str(f.get("ruleId")), 0) + 1
+    open_by_rule: dict[str, list[Mapping[str, Any]]] = {}
+    for f in view.problems:
+        open_by_rule.setdefault(str(f.get("ruleId")), []).append(f)
+    tree: list[dict[str, Any]] = []
+    for row in view.controls:
+        if not tree or tree[-1]["id"] != row.framework:
+            fw = frameworks.get(row.framework) or {}
+            label = " ".join(p for p in (fw.get("name"), fw.get("version")) if p)
+            tree.append({"id": row.framework, "label": label or row.framework, "controls": []})
+        info = control_info(view, row.framework, row.control)
+        entries = []
+        for rule_id in row.rules:
+            rule = rules.get(rule_id) or {}
+            source = rule.get("source") or {}
+            wanted = {"framework": row.framework, "id": row.control}
+            items = [f for f in open_by_rule.get(rule_id, ()) if wanted in f.get("controls", ())]
+            entries.append(
+                {
+                    "id": rule_id,
+                    "title": source.get("title", ""),
+                    "procedure": rule.get("procedure", ""),
+                    "remediation": " ".join(str(source.get("remediation", "")).split()),
+                    "items": items,
+                    "passed": passed.get(rule_id, 0),
+                }
+            )
+        tree[-1]["controls"].append(
+            {
+                "id": row.control,
+                "title": info.get("title", ""),
+                "objective": info.get("objective", ""),
+                "status": row.status,
+                "word": STATUS_WORDS.get(row.status, row.status),
+                "rules": entries,
+            }
+        )
+    return tree
