@@ -128,9 +128,10 @@ def test_forbidden_kind_makes_dependent_rules_error_and_exit_4(
     )
     gap = [c for c in doc["coverage"] if "clusterrolebindings" in c["target"]]
     assert gap and "forbidden" in gap[0]["reason"] and gap[0]["category"] == "gap"
-    # the other rules still ran: the RoleBinding violation is still reported
+    # the other rules still ran: a Schedule's short retention is still reported (LG-RBAC-001
+    # judges effective permissions, so without ClusterRoleBindings it is an error, above)
     fails = {(f["ruleId"], f["resource"]["name"]) for f in doc["findings"] if f["status"] == "fail"}
-    assert ("LG-RBAC-001", "finance-admins") in fails
+    assert ("LG-BAK-001", "finance-hourly") in fails
 
 
 def test_timeout_is_a_coverage_gap_and_an_error(

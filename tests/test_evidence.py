@@ -381,8 +381,8 @@ def test_report_rerenders_the_bundle_from_findings(
         md = _invoke(report_cmd, str(bundle), "--format", "md", "--key", str(public)).output
         assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:1` |" in md
         assert (
-            "| RISK-7 | `LG-TLS-001` | carol@\u2060finance.example "
-            "| dave@\u2060finance.example | 2026-03-31 |" in md
+            "| RISK-7 | `LG-TLS-001` | carol@finance.example "
+            "| dave@finance.example | 2026-03-31 |" in md
         )
     findings = tmp_path / "d" / "b" / "findings.json"
     findings.write_text(findings.read_text().replace('"status": "fail"', '"status": "error"'))

@@ -124,6 +124,7 @@ def test_ledgergate_passes_its_own_rules_as_production(tree: str, tmp_path: Path
     (tmp_path / "rendered.yaml").write_text(yaml.safe_dump_all(docs))
     (tmp_path / "ledgergate.yaml").write_text(
         'params:\n  productionNamespaces: ["ledgergate"]\n'
+        '  nonProductionNamespaces: ["velero"]\n'  # Velero's own namespace holds its Schedule
         'rules:\n  exclude: ["LG-IMG-05*"]\n'  # image contents need a registry
     )
     result = scan_repo(tmp_path, load_config(tmp_path / "ledgergate.yaml"))

@@ -69,7 +69,8 @@ def test_rollout_with_workload_ref_is_judged_through_the_referenced_deployment(
     tmp_path: Path,
 ) -> None:
     text = (
-        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: ci}\n"
+        # a non-production namespace: an unclassified one would be judged as production
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: ci-dev}\n"
         "spec:\n  workloadRef: {apiVersion: apps/v1, kind: Deployment, name: odoo}\n"
     )
     findings, skipped = _scan(tmp_path, text, ("LG-WKL-*",))

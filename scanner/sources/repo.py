@@ -191,6 +191,16 @@ def _json_document(text: str) -> Document | DocumentError:
     return Document(data, 1, text.count("\n") + 1)
 
 
+_GITOPS_GROUPS = frozenset(
+    {
+        "argoproj.io",
+        "kustomize.toolkit.fluxcd.io",
+        "helm.toolkit.fluxcd.io",
+        "source.toolkit.fluxcd.io",
+    }
+)
+
+
 class RepoSource(Source):
     """Reads a Git work tree (or any folder) into resources with file and line origins."""
 
@@ -501,7 +511,8 @@ class RepoSource(Source):
         if parser is not None:
             yield from self._read_config(path, text, parser)
             return
-        if not path.lower().endswith(".json"):
+        if not path.lower().endswith(".json") and ("apiVersion" in text or "kind:" in text):
+            # a templated manifest; a templated values or CI file is no manifest (skipped below)
             data = [d.data if isinstance(d, Document) else None for d in file.docs]
             template = templated(text, data)
             if template is not None:
@@ -579,6 +590,11 @@ class RepoSource(Source):
             return
         meta = body.get("metadata")
         own = meta.get("namespace") if isinstance(meta, dict) else None
+        if isinstance(own, str) and own and api_version.split("/", 1)[0] in _GITOPS_GROUPS:
+            # a GitOps controller's own object stays where it is declared: the destination
+            # it names is for what it deploys, not for itself
+            yield self._resource(body, path, start, end, namespace=own)
+            return
         for namespace in self._namespaces(path, own if isinstance(own, str) else ""):
             yield self._resource(body, path, start, end, namespace=namespace)
 
