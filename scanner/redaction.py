@@ -424,11 +424,18 @@ def trie_pattern(words: Iterable[str], flags: int = 0) -> re.Pattern[str] | None
         return None
 
     def build(node: Trie) -> str:
+        # a run of single-child nodes is one literal, walked without recursion: a secret
+        # thousands of characters long (a PEM key) must not exhaust the stack
+        run: list[str] = []
+        while "" not in node and len(node) == 1:
+            (ch,) = node
+            run.append(re.escape(ch))
+            node = node[ch]
         branches = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
         if not branches:
-            return ""
+            return "".join(run)
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
+        return "".join(run) + (f"(?:{body})?" if "" in node else body)
 
     return re.compile(build(trie), flags)
 

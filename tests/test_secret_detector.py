@@ -317,3 +317,14 @@ def test_secret_with_only_public_certificates() -> None:
 def test_secret_data_carries_its_decoded_value() -> None:
     hits = find_secrets("Secret", {"data": {"password": "SHY1a1E5ekxt"}})
     assert hits[0].spellings() == ("SHY1a1E5ekxt", "Hv5kQ9zLm")
+
+
+def test_scrubbing_a_secret_thousands_of_characters_long_does_not_exhaust_the_stack() -> None:
+    """A long key (a PEM body, a bundle of tokens) is one literal run in the scrubber's trie:
+    the corpus scan crashed with RecursionError before it was walked iteratively."""
+    from scanner.redaction import scrub
+
+    secret = "Kq9" * 7000
+    text = scrub(f"value={secret} and {secret.lower()}", [secret, secret[:40] + "x"])
+    assert secret not in text and secret.lower() not in text
+    assert text.count("[REDACTED ") == 2
