@@ -451,7 +451,7 @@ def test_same_history_same_bytes(
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     outputs = []
     for run in ("a", "b"):
-        bundle = tmp_path / f"{run}.zip"
+        bundle = tmp_path / f"out-{run}" / "bundle.zip"  # apart: a neighbour would be chained
         _scan(run_cli, estate, tmp_path / run, "--evidence", str(bundle))
         outputs.append(bundle.read_bytes())
     assert outputs[0] == outputs[1]

@@ -28,7 +28,7 @@ FORGED_CI = {
 def _audit(kubeconfig: Path, out: Path) -> dict:  # type: ignore[type-arg]
     args = ["--kubeconfig", str(kubeconfig), "--evidence", str(out), "--format", "json"]
     res = CliRunner().invoke(cluster, args, catch_exceptions=False)
-    assert res.exit_code in (0, 1), res.output
+    assert res.exit_code in (0, 1, 4), res.output  # 4: the limited account cannot read all
     return json.loads((out / "manifest.json").read_text())
 
 

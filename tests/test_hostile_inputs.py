@@ -175,6 +175,7 @@ match:
   resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
 {extra}
 remediation: Fix the object so that the rule can judge it.
+procedure: Read the object; passes when the assertion holds.
 """
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment

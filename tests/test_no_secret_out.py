@@ -276,6 +276,7 @@ message: x
 messageExpression: >
   object.data.DB_PASSWORD.lowerAscii() + ' ' + object.data.DB_PASSWORD.upperAscii()
 remediation: Do not quote configuration values in messages.
+procedure: Read each ConfigMap; never passes (a test of message scrubbing).
 """
     secret = "Mx9-Leaky-Pw"
     repo = git_repo(

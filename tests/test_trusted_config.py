@@ -96,6 +96,7 @@ def test_pr_editing_a_custom_rule_runs_the_base_rule_and_is_reported(
         "match: {resources: [{apiGroups: [''], kinds: [Namespace]}]}\n"
         "assert: has(object.metadata.labels) && 'owner' in object.metadata.labels\n"
         "message: namespace has no owner label\nremediation: Add an owner label.\n"
+        "procedure: Read each Namespace; passes when it has an owner label.\n"
     )
     config = repo / "ledgergate.yaml"
     config.write_text(config.read_text() + "  paths: [policy]\n")

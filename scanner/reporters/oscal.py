@@ -120,6 +120,7 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
             status |= {"reason": "other", "remarks": "not evaluated: no resource matched its rules"}
         else:
             status["reason"] = "pass" if satisfied else "fail"
+        related = [{"observation-uuid": o} for o in sorted(set(by_control.get(cid, [])))]
         oscal_findings.append(
             {
                 "uuid": _uuid("finding", cid),
@@ -128,10 +129,9 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
                 + ", ".join(f"{k} {v}" for k, v in sorted(row.counts.items())),
                 "props": [_prop("ledgergate-status", row.status)],
                 "target": {"type": "objective-id", "target-id": f"{cid}_obj", "status": status},
-                "related-observations": [
-                    {"observation-uuid": o} for o in sorted(set(by_control.get(cid, [])))
-                ],
             }
+            # OSCAL wants at least one related observation, or none named at all
+            | ({"related-observations": related} if related else {})
         )
     not_evaluated = [
         f"{r.framework} {r.control}"

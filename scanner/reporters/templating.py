@@ -95,8 +95,8 @@ def stamp_unverified(text: str, fmt: str) -> str:
         )
         head, sep, rest = text.partition("<body>")
         return f"{head}{sep}\n{banner}{rest}" if sep else banner + text
-    if fmt == "json":
-        return text  # the caller adds "verified": false to the document
+    if fmt in ("json", "oscal"):
+        return text  # a JSON document: a prefix would break it (JSON: "verified": false)
     prefix = "# " if fmt in ("csv", "text") else "> **"
     suffix = "" if fmt in ("csv", "text") else "**"
     return (
