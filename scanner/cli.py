@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,6 +28,9 @@ from scanner.cliutil import (
     output_options,
     progress,
 )
+
+if TYPE_CHECKING:
+    from scanner.targets import Targets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,7 +62,7 @@ def scan() -> None:
 
 
 @scan.command("repo")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.argument("path", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--base",
     metavar="REF",
@@ -84,7 +87,7 @@ def scan() -> None:
 @audit_options
 @image_options()
 def scan_repo_cmd(
-    path: Path,
+    path: tuple[Path, ...],
     base: str | None,
     only_changed_files: bool,
     config_path: Path | None,
@@ -92,7 +95,11 @@ def scan_repo_cmd(
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
-    """Scan the manifests and estate config files of a repository.
+    """Scan the manifests and estate config files of a repository (default: .).
+
+    One folder: that folder is scanned. Files or several paths (a pre-commit hook's
+    staged files): the whole Git work tree is scanned as context, and only findings
+    located in those paths are shown and decide the exit code.
 
     Inside a Git work tree the files git tracks plus untracked, not-ignored files are
     read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
@@ -102,27 +109,33 @@ def scan_repo_cmd(
     """
     from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo
+    from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
-    if base:
-        _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
     try:
-        config = image_flags.apply(load_scan_config(path, config_path))
+        targets = resolve_targets(path)
+    except ScannerError as exc:
+        fail(exc.diagnostics())
+    if base:
+        _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
+    root = targets.root
+    try:
+        config = image_flags.apply(load_scan_config(root, config_path))
         result = scan_repo(
-            path,
+            root,
             config,
             progress=progress(sys.stderr.isatty()),
-            waivers=audit.load_register(path, config),
+            waivers=audit.load_register(root, config),
             on_inventory=audit.keep_inventory,
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+    finish_scan(targets.narrow(result), config, outputs, bundle=audit.write_bundle)
 
 
 def _scan_premerge(
-    path: Path,
+    targets: Targets,
     base: str,
     only_changed_files: bool,
     config_path: Path | None,
@@ -135,7 +148,7 @@ def _scan_premerge(
 
     try:
         outcome = scan_premerge(
-            path,
+            targets.root,
             base,
             cli_config=config_path,
             cli_waivers=audit.waivers,
@@ -147,7 +160,7 @@ def _scan_premerge(
         fail(exc.diagnostics())
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
-    result = outcome.result
+    result = targets.narrow(outcome.result)
     shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
     finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 

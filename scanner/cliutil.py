@@ -160,6 +160,14 @@ def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
     set_fingerprint_key(None)
     if key_file is None:
         return
+    if isinstance(scanned, tuple):  # ``scan repo PATH...``: the tree scanned as context
+        from scanner.errors import ScannerError
+        from scanner.targets import resolve_targets
+
+        try:
+            scanned = resolve_targets(scanned).root
+        except ScannerError:
+            scanned = None  # the command reports the bad path itself
     if isinstance(scanned, Path) and key_file.resolve().is_relative_to(scanned.resolve()):
         fail(f"--fingerprint-key {key_file}: the key must not live inside the scanned tree")
     try:

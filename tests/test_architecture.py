@@ -44,6 +44,7 @@ STAGES: dict[str, int] = {
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
     "scanner.premerge": 8,
+    "scanner.targets": 8,
     "scanner.changescan": 8,
     "scanner.ruletest": 8,
     "scanner.cliutil": 9,
