@@ -87,7 +87,10 @@ def ledgergate_bin(tmp: Path) -> Path:
     folder.mkdir(exist_ok=True)
     script = folder / "ledgergate"
     script.write_text(
-        f'#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m scanner "$@"\n', encoding="utf-8"
+        "#!/bin/sh\n"
+        '[ -n "$LG_ARGV_LOG" ] && printf "%s\\n" "$*" >>"$LG_ARGV_LOG"\n'
+        f'PYTHONPATH={ROOT} exec {sys.executable} -m scanner "$@"\n',
+        encoding="utf-8",
     )
     script.chmod(0o755)
     return folder
