@@ -35,7 +35,19 @@ if TYPE_CHECKING:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ledgergate")
-def cli() -> None:
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour on the terminal (also when NO_COLOR is set); files are never coloured.",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="For CI logs: no progress lines, and of the terminal table only the summary line "
+    "(--output, --sarif and --json files are complete).",
+)
+def cli(no_color: bool, quiet: bool) -> None:
     """Ledgergate: finance-control compliance checks for Kubernetes estates.
 
     Judges Git repositories (the pre-merge gate), live clusters (the nightly audit,
@@ -53,7 +65,11 @@ def cli() -> None:
       ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rules list --framework pci-dss-4.0
       ledgergate evidence verify audit.zip --key signer.pub
+      ledgergate --quiet --no-color scan repo .      # CI logs: the summary line only
     """
+    from scanner.terminal import TERMINAL
+
+    TERMINAL.no_color, TERMINAL.quiet = no_color, quiet
 
 
 @cli.group()

@@ -23,6 +23,7 @@ STAGES: dict[str, int] = {
     "scanner.credentials": 0,
     "scanner.outputs": 0,
     "scanner.shipped": 0,
+    "scanner.terminal": 0,
     "scanner.celrt": 0,
     "scanner.config": 0,
     "scanner.gatediff": 0,
