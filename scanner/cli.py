@@ -318,6 +318,7 @@ def _register_subcommands() -> None:
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_image import scan_image_cmd
+    from scanner.cli_init import init_cmd
     from scanner.cli_rbac import rbac
 
     scan.add_command(cluster)
@@ -326,6 +327,7 @@ def _register_subcommands() -> None:
     cli.add_command(rbac)
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)
+    cli.add_command(init_cmd)
 
 
 _register_subcommands()

@@ -47,6 +47,7 @@ STAGES: dict[str, int] = {
     "scanner.premerge": 8,
     "scanner.targets": 8,
     "scanner.changescan": 8,
+    "scanner.adopt": 8,
     "scanner.ruletest": 8,
     "scanner.cliutil": 9,
     "scanner.cli": 9,
@@ -56,6 +57,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_cluster": 9,
     "scanner.cli_nightly": 9,
     "scanner.cli_change": 9,
+    "scanner.cli_init": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }
