@@ -314,6 +314,7 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_baseline import baseline
     from scanner.cli_change import changes
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
@@ -328,6 +329,7 @@ def _register_subcommands() -> None:
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)
     cli.add_command(init_cmd)
+    cli.add_command(baseline)
 
 
 _register_subcommands()

@@ -41,6 +41,7 @@ STAGES: dict[str, int] = {
     "scanner.findings": 5,
     "scanner.scope": 5,
     "scanner.waivers": 6,
+    "scanner.baseline": 6,
     "scanner.reporters": 7,
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
@@ -58,6 +59,7 @@ STAGES: dict[str, int] = {
     "scanner.cli_nightly": 9,
     "scanner.cli_change": 9,
     "scanner.cli_init": 9,
+    "scanner.cli_baseline": 9,
     "scanner.__main__": 9,
     "scanner": 0,
 }
