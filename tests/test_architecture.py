@@ -42,6 +42,7 @@ STAGES: dict[str, int] = {
     "scanner.scope": 5,
     "scanner.waivers": 6,
     "scanner.baseline": 6,
+    "scanner.waiverrefs": 6,
     "scanner.reporters": 7,
     "scanner.evidence": 7,
     "scanner.pipeline": 8,
