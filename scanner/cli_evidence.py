@@ -302,14 +302,10 @@ def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
     was given and the hashes match); 1 when a file or signature does not match, or no
     --key/--identity was given; 2 when the bundle or key cannot be read or is malformed.
     """
-    from scanner.errors import ScannerError
     from scanner.evidence.verify import verify_bundle
 
     signer = trust.signer()
-    try:
-        outcome = verify_bundle(bundle, trust.key, signer, trust.tsa_ca)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = verify_bundle(bundle, trust.key, signer, trust.tsa_ca)
     for problem in outcome.problems:
         click.echo(f"FAILED {problem}")
     for name in outcome.checked:
@@ -342,7 +338,6 @@ def checked_bundle(path: Path, trust: TrustFlags) -> bool:
     Refuses (exit 1) a bundle that fails verification, and anything that cannot be
     authenticated (no key given, a loose findings.json) unless --unverified.
     """
-    from scanner.errors import ScannerError
     from scanner.evidence import archive
     from scanner.evidence.verify import verify_bundle
 
@@ -353,10 +348,7 @@ def checked_bundle(path: Path, trust: TrustFlags) -> bool:
         return False
     if not trust.authenticates and not trust.lenient:
         fail(f"{path}: give --key (or --identity and --issuer) to verify the bundle{hint}", 1)
-    try:
-        outcome = verify_bundle(path, trust.key, trust.signer(), trust.tsa_ca)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = verify_bundle(path, trust.key, trust.signer(), trust.tsa_ca)
     for problem in outcome.problems:
         click.echo(f"ledgergate: {'warning: ' if trust.lenient else ''}{problem}", err=True)
     if not outcome.ok and not trust.lenient:
@@ -397,7 +389,6 @@ def verify_series_cmd(location: str, trust: TrustFlags, max_interval_hours: floa
     """
     from datetime import timedelta
 
-    from scanner.errors import ScannerError
     from scanner.evidence import signing
     from scanner.evidence.store import read_series
     from scanner.evidence.timestamp import load_certificates
@@ -410,13 +401,10 @@ def verify_series_cmd(location: str, trust: TrustFlags, max_interval_hours: floa
             EXIT_FINDINGS,
         )
     signer = trust.signer()
-    try:
-        public = signing.load_public_key(trust.key) if trust.key is not None else None
-        roots = load_certificates(trust.tsa_ca) if trust.tsa_ca is not None else None
-        bundles = read_series(location)
-        report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    public = signing.load_public_key(trust.key) if trust.key is not None else None
+    roots = load_certificates(trust.tsa_ca) if trust.tsa_ca is not None else None
+    bundles = read_series(location)
+    report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
     for chain in report.chains.values():
         click.echo(f"series {chain[0].target if chain else '?'}: {len(chain)} bundle(s)")
         for link in chain:
@@ -460,15 +448,11 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None, trust: TrustFl
     """
     import json
 
-    from scanner.errors import ScannerError
     from scanner.evidence.diff import diff, load_findings, render_markdown, render_text
     from scanner.reporters.templating import stamp_unverified
 
     verified = checked_bundle(old, trust) & checked_bundle(new, trust)
-    try:
-        result = diff(load_findings(old), load_findings(new))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    result = diff(load_findings(old), load_findings(new))
     if fmt == "json":
         doc = result.to_dict()
         if not verified:
@@ -505,20 +489,16 @@ def sample_cmd(
     import json
     import secrets
 
-    from scanner.errors import ScannerError
     from scanner.evidence import archive
     from scanner.evidence.manifest import MANIFEST, sha256
     from scanner.evidence.sample import draw
     from scanner.evidence.verify import verify_files
 
     seed = seed if seed is not None else str(secrets.randbelow(2**32))
-    try:
-        files = archive.read(bundle)
-        for problem in verify_files(files).problems:
-            click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
-        drawn = draw(files, control, size, seed, framework)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    files = archive.read(bundle)
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+    drawn = draw(files, control, size, seed, framework)
     click.echo(
         f"{drawn.framework} {drawn.control}: {len(drawn.items)} of {drawn.population_size} "
         f"items, seed {drawn.seed}"
@@ -564,17 +544,13 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None, trust: TrustFlags) -
     does not verify; --unverified renders it (or a loose findings.json) anyway, stamped
     UNVERIFIED. Rules are never re-evaluated.
     """
-    from scanner.errors import ScannerError
     from scanner.reporters.templating import stamp_unverified
 
     verified = checked_bundle(bundle, trust)
-    try:
-        if fmt == "oscal":
-            _emit(_oscal(bundle), output)
-            return
-        view = _load_view(bundle)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    if fmt == "oscal":
+        _emit(_oscal(bundle), output)
+        return
+    view = _load_view(bundle)
     if fmt == "html":
         from scanner.reporters.html import render_html
 

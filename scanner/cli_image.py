@@ -17,7 +17,6 @@ import click
 
 from scanner.cliutil import (
     OutputOptions,
-    fail,
     finish_scan,
     load_scan_config,
     output_options,
@@ -198,24 +197,20 @@ def scan_image_cmd(
     1 when something does or could not be checked (registry down, trivy absent), 2 on
     a usage error.
     """
-    from scanner.errors import ScannerError
     from scanner.imageref import parse
     from scanner.images.trust import policy_from
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet
     from scanner.sources.image import ImageSource
 
-    try:
-        for ref in refs:
-            parse(ref)
-        config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
-        policy_from(config.params)  # a bad key or regexp is a usage error, before any scan
-        # Only rules about the image itself apply: the bare Pod is not a real workload.
-        ruleset = load_ruleset(config)
-        image_rules = RuleSet(
-            r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
-        )
-        result = run_scan(ImageSource(refs), config, rules=image_rules)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    for ref in refs:
+        parse(ref)
+    config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
+    policy_from(config.params)  # a bad key or regexp is a usage error, before any scan
+    # Only rules about the image itself apply: the bare Pod is not a real workload.
+    ruleset = load_ruleset(config)
+    image_rules = RuleSet(
+        r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
+    )
+    result = run_scan(ImageSource(refs), config, rules=image_rules)
     finish_scan(result, config, outputs)

@@ -34,15 +34,11 @@ class Target:
 
 def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
     from scanner.config import find_config, load_config
-    from scanner.errors import ScannerError
 
-    try:
-        if target.cluster:
-            config = load_config(find_config(Path.cwd(), config_path))
-            return Inventory.from_items(_cluster_source(target).collect()), config
-        config = load_config(find_config(target.path, config_path))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    if target.cluster:
+        config = load_config(find_config(Path.cwd(), config_path))
+        return Inventory.from_items(_cluster_source(target).collect()), config
+    config = load_config(find_config(target.path, config_path))
     from scanner.sources.repo import RepoSource
 
     source = RepoSource(
@@ -204,7 +200,6 @@ def subject_cmd(subject: str, target: Target, fmt: str, config_path: Path | None
 
     SUBJECT is User/NAME, Group/NAME or ServiceAccount/NAMESPACE/NAME.
     """
-    from scanner.errors import ScannerError
     from scanner.rbac.model import Subject
     from scanner.rbac.query import describe_subject
 
@@ -213,10 +208,7 @@ def subject_cmd(subject: str, target: Target, fmt: str, config_path: Path | None
     except ValueError as exc:
         fail(str(exc))
     inventory, config = _load(target, config_path)
-    try:
-        data = describe_subject(inventory, who, config.params)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    data = describe_subject(inventory, who, config.params)
     data["incomplete"] = _incomplete(inventory)
     _emit(data, fmt, _subject_table(data))
 

@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from scanner.errors import (
+    AnalyzerError,
+    ExpressionError,
+    ScannerError,
+    SourceUnavailable,
+)
+
 if TYPE_CHECKING:
     from scanner.config import Config
     from scanner.findings import ScanResult
@@ -39,10 +46,37 @@ EXIT_CODES = {
     "kept failing; discovery failed; an analyzer failed). Wins over 1; the outputs are "
     "written first",
 }
+#: The exit code of an error that reaches the CLI: the entry of the nearest class in its
+#: MRO. Everything the scanner raises on purpose is a usage or configuration problem
+#: unless it says that an input could not be read (4) or that an expression the engine
+#: should have judged escaped it (a bug, 3).
+ERROR_EXITS: dict[type[ScannerError], int] = {
+    ScannerError: EXIT_USAGE,
+    SourceUnavailable: EXIT_INCOMPLETE,
+    AnalyzerError: EXIT_INCOMPLETE,
+    ExpressionError: EXIT_INTERNAL,
+}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 #: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
 FAIL_ON_NONE = "none"
 FORMATS = ("table", "json", "sarif", "html", "md")
+
+
+def error_exit(exc: ScannerError) -> int:
+    """The exit code :data:`ERROR_EXITS` gives the class of ``exc``."""
+    return next(ERROR_EXITS[c] for c in type(exc).__mro__ if c in ERROR_EXITS)
+
+
+class ExitOnError(click.Group):
+    """The root command group: the one place a :class:`ScannerError` becomes a message on
+    stderr and its exit code, whichever command raised it (commands do not catch them)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScannerError as exc:
+            click.echo(f"ledgergate: {exc.diagnostics()}", err=True)
+            ctx.exit(error_exit(exc))
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -250,14 +284,10 @@ def finish_scan(
     (``--only-changed-files``); by default ``result`` does. ``after`` sees the result
     and the exit code before the exit (metrics).
     """
-    from scanner.errors import ScannerError
 
     write_outputs(result, outputs.fmt, outputs.output, outputs.sarif, outputs.json_out)
     if bundle is not None:
-        try:
-            bundle(result, config)
-        except ScannerError as exc:
-            fail(exc.diagnostics())
+        bundle(result, config)
     code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
     if after is not None:
         after(result, code)
