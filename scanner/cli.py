@@ -21,7 +21,7 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
-    ExitOnError,
+    ExitGroup,
     OutputOptions,
     fail,
     finish_scan,
@@ -32,7 +32,7 @@ from scanner.cliutil import (
 
 
 @click.group(
-    cls=ExitOnError,
+    cls=ExitGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="ledgergate")
@@ -268,7 +268,7 @@ def main() -> None:
     """Console-script entry point; turns an unexpected crash into exit 3 with a short note.
 
     A :class:`~scanner.errors.ScannerError` never gets here: the root group
-    (:class:`~scanner.cliutil.ExitOnError`) maps its class to the exit code.
+    (:class:`~scanner.cliutil.ExitGroup`) maps its class to the exit code.
     """
     try:
         cli.main(prog_name="ledgergate", standalone_mode=True)

