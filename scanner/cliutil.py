@@ -25,6 +25,7 @@ from scanner.errors import (
     ScannerError,
     SourceUnavailable,
 )
+from scanner.model import Severity
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -58,7 +59,8 @@ ERROR_EXITS: dict[type[ScannerError], int] = {
     AnalyzerError: EXIT_INCOMPLETE,
     ExpressionError: EXIT_INTERNAL,
 }
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+#: ``--fail-on`` choices, most severe first: the :class:`~scanner.model.Severity` values.
+SEVERITIES = tuple(s.value for s in Severity)
 #: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
 FAIL_ON_NONE = "none"
 FORMATS = ("table", "json", "sarif", "html", "md")
@@ -350,7 +352,6 @@ def finish_scan(
 def exit_code(result: ScanResult, config: Config, fail_on: str | None) -> int:
     """4 when the scan is incomplete, 1 when the gate fails (``--fail-on`` or the config's
     ``failOn``; never with ``none``), else 0."""
-    from scanner.model import Severity
 
     if result.incomplete():
         return EXIT_INCOMPLETE
