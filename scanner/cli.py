@@ -111,9 +111,11 @@ def scan_repo_cmd(
     if base:
         _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
     config = image_flags.apply(load_scan_config(path, config_path))
+    analyzers = image_flags.analyzers(config)
     result = scan_repo(
         path,
         config,
+        analyzers=analyzers,
         progress=progress(sys.stderr.isatty()),
         waivers=audit.load_register(path, config),
         on_inventory=audit.keep_inventory,
@@ -138,6 +140,7 @@ def _scan_premerge(
         cli_config=config_path,
         cli_waivers=audit.waivers,
         adjust=image_flags.apply,
+        analyzers=image_flags.analyzers,
         progress=progress(sys.stderr.isatty()),
         on_inventory=audit.keep_inventory,
     )

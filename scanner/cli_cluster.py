@@ -109,7 +109,6 @@ def cluster(
     and approvers.
     """
     from scanner.analyzers import (
-        default_analyzers,
         kinds_read_by_analyzers,
         kinds_synthesised_by_analyzers,
     )
@@ -130,6 +129,7 @@ def cluster(
         reviews = load_approvals(approvals) if approvals else []
         trust = TrustSet(keyrings, allowed_signers)
         ledger = ChangeLedger(repo.resolve(), config, trust=trust, approvals=reviews)
+    analyzers = image_flags.analyzers(config, ledger=ledger)
     conn = connect(kubeconfig, context, ca_file=ca_file)
     client = KubeClient(conn, timeout_s=request_timeout)
     if audit.evidence is not None:  # who the API server says we are, for the manifest
@@ -153,7 +153,7 @@ def cluster(
         progress=progress(tty),
         waivers=audit.load_register(None, config),
         on_inventory=audit.keep_inventory,
-        analyzers=default_analyzers(ledger=ledger),
+        analyzers=analyzers,
     )
     finish_scan(
         result, config, outputs, bundle=audit.write_bundle, after=run.reporter(audit.evidence)

@@ -2,7 +2,9 @@
 
 Flag names follow cosign's (``--key``, ``--certificate-identity``, ...), so a release
 engineer's verify command translates one to one. Flags add to ``params.imageTrust``
-from ``ledgergate.yaml``; they never remove what the config trusts.
+from ``ledgergate.yaml``; they never remove what the config trusts. Both become one
+validated ``ImageScanSettings`` (``scanner/images/settings.py``) the image analyzer is
+given; the flags never enter the ``params`` rules see.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scanner.cliutil import (
 
 if TYPE_CHECKING:
     from scanner.config import Config
+    from scanner.images.settings import ImageScanSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,8 +49,21 @@ class ImageFlags:
     trivy: str | None = None
 
     def apply(self, config: Config) -> Config:
-        """The config with these flags merged into ``params.imageScan``/``imageTrust``."""
+        """The config with ``--images`` recorded in ``params.imageScan.enabled`` (the scope
+        report says whether image inputs were read); every other flag goes only into
+        :meth:`settings`, never into the ``params`` rules see."""
+        if not self.enabled:
+            return config
+        params = dict(config.params)
+        params["imageScan"] = {**(params.get("imageScan") or {}), "enabled": True}
+        return replace(config, params=params)
+
+    def settings(self, config: Config) -> ImageScanSettings:
+        """The validated image settings: ``ledgergate.yaml``'s plus these flags (which add
+        to ``params.imageTrust``; they never remove what the config trusts). Raises
+        :class:`~scanner.errors.ConfigError` for a bad flag or entry: exit 2 at start-up."""
         from scanner.errors import ConfigError
+        from scanner.images.settings import image_settings
 
         if (self.identity or self.identity_regexp) and not self.issuer:
             raise ConfigError("--certificate-identity needs --certificate-oidc-issuer")
@@ -82,7 +98,13 @@ class ImageFlags:
         registries["insecure"] = [*registries.get("insecure", []), *self.insecure]
         trust["registries"] = registries
         params["imageScan"], params["imageTrust"] = scan, trust
-        return replace(config, params=params)
+        return image_settings(params)
+
+    def analyzers(self, config: Config, **kw: Any) -> list[Any]:
+        """The default analyzers, the image one with :meth:`settings` injected."""
+        from scanner.analyzers import default_analyzers
+
+        return default_analyzers(images=self.settings(config), **kw)
 
 
 _IMAGE_OPTIONS = (
@@ -182,7 +204,6 @@ def scan_image_cmd(
     a usage error.
     """
     from scanner.imageref import parse
-    from scanner.images.trust import policy_from
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet
     from scanner.sources.image import ImageSource
@@ -190,11 +211,11 @@ def scan_image_cmd(
     for ref in refs:
         parse(ref)
     config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
-    policy_from(config.params)  # a bad key or regexp is a usage error, before any scan
+    analyzers = image_flags.analyzers(config)  # a bad key or regexp: exit 2, before any scan
     # Only rules about the image itself apply: the bare Pod is not a real workload.
     ruleset = load_ruleset(config)
     image_rules = RuleSet(
         r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
     )
-    result = run_scan(ImageSource(refs), config, rules=image_rules)
+    result = run_scan(ImageSource(refs), config, rules=image_rules, analyzers=analyzers)
     finish_scan(result, config, outputs)
