@@ -115,6 +115,7 @@ def cluster(
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
+    from scanner.sources.kubeplan import matched_kinds
 
     tty = sys.stderr.isatty()
     outputs = run.outputs(outputs)
@@ -138,7 +139,7 @@ def cluster(
         audit.authenticated["cluster"] = who_am_i(client)
     source = KubeSource(
         client,
-        ruleset,
+        matched_kinds(ruleset),
         namespaces=namespaces,
         include_secrets=include_secrets,
         page_size=page_size,

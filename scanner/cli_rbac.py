@@ -52,12 +52,11 @@ def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
 def _cluster_source(target: Target) -> Any:
     """A read-only cluster source that lists exactly the RBAC kinds (and Namespaces)."""
     from scanner.analyzers.rbac import RbacAnalyzer
-    from scanner.rules import RuleSet
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
 
     conn = connect(target.kubeconfig, target.context)
-    return KubeSource(KubeClient(conn), RuleSet([]), context_kinds=RbacAnalyzer.reads)
+    return KubeSource(KubeClient(conn), {}, context_kinds=RbacAnalyzer.reads)
 
 
 def _incomplete(inventory: Inventory) -> list[str]:
