@@ -419,7 +419,8 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None, trust: TrustFl
     """
     import json
 
-    from scanner.evidence.diff import diff, load_findings, render_markdown, render_text
+    from scanner.evidence.diff import diff, load_findings
+    from scanner.reporters.scandiff import render_markdown, render_text
     from scanner.reporters.templating import stamp_unverified
 
     verified = checked_bundle(old, trust) & checked_bundle(new, trust)
