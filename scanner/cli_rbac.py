@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scanner.cliutil import ExitGroup, fail, options_into
-from scanner.inventory import Inventory
+
+if TYPE_CHECKING:  # the inventory (sources, redaction) loads only when a command runs
+    from scanner.inventory import Inventory
 
 FORMATS = ("table", "json")
 
@@ -33,6 +35,7 @@ class Target:
 
 def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
     from scanner.config import find_config, load_config
+    from scanner.inventory import Inventory
 
     if target.cluster:
         config = load_config(find_config(Path.cwd(), config_path))
