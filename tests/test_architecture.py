@@ -23,7 +23,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "foundation: leaves",
         (
             "scanner",
-            "scanner.clock",
             "scanner.errors",
             "scanner.model",
             "scanner.kinds",
@@ -34,8 +33,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        "foundation: parsing, redaction, output files",
-        ("scanner.yamlutil", "scanner.imageref", "scanner.redaction", "scanner.outputs"),
+        "foundation: clock, parsing, redaction, output files",
+        (
+            "scanner.clock",
+            "scanner.yamlutil",
+            "scanner.imageref",
+            "scanner.redaction",
+            "scanner.outputs",
+        ),
     ),
     (
         "foundation: configuration, CEL runtime, controls catalogue",
