@@ -21,6 +21,7 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
+    ExitGroup,
     OutputOptions,
     fail,
     finish_scan,
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
     from scanner.targets import Targets
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ExitGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="ledgergate")
 @click.option(
     "--no-color",
@@ -123,30 +127,25 @@ def scan_repo_cmd(
     (with --base: also when git cannot compare the two trees), 4 when an input exists
     but could not be read (a coverage gap).
     """
-    from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo
     from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
-    try:
-        targets = resolve_targets(path)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    targets = resolve_targets(path)
     if base:
         _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
     root = targets.root
-    try:
-        config = image_flags.apply(load_scan_config(root, config_path))
-        result = scan_repo(
-            root,
-            config,
-            progress=progress(sys.stderr.isatty()),
-            waivers=audit.load_register(root, config),
-            on_inventory=audit.keep_inventory,
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    config = image_flags.apply(load_scan_config(root, config_path))
+    analyzers = image_flags.analyzers(config)
+    result = scan_repo(
+        root,
+        config,
+        analyzers=analyzers,
+        progress=progress(sys.stderr.isatty()),
+        waivers=audit.load_register(root, config),
+        on_inventory=audit.keep_inventory,
+    )
     finish_scan(targets.narrow(result), config, outputs, bundle=audit.write_bundle)
 
 
@@ -159,21 +158,18 @@ def _scan_premerge(
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
-    from scanner.errors import ScannerError
     from scanner.premerge import scan_premerge
 
-    try:
-        outcome = scan_premerge(
-            targets.root,
-            base,
-            cli_config=config_path,
-            cli_waivers=audit.waivers,
-            adjust=image_flags.apply,
-            progress=progress(sys.stderr.isatty()),
-            on_inventory=audit.keep_inventory,
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = scan_premerge(
+        targets.root,
+        base,
+        cli_config=config_path,
+        cli_waivers=audit.waivers,
+        adjust=image_flags.apply,
+        analyzers=image_flags.analyzers,
+        progress=progress(sys.stderr.isatty()),
+        on_inventory=audit.keep_inventory,
+    )
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
     result = targets.narrow(outcome.result)
@@ -187,21 +183,17 @@ def rules() -> None:
 
 
 def _ruleset(config_path: Path | None, extra: tuple[Path, ...] = ()) -> Any:
-    from scanner.errors import ScannerError
     from scanner.rules import load_rules
     from scanner.shipped import rules_dir
 
-    try:
-        config = load_scan_config(Path.cwd(), config_path)
-        folders = list(extra) or [rules_dir(), *config.rule_paths]
-        loaded = load_rules(
-            folders,
-            severity_overrides=config.severity_overrides,
-            control_map=config.control_map,
-        )
-        return loaded, config
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    config = load_scan_config(Path.cwd(), config_path)
+    folders = list(extra) or [rules_dir(), *config.rule_paths]
+    loaded = load_rules(
+        folders,
+        severity_overrides=config.severity_overrides,
+        control_map=config.control_map,
+    )
+    return loaded, config
 
 
 @rules.command("list")
@@ -302,7 +294,11 @@ def rules_test(paths: tuple[Path, ...], config_path: Path | None, verbose: bool)
 
 
 def main() -> None:
-    """Console-script entry point; turns an unexpected crash into exit 3 with a short note."""
+    """Console-script entry point; turns an unexpected crash into exit 3 with a short note.
+
+    A :class:`~scanner.errors.ScannerError` never gets here: the root group
+    (:class:`~scanner.cliutil.ExitGroup`) maps its class to the exit code.
+    """
     try:
         cli.main(prog_name="ledgergate", standalone_mode=True)
     except SystemExit:

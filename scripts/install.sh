@@ -20,7 +20,10 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Exact, tested versions (pyproject.toml states ranges); LEDGERGATE_CONSTRAINTS= skips them.
+constraints=(-c "${LEDGERGATE_CONSTRAINTS-.ci/constraints.txt}")
+[ -n "${LEDGERGATE_CONSTRAINTS-.ci/constraints.txt}" ] || constraints=()
+python3 -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e '.[dev]'
 
 if [ "${LEDGERGATE_SKIP_DEMO:-}" != 1 ]; then
   echo "== ledgergate scan repo fixtures/repos/odoo-finance-noncompliant (exit 1 = violations found, as planted)"
