@@ -53,9 +53,10 @@ def baseline_create(
     every report; the gate then fails only on new findings, and on the baseline's expiry.
     """
     from scanner.baseline import Approval, baseline_entries, render_register
+    from scanner.clock import today as today_utc
     from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo
-    from scanner.waivers import load_waivers, today_utc
+    from scanner.waivers import load_waivers
 
     target = output or path / "waivers.yaml"
     if target.exists():

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from scanner.clock import today as today_utc
 from scanner.model import Evidence, Finding, Origin, Resource, Severity, Status
-from scanner.waivers import Waiver, WaiverRegister, today_utc
+from scanner.waivers import Waiver, WaiverRegister
 
 ANNOTATION = "ledgergate.io/waiver"
 COMMENT = re.compile(r"#\s*ledgergate:\s*waiver\s+([A-Za-z0-9][A-Za-z0-9._-]*)")
