@@ -1,8 +1,8 @@
 """Precision and recall per rule family on real public manifests (``tests/realworld/``).
 
 Each case is an excerpt of a public manifest, labelled by hand with the rule ids a finance
-auditor expects when it is deployed to a production namespace (``labels.yaml``). Every case
-is scanned alone with the shipped rules, every namespace counting as production; a
+auditor expects when it is deployed to a production namespace (``labels.yaml``). A case is
+one file, or a folder holding a kustomization and its excerpts. Every case is scanned alone with the shipped rules, every namespace counting as production; a
 ``fail`` or ``error`` of a rule whose family the case is labelled for is a prediction.
 
 Not scored, because an excerpt cannot answer them: rules about the whole estate
@@ -57,7 +57,9 @@ class Score:
 
 
 def _predicted(rules: RuleSet, params: Mapping[str, Any], case: Path) -> set[str]:
-    source = RepoSource(case.parent, only=[case.name])
+    # A folder case is a Kustomize build (its kustomization sets what the excerpt omits,
+    # such as the namespace it lands in); a file case is scanned alone.
+    source = RepoSource(case) if case.is_dir() else RepoSource(case.parent, only=[case.name])
     inventory = Inventory.from_items(source.collect())
     findings, _ = Engine(rules, params, default_analyzers()).run(inventory)
     return {f.rule_id for f in findings if f.status in (Status.FAIL, Status.ERROR)}

@@ -34,7 +34,7 @@ def test_at_least_150_labelled_cases_with_their_source() -> None:
     cases = yaml.safe_load((DEFAULT_CASES / "labels.yaml").read_text())["cases"]
     assert len(cases) >= 150
     for case in cases:
-        assert (DEFAULT_CASES / "cases" / case["case"]).is_file(), case["case"]
+        assert (DEFAULT_CASES / "cases" / case["case"]).exists(), case["case"]
         assert case["reason"].strip()
         assert {"repo", "path", "commit"} <= set(case["source"]), case["case"]
         assert case["expect"] == "clean" or isinstance(case["expect"], list)
