@@ -2,7 +2,8 @@
 
 Each case is an excerpt of a public manifest, labelled by hand with the rule ids a finance
 auditor expects when it is deployed to a production namespace (``labels.yaml``). A case is
-one file, or a folder holding a kustomization and its excerpts. Every case is scanned alone with the shipped rules, every namespace counting as production; a
+one file, or a folder holding a kustomization and its excerpts. Every case is scanned
+alone with the shipped rules, every namespace counting as production; a
 ``fail`` or ``error`` of a rule whose family the case is labelled for is a prediction.
 
 Not scored, because an excerpt cannot answer them: rules about the whole estate

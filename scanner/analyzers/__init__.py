@@ -24,6 +24,7 @@ def default_analyzers(
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
+    from scanner.analyzers.gateway import GatewayRouteAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.network import NetworkPolicyAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
@@ -39,6 +40,7 @@ def default_analyzers(
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
         TraefikAnalyzer(),
+        GatewayRouteAnalyzer(),
         NetworkPolicyAnalyzer(),
         StorageAnalyzer(),
         RbacAnalyzer(),
