@@ -76,6 +76,9 @@ def evaluate(cases_dir: Path = DEFAULT_CASES) -> dict[str, Score]:
     for case in labels:
         families = set(case["families"])
         expected = set() if case["expect"] == "clean" else set(case["expect"])
+        unknown = sorted(r for r in expected if r not in family_of)
+        if unknown:  # a label naming no shipped rule would silently drop out of the score
+            raise ValueError(f"{case['case']}: labelled with unknown rule(s) {unknown}")
         got = _predicted(rules, params, cases_dir / "cases" / case["case"])
         got = {r for r in got if family_of.get(r) in families}
         for family in families:

@@ -27,8 +27,10 @@ def default_analyzers(
     from scanner.analyzers.gateway import GatewayRouteAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.network import NetworkPolicyAnalyzer
+    from scanner.analyzers.postgres import PostgresAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
+    from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -39,10 +41,12 @@ def default_analyzers(
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
+        RetentionAnalyzer(),
         TraefikAnalyzer(),
         GatewayRouteAnalyzer(),
         NetworkPolicyAnalyzer(),
         StorageAnalyzer(),
+        PostgresAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(),
         GateAnalyzer(),
