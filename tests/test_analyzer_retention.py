@@ -112,3 +112,25 @@ def test_operator_connection_maps_without_required_sslmode() -> None:
         ("b", "verify-full", True),
         ("c", "(unset: prefer)", False),
     ]
+
+
+def test_redis_server_flags_become_a_redis_config_without_credentials() -> None:
+    from scanner.analyzers.redis_args import RedisArgsAnalyzer
+
+    def deployment(container: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "cache", "namespace": "p"},
+            "spec": {"template": {"spec": {"containers": [{"name": "redis", **container}]}}},
+        }
+
+    flags = deployment(
+        {"image": "redis:7", "args": ["--port", "0", "--tls-port", "6379", "--requirepass s3cr3t"]}
+    )
+    with_file = deployment({"image": "redis:7", "command": ["redis-server", "/etc/redis.conf"]})
+    other = deployment({"image": "nginx:1", "args": ["--port", "80"]})
+    result = RedisArgsAnalyzer().analyze(_inventory(flags, with_file, other), {})
+    assert [(r.ref.name, r.body["spec"]) for r in result.resources] == [
+        ("Deployment cache (redis args)", {"port": "0", "tls-port": "6379"})
+    ]

@@ -30,6 +30,7 @@ def default_analyzers(
     from scanner.analyzers.postgres import PostgresAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
+    from scanner.analyzers.redis_args import RedisArgsAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -38,6 +39,7 @@ def default_analyzers(
 
     return [
         TraefikStaticAnalyzer(),
+        RedisArgsAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
