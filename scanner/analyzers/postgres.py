@@ -130,7 +130,8 @@ class PostgresAnalyzer(Analyzer):
 
     name = "postgres"
     provides = ("postgresClient", "postgresOperatorConnections")
-    reads = (CNPG, ZALANDO)
+    #: Nothing beyond the judged object itself (a workload's env, a cluster's own maps).
+    reads = ()
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """``postgresClient`` on workloads, ``postgresOperatorConnections`` on clusters."""

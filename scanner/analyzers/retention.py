@@ -156,14 +156,8 @@ class RetentionAnalyzer(Analyzer):
 
     name = "retention"
     provides = ("backupRetention",)
-    reads = (
-        (VELERO, "Schedule"),
-        (VELERO, "Backup"),
-        (CNPG, "Cluster"),
-        (BARMAN_CLOUD, "ObjectStore"),
-        (K8UP, "Schedule"),
-        (K8UP_LEGACY, "Schedule"),
-    )
+    #: Context beyond the judged object itself: the ObjectStore a plugin-backed Cluster names.
+    reads = ((BARMAN_CLOUD, "ObjectStore"),)
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """One fact per object that states (or should state) a retention."""

@@ -92,7 +92,7 @@ class TraefikAnalyzer(Analyzer):
     reads = tuple(
         (group, kind)
         for group in ("traefik.io", "traefik.containo.us")
-        for kind in ("IngressRoute", "IngressRouteTCP", "Middleware", "TLSOption")
+        for kind in ("IngressRoute", "Middleware", "TLSOption")
     )
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
