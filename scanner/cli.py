@@ -260,6 +260,8 @@ def rules_show(rule_id: str, config_path: Path | None) -> None:
         click.echo(f"\nrationale:\n  {rule.rationale}")
     if rule.procedure:
         click.echo(f"\ntest procedure:\n  {rule.procedure}")
+    for variable in rule.source.get("variables") or ():
+        click.echo(f"\nvariables.{variable['name']} (CEL):\n  {variable['expression'].strip()}")
     click.echo(f"\nassert (CEL):\n  {rule.assertion.source.strip()}")
     click.echo(f"\nremediation:\n  {rule.remediation}")
     if rule.help_url:

@@ -28,10 +28,14 @@ def default_analyzers(
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
+    from scanner.analyzers.gateway import GatewayRouteAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.network import NetworkPolicyAnalyzer
+    from scanner.analyzers.postgres import PostgresAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
+    from scanner.analyzers.redis_args import RedisArgsAnalyzer
+    from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -39,12 +43,16 @@ def default_analyzers(
 
     return [
         TraefikStaticAnalyzer(),
+        RedisArgsAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
+        RetentionAnalyzer(),
         TraefikAnalyzer(),
+        GatewayRouteAnalyzer(),
         NetworkPolicyAnalyzer(),
         StorageAnalyzer(),
+        PostgresAnalyzer(),
         RbacAnalyzer(),
         ImageAnalyzer(settings=images),
         GateAnalyzer(),

@@ -77,11 +77,12 @@ TEST_RULE_EXCLUDES = ["LG-IMG-05*"]
 
 
 def rules_judging(*kinds: str) -> set[str]:
-    """Ids of the test rule set that match any of the kinds (what a gap must turn to error)."""
+    """Ids of the test rule set that match any of the kinds (what a gap must turn to error);
+    a kind is ``Kind`` or ``group/Kind`` (k8up's Schedule is not Velero's)."""
     return {
         r.id
         for r in load_rules(exclude=TEST_RULE_EXCLUDES)
-        if any(kind in kinds or kind == "*" for _, kind in r.match.kinds)
+        if any(kind in kinds or f"{g}/{kind}" in kinds or kind == "*" for g, kind in r.match.kinds)
     }
 
 
