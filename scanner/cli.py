@@ -101,7 +101,7 @@ def scan_repo_cmd(
     but could not be read (a coverage gap).
     """
     from scanner.errors import ScannerError
-    from scanner.pipeline import scan_repo
+    from scanner.pipeline import repo_source, run_scan
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
@@ -109,16 +109,16 @@ def scan_repo_cmd(
         _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
     try:
         config = image_flags.apply(load_scan_config(path, config_path))
-        result = scan_repo(
-            path,
+        outcome = run_scan(
+            repo_source(path, config),
             config,
             progress=progress(sys.stderr.isatty()),
             waivers=audit.load_register(path, config),
-            on_inventory=audit.keep_inventory,
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+    audit.keep_inventory(outcome.inventory)
+    finish_scan(outcome.result, config, outputs, bundle=audit.write_bundle)
 
 
 def _scan_premerge(
@@ -141,10 +141,10 @@ def _scan_premerge(
             cli_waivers=audit.waivers,
             adjust=image_flags.apply,
             progress=progress(sys.stderr.isatty()),
-            on_inventory=audit.keep_inventory,
         )
     except ScannerError as exc:
         fail(exc.diagnostics())
+    audit.keep_inventory(outcome.inventory)
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
     result = outcome.result

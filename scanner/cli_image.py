@@ -215,7 +215,7 @@ def scan_image_cmd(
         image_rules = RuleSet(
             r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
         )
-        result = run_scan(ImageSource(refs), config, rules=image_rules)
+        result = run_scan(ImageSource(refs), config, rules=image_rules).result
     except ScannerError as exc:
         fail(exc.diagnostics())
     finish_scan(result, config, outputs)

@@ -168,7 +168,11 @@ class Engine:
                 judged.append(index)
             elif self._is_unknown(resource):
                 skipped.append(Skipped(resource.origin, _skip_reason(resource)))
-        findings.extend(parallel.judge_all(self, inventory, judged, ns_labels))
+        shares = parallel.shares_of(judged, parallel.worker_count(len(judged)))
+        judged_shares = parallel.map_shares(
+            lambda share: self.judge_indexes(inventory, share, ns_labels), shares
+        )
+        findings.extend(finding for share in judged_shares for finding in share)
         return findings, skipped
 
     def judge_indexes(
@@ -191,8 +195,13 @@ class Engine:
         return kinds.lookup(ref.api_version, ref.kind) is None and ref.group != SYNTHETIC_GROUP
 
     def _apply_analyzers(self, inventory: Inventory) -> None:
+        from scanner.analyzers.secrets import secret_hits
+
         self.unread_context = unread_context(inventory, self.analyzers)
+        needed = self.rules.facts_read()
         for analyzer in self.analyzers:
+            if not analyzer.needed_by(needed):
+                continue  # no selected rule reads its facts: the work would be thrown away
             try:
                 result = analyzer.analyze(inventory, self.params)
             except Exception as exc:  # noqa: BLE001 - fail closed: dependent rules become error
@@ -202,10 +211,15 @@ class Engine:
                     )
                 )
                 continue
+            inventory.secrets.update(result.secrets)
             for index, facts in result.facts.items():
                 inventory.resources[index] = inventory.resources[index].with_facts(facts)
             for extra in result.resources:
                 inventory.add(extra)
+        # Outputs are redacted per resource: objects synthesised after the secrets analyzer
+        # ran (or when it failed) are searched too.
+        unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
+        inventory.secrets.update(secret_hits(inventory, unsearched))
 
     def _variables(
         self,

@@ -312,6 +312,8 @@ class PremergeOutcome:
     result: ScanResult
     trusted: TrustedInputs
     changed: frozenset[str]
+    #: What the rules saw in the change, for the evidence bundle's snapshot.
+    inventory: Inventory
 
 
 def scan_premerge(
@@ -322,7 +324,6 @@ def scan_premerge(
     cli_waivers: Path | None = None,
     adjust: Callable[[Config], Config] = lambda c: c,
     progress: Callable[[str], None] | None = None,
-    on_inventory: Callable[[Inventory], None] | None = None,
 ) -> PremergeOutcome:
     """Scan the merge base and the change with the base's configuration; compare them."""
     head_dir = root.resolve()
@@ -339,7 +340,7 @@ def scan_premerge(
     base_source = RepoSource(
         base_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
     )
-    base = run_scan(base_source, config, rules=trusted.rules, waivers=trusted.register)
+    base = run_scan(base_source, config, rules=trusted.rules, waivers=trusted.register).result
     head_source = RepoSource(
         head_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
     )
@@ -349,7 +350,6 @@ def scan_premerge(
         rules=trusted.rules,
         progress=progress,
         waivers=trusted.register,
-        on_inventory=on_inventory,
     )
-    result = replace(head, comparison=compare(base, head, revs))
-    return PremergeOutcome(result, trusted, revs.changed)
+    result = replace(head.result, comparison=compare(base, head.result, revs))
+    return PremergeOutcome(result, trusted, revs.changed, head.inventory)

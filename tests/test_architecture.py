@@ -36,7 +36,7 @@ STAGES: dict[str, int] = {
     "scanner.rbac": 3,
     "scanner.images": 3,
     "scanner.engine": 4,
-    "scanner.parallel": 4,
+    "scanner.parallel": 0,  # map_shares: generic, knows no stage
     "scanner.findings": 5,
     "scanner.scope": 5,
     "scanner.waivers": 6,
