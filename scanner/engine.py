@@ -16,6 +16,7 @@ from scanner.inventory import (
     environment_of,
     namespace_scope,
     pod_spec_of,
+    unreadable_containers,
 )
 from scanner.model import (
     SYNTHETIC_GROUP,
@@ -268,6 +269,7 @@ class Engine:
             pod_spec_of(resource) is None
         )
         delegated = no_pod and kinds.delegates_pod_template(resource.body)
+        unreadable = [] if no_pod else unreadable_containers(pod_spec_of(resource))
         for rule in rules:
             if rule.match.observed_state and not self.observed:
                 continue
@@ -276,6 +278,9 @@ class Engine:
             if no_pod and rule.match.workloads:
                 if not delegated:
                     yield self._no_pod_spec(rule, resource)
+                continue
+            if unreadable and rule.match.workloads:
+                yield self._unreadable_items(rule, resource, unreadable)
                 continue
             if activation is None:
                 try:
@@ -301,6 +306,25 @@ class Engine:
             origin=resource.origin,
             controls=rule.controls,
             fingerprint=fingerprint(rule.id, resource, resource.origin, [where]),
+        )
+
+    @staticmethod
+    def _unreadable_items(rule: Rule, resource: Resource, items: Sequence[str]) -> Finding:
+        """A container list emptied of items that are no objects cannot pass a rule over it."""
+        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+        lead = ".".join(info.pod_spec_path) + "." if info and info.pod_spec_path else ""
+        paths = [f"{lead}{item}" for item in items]
+        return Finding(
+            rule_id=rule.id,
+            status=Status.ERROR,
+            severity=rule.severity,
+            title=rule.title,
+            message=f"{', '.join(paths[:3])} is not an object: the containers cannot be judged",
+            resource=resource.ref,
+            origin=resource.origin,
+            evidence=tuple(Evidence(p) for p in paths[:3]),
+            controls=rule.controls,
+            fingerprint=fingerprint(rule.id, resource, resource.origin, paths),
         )
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:

@@ -155,6 +155,21 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
     return found
 
 
+def unreadable_containers(pod_spec: Mapping[str, Any] | None) -> list[str]:
+    """Container entries that are no objects (``- "nginx:latest"``): :func:`containers_of`
+    leaves them out, so a rule over ``containers`` would judge an emptied list and pass."""
+    if not pod_spec:
+        return []
+    found: list[str] = []
+    for section in ("initContainers", "containers", "ephemeralContainers"):
+        items = pod_spec.get(section)
+        if isinstance(items, list):
+            found.extend(
+                f"{section}[{i}]" for i, c in enumerate(items) if not isinstance(c, Mapping)
+            )
+    return found
+
+
 #: Security settings a container inherits from the pod's securityContext when it sets none.
 _INHERITED = ("runAsNonRoot", "runAsUser", "runAsGroup")
 #: Container-only settings copied as they are when set.
