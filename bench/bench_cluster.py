@@ -159,7 +159,7 @@ def main() -> None:
                 f"--sign-key={_sign_key(Path(workdir))}",
             ]  # fmt: skip
             env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGERGATE_RUN_ID": "bench"}
-            run = measure(argv, env=env, cwd=Path(workdir))
+            run = measure(argv, env=env, cwd=Path(workdir), label="ledgergate")
         finally:
             parent.send("stop")
             proc.join(30)

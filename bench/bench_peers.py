@@ -62,6 +62,7 @@ def main() -> None:
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs: dict[str, Run] = {}
+    print(HEADER, flush=True)
     runs["ledgergate"] = measure(
         [
             sys.executable, "-m", "scanner", "scan", "repo", str(corpus),
@@ -70,6 +71,7 @@ def main() -> None:
         ],
         env=env,
         cwd=ROOT,
+        label="ledgergate",
     )  # fmt: skip
     why = "" if (bin_dir / "checkov").exists() else _pip(bin_dir, CHECKOV)
     if why:
@@ -81,6 +83,7 @@ def main() -> None:
                 "--skip-download", "--quiet", "-o", "json",
             ],
             env={**os.environ, "VIRTUAL_ENV": str(venv)},
+            label="checkov",
         )  # fmt: skip
     trivy = _trivy_binary(bin_dir)
     if trivy is None:
@@ -91,7 +94,8 @@ def main() -> None:
     else:
         cache = work / "trivy-cache"
         runs["trivy"] = measure(
-            [str(trivy), "config", "--cache-dir", str(cache), "--quiet", str(corpus)]
+            [str(trivy), "config", "--cache-dir", str(cache), "--quiet", str(corpus)],
+            label="trivy",
         )
     print(f"corpus: {corpus} ({sum(1 for _ in corpus.rglob('*') if _.is_file())} files)")
     print(HEADER)

@@ -82,10 +82,13 @@ def corpus() -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs = {}
+    print(HEADER, flush=True)
     for copies in (1, 2):
         folder = temp_corpus(copies)
         out = folder.parent
-        runs[f"load x{copies}"] = measure([sys.executable, "-c", _LOAD_ONLY, str(folder)])
+        runs[f"load x{copies}"] = measure(
+            [sys.executable, "-c", _LOAD_ONLY, str(folder)], label=f"load x{copies}"
+        )
         runs[f"scan x{copies}"] = measure(
             [
                 sys.executable, "-m", "scanner", "scan", "repo", str(folder), "--fail-on=none",
@@ -93,6 +96,7 @@ def corpus() -> None:
             ],
             env=env,
             cwd=ROOT,
+            label=f"scan x{copies}",
         )  # fmt: skip
     print(HEADER)
     for name, run in runs.items():

@@ -66,6 +66,7 @@ def measure(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout_s: float = 3600,
+    label: str = "",
 ) -> Run:
     """Run ``argv`` to completion (output discarded) and measure its process tree."""
     import psutil
@@ -91,7 +92,10 @@ def measure(
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # ru_maxrss of the largest single descendant, in case sampling missed a short peak.
     peak = max(peak, after.ru_maxrss * 1024)
-    return Run(wall, cpu, peak / 2**20, child.returncode)
+    run = Run(wall, cpu, peak / 2**20, child.returncode)
+    if label:  # as soon as it is known: a long benchmark stopped half-way keeps its rows
+        print(run.line(label), flush=True)
+    return run
 
 
 def unpack_corpus(target: Path, copies: int = 1) -> Path:
