@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
+from scanner.errors import ExpressionError
 from scanner.redaction import entropy
 
 #: Variables every rule expression may read. ``namespace`` is a reserved word in CEL, so
@@ -28,11 +29,11 @@ VARIABLES = (
 )
 
 
-class CelCompileError(ValueError):
+class CelCompileError(ExpressionError, ValueError):
     """An expression that does not compile; the message carries CEL's column marker."""
 
 
-class CelEvalError(RuntimeError):
+class CelEvalError(ExpressionError, RuntimeError):
     """An expression that failed while evaluating (missing field, wrong type, ...)."""
 
 

@@ -21,6 +21,7 @@ from scanner.rules import RuleSet, load_rules
 from scanner.scope import effective_scope
 from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
+from scanner.waiverrefs import file_lines, reference_findings
 from scanner.waivers import WaiverRegister, apply_waivers
 
 Progress = Callable[[str], None]
@@ -142,6 +143,8 @@ def run_scan(
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
+        lines = file_lines(getattr(source, "root", None))  # inline `ledgergate: waiver` refs
+        findings.extend(reference_findings(inventory.resources, waivers, lines))
         coverage = [*inventory.coverage, *scope_notes]
         coverage.extend(environment_coverage(inventory, config.params))
         coverage.extend(

@@ -9,16 +9,20 @@ from scanner.analyzers.base import Analyzer, AnalyzerResult
 
 if TYPE_CHECKING:
     from scanner.analyzers.provenance import ChangeLookup
+    from scanner.images.settings import ImageScanSettings
 
 
 def default_analyzers(
-    now: datetime | None = None, ledger: ChangeLookup | None = None
+    now: datetime | None = None,
+    ledger: ChangeLookup | None = None,
+    images: ImageScanSettings | None = None,
 ) -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here.
 
     ``now`` is when run ages (backups, restores) are judged; default the clock.
     ``ledger`` answers whether a synced GitOps revision passed change control
-    (``scan cluster --repo``).
+    (``scan cluster --repo``). ``images`` are the image settings the CLI validated
+    (default: built from ``params`` when the analyzer runs).
     """
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
@@ -42,7 +46,7 @@ def default_analyzers(
         NetworkPolicyAnalyzer(),
         StorageAnalyzer(),
         RbacAnalyzer(),
-        ImageAnalyzer(),
+        ImageAnalyzer(settings=images),
         GateAnalyzer(),
         ChangeAnalyzer(),
         ProvenanceAnalyzer(ledger),

@@ -17,6 +17,7 @@ from scanner.pipeline import run_scan
 from scanner.rules import RuleSet, load_rules
 from scanner.sources.kube import KubeSource
 from scanner.sources.kubeclient import KubeClient, connect
+from scanner.sources.kubeplan import matched_kinds
 from tests.kubeapi.fixtures import CLUSTER_FIXTURE
 
 
@@ -39,7 +40,7 @@ def scan_cluster(
     )
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
     kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
-    source = KubeSource(client, ruleset, **kw)
+    source = KubeSource(client, matched_kinds(ruleset), **kw)
     outcome = run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now())
     return outcome.result, client
 
