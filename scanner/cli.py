@@ -127,7 +127,7 @@ def scan_repo_cmd(
     (with --base: also when git cannot compare the two trees), 4 when an input exists
     but could not be read (a coverage gap).
     """
-    from scanner.pipeline import scan_repo
+    from scanner.pipeline import repo_source, run_scan
     from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
@@ -138,15 +138,15 @@ def scan_repo_cmd(
     root = targets.root
     config = image_flags.apply(load_scan_config(root, config_path))
     analyzers = image_flags.analyzers(config)
-    result = scan_repo(
-        root,
+    outcome = run_scan(
+        repo_source(root, config),
         config,
         analyzers=analyzers,
         progress=progress(sys.stderr.isatty()),
         waivers=audit.load_register(root, config),
-        on_inventory=audit.keep_inventory,
     )
-    finish_scan(targets.narrow(result), config, outputs, bundle=audit.write_bundle)
+    audit.keep_inventory(outcome.inventory)
+    finish_scan(targets.narrow(outcome.result), config, outputs, bundle=audit.write_bundle)
 
 
 def _scan_premerge(
@@ -168,8 +168,8 @@ def _scan_premerge(
         adjust=image_flags.apply,
         analyzers=image_flags.analyzers,
         progress=progress(sys.stderr.isatty()),
-        on_inventory=audit.keep_inventory,
     )
+    audit.keep_inventory(outcome.inventory)
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
     result = targets.narrow(outcome.result)

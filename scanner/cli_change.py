@@ -136,8 +136,8 @@ def changes(
         approvals=reviews,
         progress=progress(sys.stderr.isatty()),
         waivers=audit.load_register(None),
-        on_inventory=audit.keep_inventory,
     )
+    audit.keep_inventory(scan.inventory)
     as_json = changelog_json(scan.rows, scan.result.target)
     as_csv = changelog_csv(scan.rows)
     audit.extra_files.update({"changelog.json": as_json.encode(), "changelog.csv": as_csv.encode()})

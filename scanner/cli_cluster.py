@@ -147,15 +147,16 @@ def cluster(
         context_kinds=kinds_read_by_analyzers(),
         synthesised_kinds=kinds_synthesised_by_analyzers(),
     )
-    result = run_scan(
+    outcome = run_scan(
         source,
         config,
         rules=ruleset,
         progress=progress(tty),
         waivers=audit.load_register(None, config),
-        on_inventory=audit.keep_inventory,
         analyzers=analyzers,
     )
+    audit.keep_inventory(outcome.inventory)
+    result = outcome.result
     finish_scan(
         result, config, outputs, bundle=audit.write_bundle, after=run.reporter(audit.evidence)
     )

@@ -75,7 +75,7 @@ class AuditOptions:
         return self.register
 
     def keep_inventory(self, inventory: Inventory) -> None:
-        """Pipeline hook: remember what the rules saw, for the bundle's inventory snapshot."""
+        """Remember what the rules saw (a scan outcome's), for the bundle's inventory snapshot."""
         self.inventory = inventory
 
     def write_bundle(self, result: ScanResult, config: Config) -> None:

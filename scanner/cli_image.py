@@ -217,5 +217,5 @@ def scan_image_cmd(
     image_rules = RuleSet(
         r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
     )
-    result = run_scan(ImageSource(refs), config, rules=image_rules, analyzers=analyzers)
+    result = run_scan(ImageSource(refs), config, rules=image_rules, analyzers=analyzers).result
     finish_scan(result, config, outputs)

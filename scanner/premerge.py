@@ -313,6 +313,8 @@ class PremergeOutcome:
     result: ScanResult
     trusted: TrustedInputs
     changed: frozenset[str]
+    #: What the rules saw in the change, for the evidence bundle's snapshot.
+    inventory: Inventory
 
 
 def scan_premerge(
@@ -324,7 +326,6 @@ def scan_premerge(
     adjust: Callable[[Config], Config] = lambda c: c,
     analyzers: Callable[[Config], Sequence[Analyzer]] | None = None,
     progress: Callable[[str], None] | None = None,
-    on_inventory: Callable[[Inventory], None] | None = None,
 ) -> PremergeOutcome:
     """Scan the merge base and the change with the base's configuration; compare them.
 
@@ -353,7 +354,7 @@ def scan_premerge(
         rules=trusted.rules,
         waivers=trusted.register,
         analyzers=build(config),
-    )
+    ).result
     head_source = RepoSource(
         head_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
     )
@@ -363,8 +364,7 @@ def scan_premerge(
         rules=trusted.rules,
         progress=progress,
         waivers=trusted.register,
-        on_inventory=on_inventory,
         analyzers=build(config),
     )
-    result = replace(head, comparison=compare(base, head, revs))
-    return PremergeOutcome(result, trusted, revs.changed)
+    result = replace(head.result, comparison=compare(base, head.result, revs))
+    return PremergeOutcome(result, trusted, revs.changed, head.inventory)

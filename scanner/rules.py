@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -251,6 +252,10 @@ def load_rule(path: Path) -> Rule:
     )
 
 
+#: ``facts.<name>`` in a rule's expressions.
+_FACT_NAME = re.compile(r"\bfacts\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
 class RuleSet:
     """The rules of one scan, indexed by (API group, kind) so each object meets only its rules."""
 
@@ -276,6 +281,18 @@ class RuleSet:
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
+
+    def facts_read(self) -> frozenset[str]:
+        """Top-level fact names the rules require or mention (``facts.<name>`` in any
+        expression); ``*`` when a rule's text is unknown, so every analyzer runs."""
+        names: set[str] = set()
+        for rule in self.rules:
+            names.update(name.split(".", 1)[0] for name in rule.requires)
+            if not rule.source:
+                names.add("*")
+                continue
+            names.update(_FACT_NAME.findall(json.dumps(rule.source, default=str)))
+        return frozenset(names)
 
     def get(self, rule_id: str) -> Rule | None:
         """The rule with this id, if loaded."""

@@ -41,7 +41,8 @@ def scan_cluster(
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
     kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
     source = KubeSource(client, matched_kinds(ruleset), **kw)
-    return run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now()), client
+    outcome = run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now())
+    return outcome.result, client
 
 
 def fixture_now() -> datetime:
