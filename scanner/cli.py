@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,13 +30,28 @@ from scanner.cliutil import (
     progress,
 )
 
+if TYPE_CHECKING:
+    from scanner.targets import Targets
+
 
 @click.group(
     cls=ExitGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="ledgergate")
-def cli() -> None:
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour on the terminal (also when NO_COLOR is set); files are never coloured.",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="For CI logs: no progress lines, and of the terminal table only the summary line "
+    "(--output, --sarif and --json files are complete).",
+)
+def cli(no_color: bool, quiet: bool) -> None:
     """Ledgergate: finance-control compliance checks for Kubernetes estates.
 
     Judges Git repositories (the pre-merge gate), live clusters (the nightly audit,
@@ -54,7 +69,11 @@ def cli() -> None:
       ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rules list --framework pci-dss-4.0
       ledgergate evidence verify audit.zip --key signer.pub
+      ledgergate --quiet --no-color scan repo .      # CI logs: the summary line only
     """
+    from scanner.terminal import TERMINAL
+
+    TERMINAL.no_color, TERMINAL.quiet = no_color, quiet
 
 
 @cli.group()
@@ -63,7 +82,7 @@ def scan() -> None:
 
 
 @scan.command("repo")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.argument("path", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--base",
     metavar="REF",
@@ -88,7 +107,7 @@ def scan() -> None:
 @audit_options
 @image_options()
 def scan_repo_cmd(
-    path: Path,
+    path: tuple[Path, ...],
     base: str | None,
     only_changed_files: bool,
     config_path: Path | None,
@@ -96,7 +115,11 @@ def scan_repo_cmd(
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
-    """Scan the manifests and estate config files of a repository.
+    """Scan the manifests and estate config files of a repository (default: .).
+
+    One folder: that folder is scanned. Files or several paths (a pre-commit hook's
+    staged files): the whole Git work tree is scanned as context, and only findings
+    located in those paths are shown and decide the exit code.
 
     Inside a Git work tree the files git tracks plus untracked, not-ignored files are
     read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
@@ -105,26 +128,29 @@ def scan_repo_cmd(
     but could not be read (a coverage gap).
     """
     from scanner.pipeline import scan_repo
+    from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
+    targets = resolve_targets(path)
     if base:
-        _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
-    config = image_flags.apply(load_scan_config(path, config_path))
+        _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
+    root = targets.root
+    config = image_flags.apply(load_scan_config(root, config_path))
     analyzers = image_flags.analyzers(config)
     result = scan_repo(
-        path,
+        root,
         config,
         analyzers=analyzers,
         progress=progress(sys.stderr.isatty()),
-        waivers=audit.load_register(path, config),
+        waivers=audit.load_register(root, config),
         on_inventory=audit.keep_inventory,
     )
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+    finish_scan(targets.narrow(result), config, outputs, bundle=audit.write_bundle)
 
 
 def _scan_premerge(
-    path: Path,
+    targets: Targets,
     base: str,
     only_changed_files: bool,
     config_path: Path | None,
@@ -135,7 +161,7 @@ def _scan_premerge(
     from scanner.premerge import scan_premerge
 
     outcome = scan_premerge(
-        path,
+        targets.root,
         base,
         cli_config=config_path,
         cli_waivers=audit.waivers,
@@ -146,7 +172,7 @@ def _scan_premerge(
     )
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
-    result = outcome.result
+    result = targets.narrow(outcome.result)
     shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
     finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 
@@ -284,10 +310,12 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_baseline import baseline
     from scanner.cli_change import changes
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_image import scan_image_cmd
+    from scanner.cli_init import init_cmd
     from scanner.cli_rbac import rbac
 
     scan.add_command(cluster)
@@ -296,6 +324,8 @@ def _register_subcommands() -> None:
     cli.add_command(rbac)
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)
+    cli.add_command(init_cmd)
+    cli.add_command(baseline)
 
 
 _register_subcommands()

@@ -140,8 +140,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def progress(enabled: bool) -> Any:
+    from scanner.terminal import TERMINAL
+
     def say(message: str) -> None:
-        if enabled:
+        if enabled and not TERMINAL.quiet:
             click.echo(f"… {message}", err=True)
 
     return say
@@ -164,10 +166,12 @@ def write_outputs(
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
             write_file(path, get_reporter(name).render(result))
-    color = output is None and fmt == "table" and sys.stdout.isatty()
+    from scanner.terminal import TERMINAL, quiet_text
+
+    color = output is None and fmt == "table" and TERMINAL.color(sys.stdout.isatty())
     text = get_reporter(fmt, color=color).render(result)
     if output is None or str(output) == "-":
-        click.echo(text, nl=False)
+        click.echo(quiet_text(text) if TERMINAL.quiet and fmt == "table" else text, nl=False)
     else:
         write_file(output, text)
 
@@ -249,6 +253,14 @@ def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
     set_fingerprint_key(None)
     if key_file is None:
         return
+    if isinstance(scanned, tuple):  # ``scan repo PATH...``: the tree scanned as context
+        from scanner.errors import ScannerError
+        from scanner.targets import resolve_targets
+
+        try:
+            scanned = resolve_targets(scanned).root
+        except ScannerError:
+            scanned = None  # the command reports the bad path itself
     if isinstance(scanned, Path) and key_file.resolve().is_relative_to(scanned.resolve()):
         fail(f"--fingerprint-key {key_file}: the key must not live inside the scanned tree")
     try:
