@@ -149,7 +149,7 @@ _VARIABLE_REF = re.compile(r"(?<![\w.])variables\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _BOUND_PREFIX = "lgvar_"
 
 
-class UnknownVariableError(ValueError):
+class UnknownVariableError(ExpressionError, ValueError):
     """An expression reads ``variables.x`` that the rule does not declare (before it)."""
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from scanner.cliutil import fail, load_scan_config, progress, write_file
+from scanner.cliutil import ExitGroup, fail, load_scan_config, progress, write_file
 
 
-@click.group("baseline")
+@click.group("baseline", cls=ExitGroup)
 def baseline() -> None:
     """Adopt the gate on a repository that already fails, without hiding the debt."""
 

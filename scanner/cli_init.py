@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from scanner.cliutil import fail, write_file
+from scanner.cliutil import ExitCommand, fail, write_file
 
 
-@click.command("init")
+@click.command("init", cls=ExitCommand)
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option("--force", is_flag=True, help="Replace an existing ledgergate.yaml.")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the file instead of writing it.")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import shipped, yamlutil
-from scanner.clock import today as today_utc
+from scanner.clock import today
 from scanner.config import DEFAULT_WAIVER_MAX_DAYS, Config, confined_file
 from scanner.errors import ConfigError
 from scanner.identity import fold
@@ -38,6 +38,8 @@ UNDER_APPROVED_RULE_ID = "waiver/under-approved"
 #: Distinct approvers (besides the owner) a waiver needs to cover a critical finding.
 CRITICAL_APPROVERS = 2
 GLOB_CHARS = frozenset("*?[")
+#: Waiver expiry's "today" (``LEDGERGATE_TODAY``, never ``SOURCE_DATE_EPOCH``): scanner.clock.
+today_utc = today
 
 
 @dataclass(frozen=True)
