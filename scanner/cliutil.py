@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from scanner.reporters import FORMATS
+
 if TYPE_CHECKING:
     from scanner.config import Config
     from scanner.findings import ScanResult
@@ -42,7 +44,6 @@ EXIT_CODES = {
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 #: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
 FAIL_ON_NONE = "none"
-FORMATS = ("table", "json", "sarif", "html", "md")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -197,10 +198,12 @@ def output_options(func: F) -> F:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(FORMATS),
+            type=click.Choice(tuple(FORMATS)),
             default="table",
             show_default=True,
-            help="Format written to stdout (or --output).",
+            help="Format written to stdout (or --output): "
+            + "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
+            + ".",
         ),
         click.option(
             "--output", "-o", type=click.Path(path_type=Path), help="Write --format here."
