@@ -72,12 +72,19 @@ def write_outputs(
 ) -> None:
     from scanner.reporters import get_reporter
 
+    notes: list[str] = []
     # Files first: a reporter that fails on odd data must not cost the SARIF and JSON.
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
-            write_file(path, get_reporter(name).render(result))
+            reporter = get_reporter(name)
+            write_file(path, reporter.render(result))
+            notes.extend(reporter.notes)
     color = output is None and fmt == "table" and sys.stdout.isatty()
-    text = get_reporter(fmt, color=color).render(result)
+    reporter = get_reporter(fmt, color=color)
+    text = reporter.render(result)
+    notes.extend(reporter.notes)
+    for note in dict.fromkeys(notes):  # once each, when --sarif and --format sarif agree
+        click.echo(f"ledgergate: {note}", err=True)
     if output is None or str(output) == "-":
         click.echo(text, nl=False)
     else:

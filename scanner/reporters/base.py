@@ -17,6 +17,11 @@ class Reporter(abc.ABC):
     """Turns a scan result into one output format."""
 
     name: str = ""
+    #: Warnings of the last render for the terminal (stderr), e.g. results dropped.
+    notes: list[str]
+
+    def __init__(self) -> None:
+        self.notes = []
 
     @abc.abstractmethod
     def render(self, result: ScanResult) -> str:

@@ -24,6 +24,7 @@ class TableReporter(Reporter):
     name = "table"
 
     def __init__(self, color: bool = False, width: int = 140) -> None:
+        super().__init__()
         self.color = color
         self.width = width
 
