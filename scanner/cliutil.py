@@ -38,7 +38,8 @@ EXIT_CODES = {
     "file outside the repository, unwritable output; with `--base`, any git failure)",
     EXIT_INTERNAL: "internal error (a bug; please report it)",
     EXIT_INCOMPLETE: "scan incomplete: a coverage *gap* (a kind answered 403, timed out or "
-    "kept failing; discovery failed; an analyzer failed). Wins over 1; the outputs are "
+    "kept failing; discovery failed; an analyzer failed; an input `requireInputs` lists was "
+    "not enabled). Wins over 1; the outputs are "
     "written first",
 }
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -269,17 +270,30 @@ def finish_scan(
         except ScannerError as exc:
             fail(exc.diagnostics())
     code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
+    _say_missing_inputs(result, config)
     if after is not None:
         after(result, code)
     sys.exit(code)
 
 
+def _say_missing_inputs(result: ScanResult, config: Config) -> None:
+    from scanner.inputs import missing_required
+
+    for name in missing_required(result.findings, config.require_inputs):
+        click.echo(
+            f"ledgergate: requireInputs lists {name}, but this run did not read it "
+            f"(enable --{name}): the scan is incomplete",
+            err=True,
+        )
+
+
 def exit_code(result: ScanResult, config: Config, fail_on: str | None) -> int:
     """4 when the scan is incomplete, 1 when the gate fails (``--fail-on`` or the config's
     ``failOn``; never with ``none``), else 0."""
+    from scanner.inputs import missing_required
     from scanner.model import Severity
 
-    if result.incomplete():
+    if result.incomplete() or missing_required(result.findings, config.require_inputs):
         return EXIT_INCOMPLETE
     if fail_on == FAIL_ON_NONE:
         return EXIT_OK

@@ -39,6 +39,7 @@ STAGES: dict[str, int] = {
     "scanner.parallel": 4,
     "scanner.findings": 5,
     "scanner.scope": 5,
+    "scanner.inputs": 5,
     "scanner.waivers": 6,
     "scanner.reporters": 7,
     "scanner.evidence": 7,

@@ -232,6 +232,12 @@ def _run_properties(result: ScanResult, passes: Counter[str]) -> dict[str, Any]:
         properties["comparison"] = {k: v for k, v in comparison.items() if k != "fixed"}
     if result.scope:
         properties["scope"] = dict(result.scope)
+    skipped = [f for f in result.findings if f.status is Status.NOT_EVALUATED]
+    if skipped:  # rules whose input was not enabled: no alert, but not silence either
+        properties["notEvaluated"] = [
+            {"ruleId": f.rule_id, "message": f.message, **{e.path: e.value for e in f.evidence}}
+            for f in skipped
+        ]
     return properties
 
 
