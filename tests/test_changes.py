@@ -185,10 +185,12 @@ EXPECTED = {
 def test_each_planted_bypass_fails_on_its_commit(
     run_cli: Callable[..., Result], estate: Estate, tmp_path: Path
 ) -> None:
-    result, doc = _scan(run_cli, estate, tmp_path)
+    bundle = tmp_path / "bundle"
+    result, doc = _scan(run_cli, estate, tmp_path, "--evidence", str(bundle))
     assert result.exit_code == 1, result.output
     assert _failures(estate, doc) == EXPECTED
-    judged = {estate.label(f["resource"]["name"]) for f in doc["findings"]}  # type: ignore[attr-defined]
+    full = json.loads((bundle / "findings.json").read_text())  # passes one by one
+    judged = {estate.label(f["resource"]["name"]) for f in full["findings"]}
     assert "docs" not in judged  # not a production change
     assert "feature" not in judged  # not first-parent: judged through its merge
     assert {"merged", "github-squash"} <= judged  # judged, and passed every rule

@@ -61,6 +61,24 @@ _ENTRIES = (
         ".md",
         "Markdown summary for a pull-request comment or step summary",
     ),
+    Format(
+        "junit",
+        "scanner.reporters.junit:JunitReporter",
+        ".xml",
+        "JUnit XML: one test case per rule x resource failure",
+    ),
+    Format(
+        "gitlab-sast",
+        "scanner.reporters.gitlab:SastReporter",
+        ".json",
+        "GitLab SAST security report (artifacts:reports:sast)",
+    ),
+    Format(
+        "gitlab-codequality",
+        "scanner.reporters.gitlab:CodeQualityReporter",
+        ".json",
+        "GitLab Code Quality report (artifacts:reports:codequality)",
+    ),
 )
 #: Every format by name, in the order ``--help`` lists them.
 FORMATS: dict[str, Format] = {f.name: f for f in _ENTRIES}

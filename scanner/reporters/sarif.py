@@ -18,13 +18,12 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
-from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 from scanner.findings import ScanResult
 from scanner.model import Finding, Severity, Status
-from scanner.reporters.base import Reporter, comparison_to_dict
+from scanner.reporters.base import Reporter, comparison_to_dict, repo_path, repository_root
 from scanner.rules import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -64,20 +63,6 @@ def artifact_uri(path: str) -> str:
     """A relative URI reference for a repository path (RFC 3986: spaces, ``#``, ``?``,
     ``%`` and non-ASCII characters percent-encoded, ``/`` kept)."""
     return quote(path, safe="/")
-
-
-def repository_root(scanned: str) -> tuple[Path, str] | None:
-    """The git top-level above ``scanned`` and the scanned folder's path inside it
-    (``''`` at the top), found by the ``.git`` entry git itself looks for."""
-    if not scanned:
-        return None
-    start = Path(scanned).absolute()
-    folder = start if start.is_dir() else start.parent
-    for candidate in (folder, *folder.parents):
-        if (candidate / ".git").exists():
-            inside = folder.relative_to(candidate).as_posix()
-            return candidate, "" if inside == "." else inside
-    return None
 
 
 def _message(text: str) -> dict[str, str]:
@@ -150,7 +135,7 @@ def _pseudo_descriptor(rule_id: str) -> dict[str, Any]:
 def _location(f: Finding, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if f.origin.path:
-        path = str(PurePosixPath(prefix) / f.origin.path) if prefix else f.origin.path
+        path = repo_path(f, prefix)
         physical: dict[str, Any] = {
             "artifactLocation": {"uri": artifact_uri(path), "uriBaseId": SRCROOT}
         }
@@ -250,7 +235,7 @@ def build_log(result: ScanResult, limit: int = LIMITS["resultsPerRun"]) -> dict[
     known = {r.id for r in result.rules}
     rules.extend(_pseudo_descriptor(i) for i in sorted({f.rule_id for f in reported} - known))
     index = {d["id"]: i for i, d in enumerate(rules)}
-    root = repository_root(str(result.target.get("path", "")))
+    root = repository_root(result)
     prefix = root[1] if root else ""
     notifications: list[dict[str, Any]] = [
         {
