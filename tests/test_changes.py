@@ -253,8 +253,10 @@ def test_binary_keyring_is_a_trust_set_too(
         str(binary),
         "--json",
         str(out),
+        "--evidence",
+        str(tmp_path / "bundle"),
     )
-    doc = json.loads(out.read_text())
+    doc = json.loads((tmp_path / "bundle" / "findings.json").read_text())  # passes listed
     statuses = {f["ruleId"]: f["status"] for f in doc["findings"]}
     assert statuses["LG-CHG-001"] == "pass"
 
@@ -329,12 +331,14 @@ def test_repository_config_cannot_choose_the_verifying_program(
         *estate.trust_args(),
         "--format",
         "json",
+        "--evidence",
+        str(tmp_path / "bundle"),
     )
     assert result.exit_code == 1
     assert not marker.exists()
+    full = json.loads((tmp_path / "bundle" / "findings.json").read_text())  # passes listed
     statuses = {
-        (estate.label(f["resource"]["name"]), f["ruleId"]): f["status"]
-        for f in json.loads(result.output)["findings"]
+        (estate.label(f["resource"]["name"]), f["ruleId"]): f["status"] for f in full["findings"]
     }
     assert statuses[("merged", "LG-CHG-001")] == "pass"
     assert statuses[("foreign-gpg", "LG-CHG-001")] == "fail"
