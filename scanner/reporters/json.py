@@ -90,5 +90,7 @@ class JsonReporter(Reporter):
 
     def render(self, result: ScanResult) -> str:
         """Pretty JSON with a trailing newline."""
-        doc = result_to_dict(result, full=self.full)
+        # an image scan's verdicts are per image (a handful): each pass is the answer
+        full = self.full or result.target.get("type") == "image"
+        doc = result_to_dict(result, full=full)
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
