@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from scanner.config import load_config
 from scanner.evidence.verify import verify_bundle
-from scanner.pipeline import scan_repo
+from scanner.pipeline import repo_source, run_scan, scan_repo
 from scanner.reporters.evidence import BundleInputs, write_bundle
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures/repos/odoo-finance-noncompliant"
@@ -45,12 +45,12 @@ def main(copies: int = 200) -> None:
         started = time.perf_counter()
         scan_repo(root, config)
         plain = time.perf_counter() - started
-        kept = {}
         started = time.perf_counter()
-        result = scan_repo(root, config, on_inventory=lambda inv: kept.update(inv=inv))
+        outcome = run_scan(repo_source(root, config), config)
+        result = outcome.result
         bundle = Path(tmp) / "bundle.zip"
         files = write_bundle(
-            BundleInputs(result=result, inventory=kept["inv"], sign_key=pem), bundle
+            BundleInputs(result=result, inventory=outcome.inventory, sign_key=pem), bundle
         )
         with_bundle = time.perf_counter() - started
         started = time.perf_counter()

@@ -38,6 +38,8 @@ class ChangeScan:
 
     result: ScanResult
     rows: list[dict[str, Any]]
+    #: What the rules saw, for the evidence bundle's snapshot.
+    inventory: Inventory
 
 
 def scan_changes(
@@ -49,32 +51,23 @@ def scan_changes(
     approvals: Sequence[PullRequest] = (),
     progress: Progress | None = None,
     waivers: WaiverRegister | None = None,
-    on_inventory: Callable[[Inventory], None] | None = None,
 ) -> ChangeScan:
     """Judge every change of the population with the change rules."""
-    kept: list[Inventory] = []
-
-    def keep(inventory: Inventory) -> None:
-        kept.append(inventory)
-        if on_inventory is not None:
-            on_inventory(inventory)
-
     source = ChangeSource(git, population, config.params, trust=trust, approvals=approvals)
-    result = run_scan(
+    outcome = run_scan(
         source,
         config,
         rules=load_ruleset(config, families=HISTORY_FAMILIES),
         progress=progress,
         waivers=waivers,
-        on_inventory=keep,
     )
-    inventory = kept[0] if kept else Inventory()
+    result, inventory = outcome.result, outcome.inventory
     changes = [
         (r, [h.value for h in inventory.secrets.get(i, [])])
         for i, r in enumerate(inventory.resources)
         if r.ref.kind == CHANGE_KIND
     ]
-    return ChangeScan(result, change_rows(changes, result.findings))
+    return ChangeScan(result, change_rows(changes, result.findings), inventory)
 
 
 def check_config_committed(git: Git, population: Population, config_path: Path | None) -> None:

@@ -16,6 +16,7 @@ from scanner.inventory import (
     environment_of,
     namespace_scope,
     pod_spec_of,
+    unreadable_containers,
 )
 from scanner.model import (
     SYNTHETIC_GROUP,
@@ -168,7 +169,11 @@ class Engine:
                 judged.append(index)
             elif self._is_unknown(resource):
                 skipped.append(Skipped(resource.origin, _skip_reason(resource)))
-        findings.extend(parallel.judge_all(self, inventory, judged, ns_labels))
+        shares = parallel.shares_of(judged, parallel.worker_count(len(judged)))
+        judged_shares = parallel.map_shares(
+            lambda share: self.judge_indexes(inventory, share, ns_labels), shares
+        )
+        findings.extend(finding for share in judged_shares for finding in share)
         return findings, skipped
 
     def judge_indexes(
@@ -191,8 +196,13 @@ class Engine:
         return kinds.lookup(ref.api_version, ref.kind) is None and ref.group != SYNTHETIC_GROUP
 
     def _apply_analyzers(self, inventory: Inventory) -> None:
+        from scanner.analyzers.secrets import secret_hits
+
         self.unread_context = unread_context(inventory, self.analyzers)
+        needed = self.rules.facts_read()
         for analyzer in self.analyzers:
+            if not analyzer.needed_by(needed):
+                continue  # no selected rule reads its facts: the work would be thrown away
             try:
                 result = analyzer.analyze(inventory, self.params)
             except Exception as exc:  # noqa: BLE001 - fail closed: dependent rules become error
@@ -202,10 +212,15 @@ class Engine:
                     )
                 )
                 continue
+            inventory.secrets.update(result.secrets)
             for index, facts in result.facts.items():
                 inventory.resources[index] = inventory.resources[index].with_facts(facts)
             for extra in result.resources:
                 inventory.add(extra)
+        # Outputs are redacted per resource: objects synthesised after the secrets analyzer
+        # ran (or when it failed) are searched too.
+        unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
+        inventory.secrets.update(secret_hits(inventory, unsearched))
 
     def _variables(
         self,
@@ -254,6 +269,7 @@ class Engine:
             pod_spec_of(resource) is None
         )
         delegated = no_pod and kinds.delegates_pod_template(resource.body)
+        unreadable = [] if no_pod else unreadable_containers(pod_spec_of(resource))
         for rule in rules:
             if rule.match.observed_state and not self.observed:
                 continue
@@ -262,6 +278,9 @@ class Engine:
             if no_pod and rule.match.workloads:
                 if not delegated:
                     yield self._no_pod_spec(rule, resource)
+                continue
+            if unreadable and rule.match.workloads:
+                yield self._unreadable_items(rule, resource, unreadable)
                 continue
             if activation is None:
                 try:
@@ -287,6 +306,25 @@ class Engine:
             origin=resource.origin,
             controls=rule.controls,
             fingerprint=fingerprint(rule.id, resource, resource.origin, [where]),
+        )
+
+    @staticmethod
+    def _unreadable_items(rule: Rule, resource: Resource, items: Sequence[str]) -> Finding:
+        """A container list emptied of items that are no objects cannot pass a rule over it."""
+        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+        lead = ".".join(info.pod_spec_path) + "." if info and info.pod_spec_path else ""
+        paths = [f"{lead}{item}" for item in items]
+        return Finding(
+            rule_id=rule.id,
+            status=Status.ERROR,
+            severity=rule.severity,
+            title=rule.title,
+            message=f"{', '.join(paths[:3])} is not an object: the containers cannot be judged",
+            resource=resource.ref,
+            origin=resource.origin,
+            evidence=tuple(Evidence(p) for p in paths[:3]),
+            controls=rule.controls,
+            fingerprint=fingerprint(rule.id, resource, resource.origin, paths),
         )
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:

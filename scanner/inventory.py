@@ -12,7 +12,7 @@ from scanner.environment import CLUSTER_WIDE, Environment, EnvStatus, classify, 
 from scanner.imageref import ImageRefError
 from scanner.imageref import parse as parse_image
 from scanner.model import SYNTHETIC_GROUP, CoverageEntry, Resource
-from scanner.redaction import SecretHit, find_secrets
+from scanner.redaction import SecretHit
 from scanner.sources.base import InputProblem, Skipped, SourceItem
 
 
@@ -24,7 +24,8 @@ class Inventory:
     problems: list[InputProblem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     coverage: list[CoverageEntry] = field(default_factory=list)
-    #: Secret-looking values per resource index; used only to redact outputs.
+    #: Secret-looking values per resource index (found by the secrets analyzer); used
+    #: only to redact outputs.
     secrets: dict[int, list[SecretHit]] = field(default_factory=dict)
     _by_kind: dict[str, list[int]] = field(default_factory=dict)
 
@@ -47,7 +48,6 @@ class Inventory:
         """Append a resource; returns its index."""
         self.resources.append(resource)
         index = len(self.resources) - 1
-        self.secrets[index] = find_secrets(resource.ref.kind, resource.body)
         self._by_kind.setdefault(resource.ref.kind, []).append(index)
         return index
 
@@ -152,6 +152,21 @@ def containers_of(pod_spec: Mapping[str, Any] | None, prefix: str = "") -> list[
                             "_env": literal_env(c.get("env")),
                         }
                     )
+    return found
+
+
+def unreadable_containers(pod_spec: Mapping[str, Any] | None) -> list[str]:
+    """Container entries that are no objects (``- "nginx:latest"``): :func:`containers_of`
+    leaves them out, so a rule over ``containers`` would judge an emptied list and pass."""
+    if not pod_spec:
+        return []
+    found: list[str] = []
+    for section in ("initContainers", "containers", "ephemeralContainers"):
+        items = pod_spec.get(section)
+        if isinstance(items, list):
+            found.extend(
+                f"{section}[{i}]" for i, c in enumerate(items) if not isinstance(c, Mapping)
+            )
     return found
 
 

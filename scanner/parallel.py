@@ -1,8 +1,9 @@
-"""Judge a large inventory on every core: forked workers share the parsed objects.
+"""Spread one job over every core: forked workers share the parent's memory.
 
-Rules compile once in the parent; ``fork`` hands each worker the engine, the inventory
-and the compiled programs without pickling them. Only findings travel back. Small
-inventories, and platforms without ``fork``, are judged in this process.
+``map_shares(fn, shares)`` runs ``fn`` on each share in a forked worker, so ``fn`` may be
+a closure over large parsed structures (an inventory, compiled rules) that are never
+pickled; only each share and its result travel. Small jobs, and platforms without
+``fork``, run in this process. Knows nothing of what the job is.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from scanner.engine import Engine
-    from scanner.inventory import Inventory
-    from scanner.model import Finding
+S = TypeVar("S")
+T = TypeVar("T")
 
 #: Below this many resources a worker costs more than it saves.
 MIN_PARALLEL_RESOURCES = 4000
@@ -80,26 +79,23 @@ def worker_count(resources: int) -> int:
     return max(1, min(cores, resources // (MIN_PARALLEL_RESOURCES // 2)))
 
 
-def _judge_share(indexes: Sequence[int]) -> list[Finding]:
-    engine: Engine = _shared["engine"]
-    return engine.judge_indexes(_shared["inventory"], indexes, _shared["ns_labels"])
+def shares_of(items: Sequence[S], workers: int) -> list[Sequence[S]]:
+    """``items`` dealt round-robin into ``workers`` shares (similar work in each)."""
+    return [items[i::workers] for i in range(workers)] if workers > 1 else [items]
 
 
-def judge_all(
-    engine: Engine,
-    inventory: Inventory,
-    indexes: Sequence[int],
-    ns_labels: Mapping[str, Mapping[str, str]],
-) -> list[Finding]:
-    """Findings for every index, split across worker processes when it pays."""
-    workers = worker_count(len(indexes))
-    if workers == 1:
-        return engine.judge_indexes(inventory, indexes, ns_labels)
-    shares = [indexes[i::workers] for i in range(workers)]
-    _shared.update(engine=engine, inventory=inventory, ns_labels=ns_labels)
+def _run_share(position: int) -> Any:
+    return _shared["fn"](_shared["shares"][position])
+
+
+def map_shares(fn: Callable[[S], T], shares: Sequence[S]) -> list[T]:
+    """``[fn(share) for share in shares]``, one forked worker per share when there are
+    several; results come back in order."""
+    if len(shares) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(share) for share in shares]
+    _shared.update(fn=fn, shares=shares)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.map(_judge_share, shares)
+        with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
+            return pool.map(_run_share, range(len(shares)))
     finally:
         _shared.clear()
-    return [finding for share in results for finding in share]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from scanner import __version__, clock
 from scanner.analyzers import Analyzer, default_analyzers
 from scanner.config import Config
-from scanner.engine import Engine
+from scanner.engine import AnalyzerFailure, Engine
 from scanner.findings import ScanResult, coverage_errors
 from scanner.inventory import Inventory, environment_coverage
 from scanner.model import CoverageEntry
@@ -20,6 +21,7 @@ from scanner.rules import RuleSet, load_rules
 from scanner.scope import effective_scope
 from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
+from scanner.waiverrefs import file_lines, reference_findings
 from scanner.waivers import WaiverRegister, apply_waivers
 
 Progress = Callable[[str], None]
@@ -96,6 +98,16 @@ def external_backup_scope(
     return kept, [entry]
 
 
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What one scan produced: the result, the inventory the rules saw (for the evidence
+    bundle's snapshot) and the analyzers that failed (already in the result's coverage)."""
+
+    result: ScanResult
+    inventory: Inventory
+    failures: tuple[AnalyzerFailure, ...] = ()
+
+
 def run_scan(
     source: Source,
     config: Config,
@@ -103,10 +115,9 @@ def run_scan(
     rules: RuleSet | None = None,
     progress: Progress | None = None,
     waivers: WaiverRegister | None = None,
-    on_inventory: Callable[[Inventory], None] | None = None,
     now: datetime | None = None,
     analyzers: Sequence[Analyzer] | None = None,
-) -> ScanResult:
+) -> ScanOutcome:
     """Scan one source with the configured rules; never raises for a bad input.
 
     ``now`` is the moment backup and restore ages are judged at (default: the clock).
@@ -120,6 +131,7 @@ def run_scan(
     with _no_cyclic_gc():
         items: list[SourceItem] = list(source.collect())
         inventory = Inventory.from_items(items)
+        del items
         say(f"judging {len(inventory.resources)} resources with {len(ruleset)} rules")
         engine = Engine(
             ruleset,
@@ -131,35 +143,40 @@ def run_scan(
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
-        if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
-            on_inventory(inventory)
-    coverage = [*inventory.coverage, *scope_notes]
-    coverage.extend(environment_coverage(inventory, config.params))
-    coverage.extend(
-        CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures
-    )
-    return ScanResult.build(
-        findings,
-        ruleset.rules,
-        coverage=tuple(coverage),
-        skipped=[*inventory.skipped, *unknown],
-        target=source.target(),
-        started=started,
-        finished=now_iso(),
-        tool_version=__version__,
-        resources_scanned=len(inventory.resources),
-        scope=effective_scope(config, ruleset, findings, source.scope()),
-    )
+        lines = file_lines(getattr(source, "root", None))  # inline `ledgergate: waiver` refs
+        findings.extend(reference_findings(inventory.resources, waivers, lines))
+        coverage = [*inventory.coverage, *scope_notes]
+        coverage.extend(environment_coverage(inventory, config.params))
+        coverage.extend(
+            CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures
+        )
+        result = ScanResult.build(
+            findings,
+            ruleset.rules,
+            coverage=tuple(coverage),
+            skipped=[*inventory.skipped, *unknown],
+            target=source.target(),
+            started=started,
+            finished=now_iso(),
+            tool_version=__version__,
+            resources_scanned=len(inventory.resources),
+            scope=effective_scope(config, ruleset, findings, source.scope()),
+        )
+    return ScanOutcome(result, inventory, tuple(engine.failures))
 
 
-def scan_repo(root: Path, config: Config, **kw: object) -> ScanResult:
-    """Scan a repository folder."""
+def repo_source(root: Path, config: Config) -> Source:
+    """The source that reads a repository folder as ``config`` says."""
     from scanner.sources.repo import RepoSource
 
-    source = RepoSource(
+    return RepoSource(
         root,
         excludes=config.exclude_paths,
         max_file_size=config.max_file_size,
         render=config.render,
     )
-    return run_scan(source, config, **kw)  # type: ignore[arg-type]
+
+
+def scan_repo(root: Path, config: Config, **kw: Any) -> ScanResult:
+    """Scan a repository folder; the result only (``run_scan`` gives the whole outcome)."""
+    return run_scan(repo_source(root, config), config, **kw).result

@@ -23,6 +23,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 from scanner.credentials import (
     NOT_A_SECRET_VALUE,
+    SECRET_STORE_REFERENCE,
     is_allowed_name,
     is_credential_name,
     is_literal,
@@ -229,12 +230,34 @@ def _dsn_passwords(text: str) -> list[str]:
     return found
 
 
+#: Every value-only format in one pass: a known token, a base64 PEM block, a DSN.
+_ANY_FORMAT = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (_ANY_TOKEN, BASE64_PEM, DSN)), re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=65536)
+def _key_may_hold(key: str) -> bool:
+    """Whether the key alone can make a value a secret (credential, Redis ``user`` or merely
+    sensitive name); most keys (``image``, ``name``, ``description``) cannot."""
+    if key.lower() == "user" or _credential_name(key):
+        return True
+    return (
+        not is_allowed_name(key)
+        and SENSITIVE_KEY.search(key) is not None
+        and not REFERENCE_KEY.search(key)
+    )
+
+
 def detect(key: str, value: str) -> tuple[str, tuple[str, ...]] | None:
     """The secret type of a whole value (or None) and further spellings of the secret.
 
     Known formats first; then a DSN password; then a credential name with any literal
     value; then a merely sensitive name (``REDIS_AUTH``) with a high-entropy value.
+    A value with no known format under a key that cannot hold one costs one regex pass.
     """
+    if not _key_may_hold(key) and not _ANY_FORMAT.search(value):
+        return None
     stripped = value.strip()
     if not stripped:
         return None
@@ -365,6 +388,8 @@ def _secret_data(kind: str, body: Mapping[str, Any], prefix: str) -> Iterator[Se
                 value = str(v)
                 decoded = _b64_text(value) if field == "data" else None
                 plain = decoded if decoded is not None else value
+                if SECRET_STORE_REFERENCE.match(plain.strip()):
+                    continue  # the address of a credential in a store, written at deploy time
                 secret_type = (
                     PUBLIC_CERTIFICATE if _only_certificates(plain) else "kubernetes-secret"
                 )

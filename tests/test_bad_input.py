@@ -189,3 +189,37 @@ def test_deep_block_nesting_is_refused(tmp_path: Path) -> None:
     (tmp_path / "deep-block.yaml").write_text(text)
     err = _only_error(_scan(tmp_path), "deep-block.yaml")
     assert err.rule_id == "input/too-deep"
+
+
+def test_alias_bomb_spread_over_three_documents(tmp_path: Path) -> None:
+    """About 1 KB: each document stays under the per-document limit (600k nodes), but the
+    file as a whole is refused instead of costing minutes and hundreds of MB."""
+    docs = []
+    for d in range(3):
+        lines = ["apiVersion: v1", "kind: ConfigMap", f"metadata: {{name: bomb-{d}}}", "x:"]
+        lines.append("  a: &a [x, x, x, x, x, x, x, x, x]")
+        for i in range(1, 6):
+            prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+            lines.append(f"  {cur}: &{cur} [{', '.join(['*' + prev] * 9)}]")
+        docs.append("\n".join(lines))
+    (tmp_path / "bomb.yaml").write_text("\n---\n".join(docs) + "\n")
+    assert len((tmp_path / "bomb.yaml").read_bytes()) < 1400
+    err = _only_error(_scan(tmp_path), "bomb.yaml")
+    assert err.rule_id == "input/alias-bomb" and "across the documents" in err.message
+
+
+def test_a_container_list_emptied_by_unreadable_items_does_not_pass(tmp_path: Path) -> None:
+    """``- "nginx:latest"`` is no container object; the workload rules must say so (error),
+    not judge an empty list and pass (the image rules passed on ``:latest`` before)."""
+    (tmp_path / "d.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: finance-prod}\n"
+        "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n      containers:\n"
+        '        - "nginx:latest"\n'
+    )
+    result = _scan(tmp_path)
+    workload = {f.rule_id: f for f in result.findings if f.rule_id.startswith("LG-IMG-")}
+    assert workload and all(f.status is Status.ERROR for f in workload.values())
+    assert all(
+        "spec.template.spec.containers[0] is not an object" in f.message for f in workload.values()
+    )

@@ -65,3 +65,51 @@ def test_worker_count_follows_the_container_limit_not_the_node(
     assert parallel.worker_count(50_000) == 2
     monkeypatch.setattr(parallel, "cgroup_cpu_limit", lambda: None)
     assert parallel.worker_count(50_000) == 25  # 64 cores, capped by 2,000 objects a worker
+
+
+def test_map_shares_runs_a_closure_in_forked_workers_in_order() -> None:
+    """Generic: any closure over unpicklable parent state, results in share order."""
+    import os
+
+    parent = os.getpid()
+    unpicklable = (lambda: None, 10)  # a closure's state need not travel
+
+    def work(share: object) -> tuple[int, bool]:
+        assert isinstance(share, range)
+        return sum(share) * unpicklable[1], os.getpid() != parent
+
+    shares = parallel.shares_of(range(100), 2)
+    results = parallel.map_shares(work, shares)
+    assert [r[0] for r in results] == [sum(range(0, 100, 2)) * 10, sum(range(1, 100, 2)) * 10]
+    assert all(forked for _, forked in results)
+    assert parallel.map_shares(work, parallel.shares_of(range(5), 1)) == [(100, False)]
+
+
+def test_analyzers_whose_facts_no_rule_reads_do_not_run(tmp_path: Path) -> None:
+    from scanner.analyzers.base import Analyzer, AnalyzerResult
+    from scanner.engine import Engine
+    from scanner.inventory import Inventory
+    from scanner.pipeline import load_ruleset
+    from scanner.rules import RuleSet
+    from scanner.sources.repo import RepoSource
+
+    ran: list[str] = []
+
+    class Spy(Analyzer):
+        def __init__(self, name: str, provides: tuple[str, ...]) -> None:
+            self.name, self.provides = name, provides
+
+        def analyze(self, inventory: Inventory, params: object) -> AnalyzerResult:
+            ran.append(self.name)
+            return AnalyzerResult()
+
+    generate(tmp_path / "repo", 20)
+    rules = load_ruleset(load_config(None))
+    only_rbac = RuleSet(r for r in rules if r.family == "rbac")
+    assert "rbacSubject" in only_rbac.facts_read()
+    assert "traefikRoute" not in only_rbac.facts_read()
+    spies = [Spy("traefik", ("traefikRoute",)), Spy("rbac", ("rbacSubject",))]
+    inventory = Inventory.from_items(RepoSource(tmp_path / "repo").collect())
+    Engine(only_rbac, {}, spies).run(inventory)
+    assert ran == ["rbac"]
+    assert inventory.secrets  # redaction never depends on which analyzers ran

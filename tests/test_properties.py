@@ -20,8 +20,7 @@ def check_invariants(repo: HostileRepo) -> None:
     """Scan the repository and assert every invariant (shared with bench/fuzz.py)."""
     from scanner.config import load_config
     from scanner.evidence.leaks import find_leak
-    from scanner.inventory import Inventory
-    from scanner.pipeline import scan_repo
+    from scanner.pipeline import repo_source, run_scan
     from scanner.reporters import get_reporter
     from scanner.reporters.evidence import BundleInputs, build_files
     from scanner.reporters.table import TableReporter
@@ -29,13 +28,14 @@ def check_invariants(repo: HostileRepo) -> None:
     root = Path(tempfile.mkdtemp(prefix="hostile-"))
     try:
         repo.write(root)
-        kept: list[Inventory] = []
-        result = scan_repo(root, load_config(None), on_inventory=kept.append)
+        config = load_config(None)
+        outcome = run_scan(repo_source(root, config), config)
+        result = outcome.result
         outputs = {fmt: get_reporter(fmt).render(result) for fmt in ("table", "json", "sarif")}
         outputs["md"] = get_reporter("md").render(result)
         outputs["html"] = get_reporter("html").render(result)
         outputs["table-color"] = TableReporter(color=True).render(result)
-        files = build_files(BundleInputs(result, inventory=kept[0] if kept else None))
+        files = build_files(BundleInputs(result, inventory=outcome.inventory))
         for name in ("json", "sarif"):
             json.loads(outputs[name], parse_constant=_not_strict)
         for name, data in files.items():
@@ -44,7 +44,7 @@ def check_invariants(repo: HostileRepo) -> None:
         assert find_leak({k: v.encode() for k, v in outputs.items()}, repo.secrets) is None
         assert find_leak(files, repo.secrets) is None
         seen = {f.origin.path for f in result.findings} | {s.origin.path for s in result.skipped}
-        seen |= {r.origin.path for inv in kept for r in inv.resources}  # read, no rule applies
+        seen |= {r.origin.path for r in outcome.inventory.resources}  # read, no rule applies
         assert set(repo.files) <= seen, sorted(set(repo.files) - seen)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from scanner.inventory import Inventory
 from scanner.model import Resource
+from scanner.redaction import SecretHit
 
 
 @dataclass
@@ -17,6 +18,8 @@ class AnalyzerResult:
 
     facts: dict[int, dict[str, Any]] = field(default_factory=dict)
     resources: list[Resource] = field(default_factory=list)
+    #: Secret-looking values by inventory index, for redacting every output.
+    secrets: dict[int, list[SecretHit]] = field(default_factory=dict)
 
 
 class Analyzer(abc.ABC):
@@ -31,6 +34,19 @@ class Analyzer(abc.ABC):
     #: subjects): they exist in a cluster scan too, though no API server serves them.
     synthesises: tuple[tuple[str, str], ...] = ()
     name: str = "analyzer"
+    #: Runs even when no selected rule reads its facts (what it finds serves every output).
+    always_runs: bool = False
+
+    def needed_by(self, facts: frozenset[str]) -> bool:
+        """Whether a scan whose rules read ``facts`` needs this analyzer; one that provides
+        nothing or synthesises resources always runs (its objects may be judged)."""
+        return (
+            self.always_runs
+            or not self.provides
+            or bool(self.synthesises)
+            or "*" in facts
+            or any(name in facts for name in self.provides)
+        )
 
     def reads_for(self, fact: str) -> tuple[tuple[str, str], ...]:
         """The kinds one provided fact rests on (default: all of ``reads``); a fact whose

@@ -1,12 +1,31 @@
-"""Secret-looking literals per resource, as facts (paths and types only, never values)."""
+"""Secret-looking literals per resource: facts for rules (paths and types, never values)
+and the values themselves, which the engine hides in every output."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scanner import parallel
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.inventory import Inventory
+from scanner.redaction import SecretHit
+
+
+def secret_hits(inventory: Inventory, indexes: Sequence[int]) -> dict[int, list[SecretHit]]:
+    """The shared detector on the resources at ``indexes``, on every core when it pays."""
+    from scanner.redaction import find_secrets
+
+    def share(part: Sequence[int]) -> list[list[SecretHit]]:
+        found = inventory.resources
+        return [find_secrets(found[i].ref.kind, found[i].body) for i in part]
+
+    workers = parallel.worker_count(len(indexes))
+    shares = parallel.shares_of(indexes, workers)
+    hits: dict[int, list[SecretHit]] = {}
+    for part, found in zip(shares, parallel.map_shares(share, shares), strict=True):
+        hits.update(zip(part, found, strict=True))
+    return hits
 
 
 class SecretLiteralsAnalyzer(Analyzer):
@@ -14,14 +33,15 @@ class SecretLiteralsAnalyzer(Analyzer):
 
     name = "secrets"
     provides = ("secretLiterals",)
+    always_runs = True  # redaction of every output rests on what it finds
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Scan every resource body with the shared detector."""
         from scanner.redaction import fingerprint
 
         result = AnalyzerResult()
-        for index in range(len(inventory.resources)):
-            hits = inventory.secrets.get(index, [])
+        result.secrets = secret_hits(inventory, range(len(inventory.resources)))
+        for index, hits in result.secrets.items():
             result.facts[index] = {
                 "secretLiterals": [
                     {"path": h.path, "type": h.kind, "fingerprint": fingerprint(h.value, h.kind)}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import ConfigError, SignatureError
 
 SCHEME = "pkcs11:"
 PIN_ENV = "LEDGERGATE_PKCS11_PIN"
@@ -164,7 +164,7 @@ class Pkcs11Key:
 
         raw: bytes = self._with_session(sign)
         if len(raw) != 64:
-            raise ReportError(f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not 64")
+            raise SignatureError(f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not 64")
         return encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:]))
 
 

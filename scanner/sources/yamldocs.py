@@ -57,6 +57,9 @@ except ImportError:  # pragma: no cover
 
 #: Most nodes one document may expand to through aliases.
 MAX_EXPANDED_NODES = 1_000_000
+#: Most nodes aliases may add in one file, all its documents together: three documents
+#: just under the per-document limit cost minutes; real manifests' anchors add hundreds.
+MAX_ALIAS_NODES_PER_FILE = 100_000
 #: Deepest nesting accepted; real manifests (CRD schemas included) stay far below.
 MAX_DEPTH = 100
 
@@ -417,17 +420,19 @@ def _too_deep(root: yaml.Node) -> DocumentError | None:
     return None
 
 
-def _check_graph(root: yaml.Node) -> DocumentError | None:
-    """Depth and alias-expanded size, computed without recursion."""
+def _check_graph(root: yaml.Node) -> tuple[DocumentError | None, int]:
+    """Depth and alias-expanded size, computed without recursion; also how many nodes the
+    aliases add beyond the document's own (what counts against the file's budget)."""
     expanded: dict[int, int] = {}
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
         node, depth, done = stack.pop()
-        line = node.start_mark.line + 1
         if depth > MAX_DEPTH:
             return DocumentError(
-                line, f"nesting deeper than {MAX_DEPTH} levels; refusing to parse", "too-deep"
-            )
+                node.start_mark.line + 1,
+                f"nesting deeper than {MAX_DEPTH} levels; refusing to parse",
+                "too-deep",
+            ), 0
         key = id(node)
         if key in expanded and not done:
             continue
@@ -435,17 +440,19 @@ def _check_graph(root: yaml.Node) -> DocumentError | None:
         if done:
             total = 1 + sum(expanded[id(c)] for c in children)
             if total > MAX_EXPANDED_NODES:
-                return DocumentError(
-                    line,
-                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
-                    "(an alias bomb?); refusing to parse",
-                    "alias-bomb",
-                )
+                return _alias_bomb(
+                    node.start_mark.line + 1,
+                    f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes",
+                ), 0
             expanded[key] = total
             continue
         stack.append((node, depth, True))
         stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
-    return None
+    return None, expanded[id(root)] - len(expanded)
+
+
+def _alias_bomb(line: int, what: str) -> DocumentError:
+    return DocumentError(line, f"YAML {what} (an alias bomb?); refusing to parse", "alias-bomb")
 
 
 def _span(node: yaml.Node, lines: list[str], offset: int) -> tuple[int, int]:
@@ -479,12 +486,16 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
     if not text.endswith("\n"):
         text += "\n"  # kubectl's line reader ends every line, the last one included
     hostile = needs_limit_check(text)
+    budget = [MAX_ALIAS_NODES_PER_FILE]  # alias-added nodes the rest of the file may use
     for chunk, first_line, refused in split_stream(text):
         if refused:
             yield DocumentError(first_line, refused, "parse-error")
             return
         if _CONTENT_LINE.search(chunk):
-            yield from _document(chunk, first_line, hostile and needs_limit_check(chunk))
+            for doc in _document(chunk, first_line, hostile and needs_limit_check(chunk), budget):
+                yield doc
+                if isinstance(doc, DocumentError) and doc.code == "alias-bomb":
+                    return  # the rest of the file would only spend more
 
 
 def _compose(chunk: str, relaxed: bool = False) -> yaml.Node | None:
@@ -502,8 +513,11 @@ def _compose(chunk: str, relaxed: bool = False) -> yaml.Node | None:
     return _compose(chunk, relaxed=True)
 
 
-def _document(chunk: str, first_line: int, check: bool) -> Iterator[Document | DocumentError]:
-    """The document of one chunk between separators."""
+def _document(
+    chunk: str, first_line: int, check: bool, budget: list[int] | None = None
+) -> Iterator[Document | DocumentError]:
+    """The document of one chunk between separators; ``budget`` holds the alias-added nodes
+    the file has left, and shrinks by what this document's aliases add."""
     offset = first_line - 1
     try:
         node = _compose(chunk)
@@ -527,7 +541,19 @@ def _document(chunk: str, first_line: int, check: bool) -> Iterator[Document | D
     ):
         return
     if check:
-        refused = _check_graph(node) if "&" in chunk else _too_deep(node)
+        added = 0
+        if "&" in chunk and "*" in chunk:  # an alias needs both an anchor and a ``*``
+            refused, added = _check_graph(node)
+        else:
+            refused = _too_deep(node)
+        if refused is None and budget is not None:
+            budget[0] -= added
+            if budget[0] < 0:
+                refused = _alias_bomb(
+                    node.start_mark.line + 1,
+                    f"aliases add more than {MAX_ALIAS_NODES_PER_FILE:,} nodes across the "
+                    "documents of this file",
+                )
         if refused is not None:
             yield DocumentError(refused.line + offset, refused.message, refused.code)
             return

@@ -378,7 +378,9 @@ class Kustomize:
 
 
 def _safe_load(text: str) -> Any:
+    """An origin annotation kustomize wrote (libyaml's loader: the pure-Python one cost
+    about a third of a corpus scan)."""
     try:
-        return yaml.safe_load(text) if text else None
+        return yaml.load(text, Loader=yaml.CSafeLoader) if text else None
     except yaml.YAMLError:
         return None

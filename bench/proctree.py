@@ -1,0 +1,117 @@
+"""Run one command as a whole process and measure it: wall, CPU and peak RSS of its tree.
+
+Peak RSS is the largest sum of resident memory over the process and all its descendants
+(forked workers, kubectl, helm), sampled every 20 ms with psutil; CPU is user + system of
+the tree from ``RUSAGE_CHILDREN`` (every descendant was waited for). A single process's
+``ru_maxrss`` would miss forked workers.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The shared corpus of public GitOps repositories (as the tests find it).
+CORPUS = Path(os.environ.get("LEDGERGATE_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured process."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    returncode: int
+
+    def line(self, name: str) -> str:
+        """One row of a table."""
+        return (
+            f"{name:<12} {self.wall_s:>8.2f} {self.cpu_s:>8.2f} {self.peak_rss_mib:>9.0f} "
+            f"{self.returncode:>4}"
+        )
+
+
+HEADER = f"{'tool':<12} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'rc':>4}"
+
+
+def _tree_rss(proc: object) -> int:
+    import psutil
+
+    assert isinstance(proc, psutil.Process)
+    total = 0
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def measure(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 3600,
+    label: str = "",
+) -> Run:
+    """Run ``argv`` to completion (output discarded) and measure its process tree."""
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+    )
+    proc = psutil.Process(child.pid)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _tree_rss(proc))
+        if time.perf_counter() - start > timeout_s:
+            child.kill()
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of the largest single descendant, in case sampling missed a short peak.
+    peak = max(peak, after.ru_maxrss * 1024)
+    run = Run(wall, cpu, peak / 2**20, child.returncode)
+    if label:  # as soon as it is known: a long benchmark stopped half-way keeps its rows
+        print(run.line(label), flush=True)
+    return run
+
+
+def unpack_corpus(target: Path, copies: int = 1) -> Path:
+    """Every archive of the shared corpus unpacked into one folder (``copies`` times)."""
+    archives = sorted(CORPUS.glob("*.tar.gz"))
+    if not archives:
+        raise SystemExit(f"shared corpus not found at {CORPUS} (set LEDGERGATE_CORPUS)")
+    for copy in range(copies):
+        for archive in archives:
+            folder = target / f"{archive.name.removesuffix('.tar.gz')}-{copy}"
+            folder.mkdir(parents=True)
+            with tarfile.open(archive) as tar:
+                tar.extractall(folder, filter="data")
+    return target
+
+
+def temp_corpus(copies: int = 1) -> Path:
+    """The corpus unpacked into a fresh temp folder (left for the caller's temp dir)."""
+    return unpack_corpus(Path(tempfile.mkdtemp(prefix="lg-corpus-")) / "corpus", copies)
