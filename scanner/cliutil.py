@@ -26,6 +26,7 @@ from scanner.errors import (
     SourceUnavailable,
 )
 from scanner.model import Severity
+from scanner.reporters import FORMATS
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -46,7 +47,8 @@ EXIT_CODES = {
     "file outside the repository, unwritable output; with `--base`, any git failure)",
     EXIT_INTERNAL: "internal error (a bug; please report it)",
     EXIT_INCOMPLETE: "scan incomplete: a coverage *gap* (a kind answered 403, timed out or "
-    "kept failing; discovery failed; an analyzer failed). Wins over 1; the outputs are "
+    "kept failing; discovery failed; an analyzer failed; an input `requireInputs` lists was "
+    "not enabled). Wins over 1; the outputs are "
     "written first",
 }
 #: The exit code of an error that reaches the CLI: the entry of the nearest class in its
@@ -63,7 +65,6 @@ ERROR_EXITS: dict[type[ScannerError], int] = {
 SEVERITIES = tuple(s.value for s in Severity)
 #: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
 FAIL_ON_NONE = "none"
-FORMATS = ("table", "json", "sarif", "html", "md")
 
 
 def error_exit(exc: ScannerError) -> int:
@@ -162,14 +163,21 @@ def write_outputs(
 ) -> None:
     from scanner.reporters import get_reporter
 
+    notes: list[str] = []
     # Files first: a reporter that fails on odd data must not cost the SARIF and JSON.
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
-            write_file(path, get_reporter(name).render(result))
+            reporter = get_reporter(name)
+            write_file(path, reporter.render(result))
+            notes.extend(reporter.notes)
     from scanner.terminal import TERMINAL, quiet_text
 
     color = output is None and fmt == "table" and TERMINAL.color(sys.stdout.isatty())
-    text = get_reporter(fmt, color=color).render(result)
+    reporter = get_reporter(fmt, color=color)
+    text = reporter.render(result)
+    notes.extend(reporter.notes)
+    for note in dict.fromkeys(notes):  # once each, when --sarif and --format sarif agree
+        click.echo(f"ledgergate: {note}", err=True)
     if output is None or str(output) == "-":
         click.echo(quiet_text(text) if TERMINAL.quiet and fmt == "table" else text, nl=False)
     else:
@@ -298,10 +306,12 @@ def output_options(func: F) -> F:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(FORMATS),
+            type=click.Choice(tuple(FORMATS)),
             default="table",
             show_default=True,
-            help="Format written to stdout (or --output).",
+            help="Format written to stdout (or --output): "
+            + "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
+            + ".",
         ),
         click.option(
             "--output", "-o", type=click.Path(path_type=Path), help="Write --format here."
@@ -361,16 +371,29 @@ def finish_scan(
     if bundle is not None:
         bundle(result, config)
     code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
+    _say_missing_inputs(result, config)
     if after is not None:
         after(result, code)
     sys.exit(code)
 
 
+def _say_missing_inputs(result: ScanResult, config: Config) -> None:
+    from scanner.inputs import missing_required
+
+    for name in missing_required(result.findings, config.require_inputs):
+        click.echo(
+            f"ledgergate: requireInputs lists {name}, but this run did not read it "
+            f"(enable --{name}): the scan is incomplete",
+            err=True,
+        )
+
+
 def exit_code(result: ScanResult, config: Config, fail_on: str | None) -> int:
     """4 when the scan is incomplete, 1 when the gate fails (``--fail-on`` or the config's
     ``failOn``; never with ``none``), else 0."""
+    from scanner.inputs import missing_required
 
-    if result.incomplete():
+    if result.incomplete() or missing_required(result.findings, config.require_inputs):
         return EXIT_INCOMPLETE
     if fail_on == FAIL_ON_NONE:
         return EXIT_OK

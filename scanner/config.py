@@ -74,6 +74,9 @@ class Config:
     control_map_name: str = ""
     #: ``evidence``: TSA and retention settings for evidence bundles (as written).
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: ``requireInputs``: optional inputs (``images``) whose absence makes the scan
+    #: incomplete (exit 4) instead of leaving their rules ``not-evaluated``.
+    require_inputs: tuple[str, ...] = ()
 
 
 @cache
@@ -161,6 +164,7 @@ def load_config(path: Path | None, confine: Path | None = None) -> Config:
         control_map=_control_map(data.get("controls", {}).get("map", {})),
         control_map_name=str(data.get("controls", {}).get("name", "")),
         evidence=dict(data.get("evidence", {})),
+        require_inputs=tuple(data.get("requireInputs", [])),
     )
 
 

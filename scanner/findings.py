@@ -82,10 +82,15 @@ class ScanResult:
         resources_scanned: int = 0,
         scope: Mapping[str, Any] | None = None,
     ) -> ScanResult:
-        """Sort everything so every output is deterministic."""
+        """Sort everything so every output is deterministic; fold the errors of inputs the
+        user did not enable into one ``not-evaluated`` entry per rule."""
+        from scanner.inputs import fold_disabled
+
+        rules = tuple(sorted(rules, key=lambda r: r.id))
+        folded = fold_disabled(list(findings), rules)
         return cls(
-            findings=tuple(sorted(findings, key=lambda f: f.sort_key())),
-            rules=tuple(sorted(rules, key=lambda r: r.id)),
+            findings=tuple(sorted(folded, key=lambda f: f.sort_key())),
+            rules=rules,
             coverage=tuple(coverage),
             skipped=tuple(sorted(skipped, key=lambda s: (s.origin.path, s.origin.start_line))),
             target=dict(target or {}),

@@ -24,6 +24,8 @@ class Status(enum.StrEnum):
     ERROR = "error"
     WAIVED = "waived"
     PASS = "pass"
+    #: One entry per rule whose input the user did not enable (``--images`` off).
+    NOT_EVALUATED = "not-evaluated"
 
 
 class Severity(enum.StrEnum):

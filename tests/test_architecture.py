@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("3 analysis libraries", ("scanner.images", "scanner.rbac")),
     ("3 analyzers", ("scanner.analyzers",)),
     ("4 engine", ("scanner.engine",)),
+    ("4 engine: inputs not enabled, folded per rule", ("scanner.inputs",)),
     ("5 findings", ("scanner.findings", "scanner.scope")),
     ("6 waivers", ("scanner.waivers",)),
     ("6 waivers: baselines and inline references", ("scanner.baseline", "scanner.waiverrefs")),

@@ -185,10 +185,12 @@ EXPECTED = {
 def test_each_planted_bypass_fails_on_its_commit(
     run_cli: Callable[..., Result], estate: Estate, tmp_path: Path
 ) -> None:
-    result, doc = _scan(run_cli, estate, tmp_path)
+    bundle = tmp_path / "bundle"
+    result, doc = _scan(run_cli, estate, tmp_path, "--evidence", str(bundle))
     assert result.exit_code == 1, result.output
     assert _failures(estate, doc) == EXPECTED
-    judged = {estate.label(f["resource"]["name"]) for f in doc["findings"]}  # type: ignore[attr-defined]
+    full = json.loads((bundle / "findings.json").read_text())  # passes one by one
+    judged = {estate.label(f["resource"]["name"]) for f in full["findings"]}
     assert "docs" not in judged  # not a production change
     assert "feature" not in judged  # not first-parent: judged through its merge
     assert {"merged", "github-squash"} <= judged  # judged, and passed every rule
@@ -251,8 +253,10 @@ def test_binary_keyring_is_a_trust_set_too(
         str(binary),
         "--json",
         str(out),
+        "--evidence",
+        str(tmp_path / "bundle"),
     )
-    doc = json.loads(out.read_text())
+    doc = json.loads((tmp_path / "bundle" / "findings.json").read_text())  # passes listed
     statuses = {f["ruleId"]: f["status"] for f in doc["findings"]}
     assert statuses["LG-CHG-001"] == "pass"
 
@@ -327,12 +331,14 @@ def test_repository_config_cannot_choose_the_verifying_program(
         *estate.trust_args(),
         "--format",
         "json",
+        "--evidence",
+        str(tmp_path / "bundle"),
     )
     assert result.exit_code == 1
     assert not marker.exists()
+    full = json.loads((tmp_path / "bundle" / "findings.json").read_text())  # passes listed
     statuses = {
-        (estate.label(f["resource"]["name"]), f["ruleId"]): f["status"]
-        for f in json.loads(result.output)["findings"]
+        (estate.label(f["resource"]["name"]), f["ruleId"]): f["status"] for f in full["findings"]
     }
     assert statuses[("merged", "LG-CHG-001")] == "pass"
     assert statuses[("foreign-gpg", "LG-CHG-001")] == "fail"

@@ -113,7 +113,7 @@ def test_python_dash_m_and_fast_version() -> None:
             sys.executable,
             "-c",
             "import sys, scanner.cli; print(sorted(m for m in ('yaml', 'jsonschema', 'rich', "
-            "'sarif_om', 'cel_expr_python', 'jinja2', 'kubernetes', 'cryptography', 'sigstore', "
+            "'cel_expr_python', 'jinja2', 'kubernetes', 'cryptography', 'sigstore', "
             "'requests', 'boto3', 'pkcs11', 'scanner.inventory') if m in sys.modules))",
         ],
         capture_output=True,

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from scanner.reporters import reporter_names
 
-OUTPUT_FORMATS = ("table", "json", "sarif", "md", "html")
+OUTPUT_FORMATS = reporter_names()
 GOOD = """apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: admins}

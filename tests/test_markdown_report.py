@@ -72,7 +72,51 @@ def test_every_data_field_is_inert_markdown() -> None:
         "findings": [finding],
     }
     md = render_markdown(build_view(doc))
+    # the template's own markup (the collapsed details, bold gate and severity headings)
+    md = re.sub(r"</?(details|summary)>", "", md)
+    md = re.sub(r"\*\*(Gate: (failed|passed)|critical|high|medium|low|info)\*\*", "", md)
     for pattern in (r"(?<!\\)!\[", r"(?<!\\)\]\(", r"@\w", r"#\d", r"(?<!\\)<\w", r"(?<!\\)\*\*"):
         assert not re.search(pattern, md), pattern
     assert not re.search(r"(?<![\\\w])_i", md)
     assert "https://evil" not in md
+
+
+def test_pr_summary_leads_with_the_change(tmp_path: Path) -> None:
+    """New failures by severity with blob links from the repository root, the fixed ones,
+    and the gate decision come first; the full report is collapsed."""
+    import json
+    import re
+
+    from .test_premerge import NONCOMPLIANT, commit, git, make_repo
+
+    repo = make_repo(tmp_path, NONCOMPLIANT)
+    git(repo, "remote", "add", "origin", "https://github.com/acme/gitops.git")
+    tls = repo / "platform/traefik/tlsoption.yaml"
+    (repo / "platform/traefik/tls (copy).yaml").write_text(
+        tls.read_text().replace("name: finance-tls", "name: finance-tls-2")
+    )
+    git(repo, "rm", "-q", "platform/backup/schedule.yaml")
+    commit(repo)
+    head = git(repo, "rev-parse", "HEAD")
+    out, doc_path = tmp_path / "out.md", tmp_path / "out.json"
+    args = ["scan", "repo", str(repo), "--base", "main", "--json", str(doc_path)]
+    res = CliRunner().invoke(cli, [*args, "--format", "md", "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    md, doc = out.read_text(), json.loads(doc_path.read_text())
+    lead, details = md.split("<details>", 1)
+    assert "**Gate: failed**" in lead and "new failure" in lead
+    new = {*doc["comparison"]["new"], *doc["comparison"]["worse"]}
+    gating = [f for f in doc["findings"] if f["fingerprint"] in new]
+    assert gating and doc["comparison"]["fixed"]
+    base = f"https://github.com/acme/gitops/blob/{head}/"
+    for f in gating:
+        loc = f["location"]
+        link = f"{base}{loc['path'].replace(' ', '%20').replace('(', '%28').replace(')', '%29')}"
+        assert f"]({link}#L{loc['startLine']})" in lead, f["ruleId"]
+    severities = re.findall(r"^\*\*(critical|high|medium|low|info)\*\* \(\d+\)$", lead, re.M)
+    order = ["critical", "high", "medium", "low", "info"]
+    assert severities == sorted(set(severities), key=order.index)
+    fixed = lead.split("### Fixed by this change", 1)[1]
+    for f in doc["comparison"]["fixed"]:
+        assert f"`{f['ruleId']}`" in fixed
+    assert "### Findings" in details and details.rstrip().endswith("</details>")

@@ -73,6 +73,7 @@ def test_rendered_base_is_read_only_and_complete() -> None:
         "CronJob",
         "NetworkPolicy",
         "Schedule",
+        "ConfigMap",
     }
     pairs, verbs = _grants(docs)
     assert pairs == plan(matched_kinds(load_rules()), kinds_read_by_analyzers()).resources(

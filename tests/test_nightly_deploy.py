@@ -60,6 +60,9 @@ def test_exit_behaviour_and_schedule(tree: str) -> None:
     assert not any(a in ("sh", "/bin/sh", "-c", "bash") for a in container["args"])
     assert "--fail-on=none" in container["args"]  # findings do not make the job red
     assert "--evidence=/evidence/{date}/{run_id}.zip" in container["args"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["ledgergate.yaml"]
+    assert yaml.safe_load(config)["requireInputs"] == ["images"]  # the nightly base requires it
+    assert "--config=/etc/ledgergate/ledgergate.yaml" in container["args"]
     env = {e["name"]: e for e in container["env"]}
     assert env["LEDGERGATE_RUN_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     policy = job["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]

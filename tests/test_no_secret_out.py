@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from scanner import redaction
 from scanner.cli import cli
+from scanner.reporters import reporter_names
 
-FORMATS = ("table", "json", "sarif", "md", "html")
+FORMATS = reporter_names()
 
 
 FINGERPRINT_KEY_ENV = "LEDGERGATE_FINGERPRINT_KEY"

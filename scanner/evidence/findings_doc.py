@@ -51,7 +51,7 @@ FINDING_SHAPE: dict[str, type | tuple[type, ...]] = {
     "controls": list,
     "resource": (dict, type(None)),
 }
-STATUSES = ("fail", "error", "waived", "pass")
+STATUSES = ("fail", "error", "waived", "pass", "not-evaluated")
 
 
 def _shape_problem(finding: Any) -> str:

@@ -64,6 +64,9 @@ STATUS_WORDS = {
     "not-evaluated": "not evaluated (no resource in scope)",
 }
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+#: Items listed under each rule of a control; the rest are in the findings section and
+#: the population file (a nightly estate has thousands per rule).
+ITEMS_PER_RULE = 25
 
 
 def severity_counts(view: ReportView) -> list[tuple[str, int, int]]:
@@ -89,6 +92,8 @@ def framework_tree(view: ReportView) -> list[dict[str, Any]]:
     for f in view.doc.get("findings", ()):
         if f.get("status") == "pass":
             passed[str(f.get("ruleId"))] = passed.get(str(f.get("ruleId")), 0) + 1
+    for p in view.doc.get("passes", ()):  # a document that counts its plain passes
+        passed[str(p["ruleId"])] = passed.get(str(p["ruleId"]), 0) + int(p["count"])
     open_by_rule: dict[str, list[Mapping[str, Any]]] = {}
     for f in view.problems:
         open_by_rule.setdefault(str(f.get("ruleId")), []).append(f)
@@ -111,7 +116,8 @@ def framework_tree(view: ReportView) -> list[dict[str, Any]]:
                     "title": source.get("title", ""),
                     "procedure": rule.get("procedure", ""),
                     "remediation": " ".join(str(source.get("remediation", "")).split()),
-                    "items": items,
+                    "items": items[:ITEMS_PER_RULE],
+                    "more": max(0, len(items) - ITEMS_PER_RULE),
                     "passed": passed.get(rule_id, 0),
                 }
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from pathlib import Path
 from typing import Any
 
 from scanner.errors import ReportError
@@ -17,10 +18,45 @@ class Reporter(abc.ABC):
     """Turns a scan result into one output format."""
 
     name: str = ""
+    #: Warnings of the last render for the terminal (stderr), e.g. results dropped.
+    notes: list[str]
+
+    def __init__(self) -> None:
+        self.notes = []
 
     @abc.abstractmethod
     def render(self, result: ScanResult) -> str:
         """The whole output as text."""
+
+
+def repository_root(result: ScanResult) -> tuple[Path, str] | None:
+    """The git top-level above a repo scan's path and the scanned folder's path inside it
+    (``''`` at the top), found by the ``.git`` entry git itself looks for, so reports for
+    code review (SARIF, GitLab, Markdown links) name files from the repository root."""
+    scanned = (
+        str(result.target.get("path", "")) if result.target.get("type", "repo") == "repo" else ""
+    )
+    if not scanned:
+        return None
+    start = Path(scanned).absolute()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            inside = folder.relative_to(candidate).as_posix()
+            return candidate, "" if inside == "." else inside
+    return None
+
+
+def repo_path(finding: Finding, prefix: str) -> str:
+    """A finding's file relative to the repository root (``prefix`` from
+    :func:`repository_root`)."""
+    path = finding.origin.path
+    return f"{prefix}/{path}" if prefix and path else path
+
+
+def finding_line(f: Finding) -> int:
+    """The offending field's line when the source knows it, else the object's first line."""
+    return next((e.line for e in f.evidence if e.line), 0) or f.origin.start_line
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
@@ -120,6 +156,9 @@ __all__ = [
     "Reporter",
     "comparison_to_dict",
     "coverage_to_list",
+    "finding_line",
     "finding_to_dict",
+    "repo_path",
+    "repository_root",
     "skipped_to_list",
 ]

@@ -173,9 +173,9 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     differs between two runs.
     """
     result = inputs.result
-    doc = result_to_dict(result)
+    doc = result_to_dict(result, full=True)
     files: dict[str, bytes] = {
-        "findings.json": JsonReporter().render(result).encode(),
+        "findings.json": JsonReporter(full=True).render(result).encode(),
         "findings.sarif": SarifReporter().render(result).encode(),
         "inventory.json": canonical(snapshot(inputs.inventory)),
         "waivers.json": canonical(waivers_doc(inputs.register, result)),

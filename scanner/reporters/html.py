@@ -11,6 +11,24 @@ from scanner.reporters.templating import environment, location
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view
 
 TEMPLATE = "report.html.j2"
+#: Findings the report lists in full (most severe first); a nightly estate has tens of
+#: thousands, which made a 64 MB page Chromium took two minutes to render. The rest are
+#: in the findings JSON and the bundle's population file.
+FINDING_LIMIT = 1000
+_RANK = {"error": 5, "critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+
+
+def _most_severe(problems: tuple[Any, ...], limit: int) -> list[Any]:
+    """The ``limit`` most severe problems (errors first), in their original order."""
+    if len(problems) <= limit:
+        return list(problems)
+
+    def rank(i: int) -> int:
+        f = problems[i]
+        return _RANK["error"] if f.get("status") == "error" else _RANK.get(f.get("severity"), 0)
+
+    kept = sorted(sorted(range(len(problems)), key=rank, reverse=True)[:limit])
+    return [problems[i] for i in kept]
 
 
 def catalogue_of(result: ScanResult) -> list[dict[str, Any]]:
@@ -32,6 +50,8 @@ def render_html(view: ReportView) -> str:
         .render(
             view=view,
             doc=doc,
+            finding_limit=FINDING_LIMIT,
+            shown_problems=_most_severe(view.problems, FINDING_LIMIT),
             summary=view.summary,
             target=target,
             target_name=target_name,

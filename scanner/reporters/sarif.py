@@ -1,27 +1,45 @@
-"""SARIF 2.1.0 for GitHub code scanning, built on the sarif-om object model.
+"""SARIF 2.1.0 for GitHub code scanning, written as plain dicts.
 
-Failures are ``kind: fail`` results; findings that could not be evaluated are
-``kind: open`` results at level ``error`` (and input problems are also tool
-execution notifications); waived findings carry an external suppression.
+Only what a reviewer must act on becomes a result: ``fail`` (``kind: fail``, level by
+severity), ``error`` (a control that could not be checked: ``kind: open`` with
+``level: none`` as SARIF requires for non-fail kinds, and also a tool execution
+notification at level ``error``) and ``waived`` (a fail with an accepted external
+suppression). Passes are counted per rule in the run's properties.
+
+Artifact URIs are relative to the repository root (the folder holding ``.git`` above the
+scanned path), under ``uriBaseId: %SRCROOT%``, so a scan of a subfolder still maps onto
+the repository's files. The log stays within GitHub's upload limits (:data:`LIMITS`):
+above them the highest-severity results are kept and the number dropped is stated in
+the run's properties and in :attr:`SarifReporter.notes`.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
-import attr
-import sarif_om as om
-
 from scanner.findings import ScanResult
 from scanner.model import Finding, Severity, Status
-from scanner.reporters.base import Reporter, comparison_to_dict
+from scanner.reporters.base import Reporter, comparison_to_dict, repo_path, repository_root
 from scanner.rules import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 INFORMATION_URI = "https://ledgergate.dev"
+
+#: GitHub code scanning's limits on an upload (docs.github.com, "SARIF results exceed
+#: limit"; the REST upload endpoint for the file size). Results above 5,000 per run are
+#: not stored, so that, not the 25,000 hard limit, is where this writer stops.
+LIMITS = {
+    "resultsPerRun": 5_000,
+    "rulesPerRun": 25_000,
+    "locationsPerResult": 100,
+    "tagsPerRule": 10,
+    "gzipBytes": 10 * 1024 * 1024,
+}
 
 SECURITY_SEVERITY = {
     Severity.CRITICAL: "9.5",
@@ -37,6 +55,8 @@ LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
+#: Statuses that become results; passes are only counted.
+REPORTED = (Status.FAIL, Status.ERROR, Status.WAIVED)
 
 
 def artifact_uri(path: str) -> str:
@@ -45,218 +65,256 @@ def artifact_uri(path: str) -> str:
     return quote(path, safe="/")
 
 
-def to_json(obj: Any) -> Any:
-    """sarif-om objects to plain JSON, using each field's schema property name."""
-    if attr.has(type(obj)):
-        out: dict[str, Any] = {}
-        for field in attr.fields(type(obj)):
-            value = getattr(obj, field.name)
-            if value is None or (
-                field.default is not attr.NOTHING
-                and value == field.default
-                and field.name not in {"kind", "level"}
-            ):
-                continue
-            out[field.metadata.get("schema_property_name", field.name)] = to_json(value)
-        return out
-    if isinstance(obj, dict):
-        return {k: to_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_json(v) for v in obj]
-    return obj
+def _message(text: str) -> dict[str, str]:
+    return {"text": text}
 
 
-def _descriptor(rule: Rule) -> om.ReportingDescriptor:
+def _descriptor(
+    rule_id: str, title: str, full: str, help_text: str, help_md: str, level: str, **props: Any
+) -> dict[str, Any]:
+    tags = props.pop("tags")[: LIMITS["tagsPerRule"]]
+    return {
+        "id": rule_id,
+        "name": rule_id.replace("/", "").replace("-", ""),
+        "shortDescription": _message(title),
+        "fullDescription": _message(full),
+        "help": {"text": help_text, "markdown": help_md},
+        "defaultConfiguration": {"level": level},
+        "properties": {"precision": "high", "tags": tags, **props},
+    }
+
+
+def _rule_descriptor(rule: Rule) -> dict[str, Any]:
     controls = ", ".join(f"{c.framework} {c.id}" for c in rule.controls)
-    help_text = f"{rule.remediation}\n\nControls: {controls}"
     help_md = f"**Remediation.** {rule.remediation}\n\n**Controls.** {controls}"
     if rule.rationale:
         help_md = f"{rule.rationale}\n\n{help_md}"
-    return om.ReportingDescriptor(
-        id=rule.id,
-        name=rule.id.replace("-", ""),
-        short_description=om.MultiformatMessageString(text=rule.title),
-        full_description=om.MultiformatMessageString(text=rule.rationale or rule.title),
-        help=om.MultiformatMessageString(text=help_text, markdown=help_md),
-        help_uri=rule.help_url or None,
-        default_configuration=om.ReportingConfiguration(level=LEVEL[rule.severity]),
-        properties={
-            "security-severity": SECURITY_SEVERITY[rule.severity],
-            "tags": ["security", "compliance", rule.family],
-            "precision": "high",
-            "family": rule.family,
-            "controls": [f"{c.framework}:{c.id}" for c in rule.controls],
-        },
+    out = _descriptor(
+        rule.id,
+        rule.title,
+        rule.rationale or rule.title,
+        f"{rule.remediation}\n\nControls: {controls}",
+        help_md,
+        LEVEL[rule.severity],
+        tags=["security", "compliance", rule.family],
+        family=rule.family,
+        controls=[f"{c.framework}:{c.id}" for c in rule.controls],
+        **{"security-severity": SECURITY_SEVERITY[rule.severity]},
     )
+    if rule.help_url:
+        out["helpUri"] = rule.help_url
+    return out
 
 
-def _input_descriptor(rule_id: str) -> om.ReportingDescriptor:
-    text = "Input could not be evaluated"
-    return om.ReportingDescriptor(
-        id=rule_id,
-        name=rule_id.replace("/", "").replace("-", ""),
-        short_description=om.MultiformatMessageString(text=text),
-        full_description=om.MultiformatMessageString(
-            text="An input file could not be parsed or read, so no rule judged it."
-        ),
-        help=om.MultiformatMessageString(
-            text="Fix the file so it parses, or exclude its path in ledgergate.yaml.",
-            markdown="Fix the file so it parses, or exclude its path in `ledgergate.yaml`.",
-        ),
-        default_configuration=om.ReportingConfiguration(level="error"),
-        properties={
-            "security-severity": SECURITY_SEVERITY[Severity.HIGH],
-            "tags": ["security", "input"],
-            "precision": "high",
-        },
-    )
-
-
-def _waiver_descriptor(rule_id: str) -> om.ReportingDescriptor:
-    """The pseudo-rule of an expired waiver (see scanner/waivers.py)."""
-    return om.ReportingDescriptor(
-        id=rule_id,
-        name=rule_id.replace("/", "").replace("-", ""),
-        short_description=om.MultiformatMessageString(text="Waiver expired"),
-        full_description=om.MultiformatMessageString(
-            text="A waiver in the register is past its expiry date and no longer applies."
-        ),
-        help=om.MultiformatMessageString(
-            text="Renew the waiver with a new approval and expiry, or fix the findings it covered.",
-            markdown="Renew the waiver with a new approval and `expires` date, "
+def _pseudo_descriptor(rule_id: str) -> dict[str, Any]:
+    """Rules the tool adds itself: unreadable inputs and expired waivers."""
+    if rule_id.startswith("waiver/"):
+        return _descriptor(
+            rule_id,
+            "Waiver expired",
+            "A waiver in the register is past its expiry date and no longer applies.",
+            "Renew the waiver with a new approval and expiry, or fix the findings it covered.",
+            "Renew the waiver with a new approval and `expires` date, "
             "or fix the findings it covered.",
-        ),
-        default_configuration=om.ReportingConfiguration(level=LEVEL[Severity.MEDIUM]),
-        properties={
-            "security-severity": SECURITY_SEVERITY[Severity.MEDIUM],
-            "tags": ["compliance", "waiver"],
-            "precision": "high",
-        },
+            LEVEL[Severity.MEDIUM],
+            tags=["compliance", "waiver"],
+            **{"security-severity": SECURITY_SEVERITY[Severity.MEDIUM]},
+        )
+    return _descriptor(
+        rule_id,
+        "Input could not be evaluated",
+        "An input file could not be parsed or read, so no rule judged it.",
+        "Fix the file so it parses, or exclude its path in ledgergate.yaml.",
+        "Fix the file so it parses, or exclude its path in `ledgergate.yaml`.",
+        "error",
+        tags=["security", "input"],
+        **{"security-severity": SECURITY_SEVERITY[Severity.HIGH]},
     )
 
 
-def _location(f: Finding) -> om.Location:
+def _location(f: Finding, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if f.origin.path:
-        region = None
+        path = repo_path(f, prefix)
+        physical: dict[str, Any] = {
+            "artifactLocation": {"uri": artifact_uri(path), "uriBaseId": SRCROOT}
+        }
         pinpoint = next((e.line for e in f.evidence if e.line), 0)
         if pinpoint:
-            region = om.Region(start_line=pinpoint)
+            physical["region"] = {"startLine": pinpoint}
         elif f.origin.start_line:
-            region = om.Region(
-                start_line=f.origin.start_line, end_line=max(f.origin.end_line, f.origin.start_line)
-            )
-        physical = om.PhysicalLocation(
-            artifact_location=om.ArtifactLocation(
-                uri=artifact_uri(f.origin.path), uri_base_id=SRCROOT
-            ),
-            region=region,
-        )
-        return om.Location(physical_location=physical, logical_locations=_logical(f))
-    return om.Location(logical_locations=_logical(f))
+            end = max(f.origin.end_line, f.origin.start_line)
+            physical["region"] = {"startLine": f.origin.start_line, "endLine": end}
+        out["physicalLocation"] = physical
+    if f.resource is not None:
+        ref = f.resource
+        qualified = "/".join(p for p in (ref.api_version, ref.kind, ref.namespace, ref.name) if p)
+        out["logicalLocations"] = [
+            {"name": ref.name, "fullyQualifiedName": qualified, "kind": "resource"}
+        ]
+    return out
 
 
-def _logical(f: Finding) -> list[om.LogicalLocation] | None:
-    if f.resource is None:
-        return None
-    ref = f.resource
-    qualified = "/".join(p for p in (ref.api_version, ref.kind, ref.namespace, ref.name) if p)
-    return [om.LogicalLocation(name=ref.name, fully_qualified_name=qualified, kind="resource")]
-
-
-def _result(f: Finding, index: int) -> om.Result:
+def _result(f: Finding, index: int, prefix: str) -> dict[str, Any]:
     text = f.message
     if f.evidence:
         text += " Evidence: " + "; ".join(
             f"{e.path}={e.value}" if e.value else e.path for e in f.evidence
         )
-    result = om.Result(
-        rule_id=f.rule_id,
-        rule_index=index,
-        message=om.Message(text=text),
-        level="error" if f.status is Status.ERROR else LEVEL[f.severity],
-        kind="open" if f.status is Status.ERROR else "fail",
-        locations=[_location(f)],
-        partial_fingerprints={"ledgergate/v1": f.fingerprint},
-        properties={"status": f.status.value, "severity": f.severity.value},
-    )
+    error = f.status is Status.ERROR
+    out: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": index,
+        "message": _message(text),
+        "kind": "open" if error else "fail",
+        "level": "none" if error else LEVEL[f.severity],
+        "locations": [_location(f, prefix)][: LIMITS["locationsPerResult"]],
+        "partialFingerprints": {"ledgergate/v1": f.fingerprint},
+        "properties": {"status": f.status.value, "severity": f.severity.value},
+    }
     if f.status is Status.WAIVED and f.waiver:
-        result.suppressions = [
-            om.Suppression(
-                kind="external",
-                justification=f.waiver.get("justification", ""),
-                properties={k: v for k, v in f.waiver.items() if k != "justification"},
-            )
+        out["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f.waiver.get("justification", ""),
+                "properties": {k: v for k, v in f.waiver.items() if k != "justification"},
+            }
         ]
-    return result
+    return out
 
 
-def build_log(result: ScanResult) -> dict[str, Any]:
-    """The SARIF log as a JSON-ready dict."""
-    descriptors = [_descriptor(r) for r in result.rules]
-    reported = [f for f in result.findings if f.status is not Status.PASS]
-    known = {r.id for r in result.rules}
-    descriptors.extend(
-        _waiver_descriptor(i) if i.startswith("waiver/") else _input_descriptor(i)
-        for i in sorted({f.rule_id for f in reported} - known)
-    )
-    index = {d.id: i for i, d in enumerate(descriptors)}
-    notifications = [
-        om.Notification(
-            message=om.Message(text=f"{f.rule_id}: {f.message}"),
-            level="error",
-            locations=[_location(f)],
-            descriptor=om.ReportingDescriptorReference(id=f.rule_id),
-        )
-        for f in reported
-        if f.rule_id.startswith("input/")
-    ]
-    notifications.extend(
-        om.Notification(
-            message=om.Message(text=f"coverage gap {c.target}: {c.reason}"), level="error"
-        )
-        for c in result.gaps()
-    )
-    invocation = om.Invocation(
-        execution_successful=not result.incomplete(),
-        tool_execution_notifications=notifications or None,
-        start_time_utc=result.started or None,
-        end_time_utc=result.finished or None,
-    )
-    run = om.Run(
-        tool=om.Tool(
-            driver=om.ToolComponent(
-                name="ledgergate",
-                version=result.tool_version,
-                semantic_version=result.tool_version,
-                information_uri=INFORMATION_URI,
-                rules=descriptors,
-            )
-        ),
-        results=[_result(f, index[f.rule_id]) for f in reported],
-        invocations=[invocation],
-        column_kind="unicodeCodePoints",
-    )
-    log = om.SarifLog(version="2.1.0", runs=[run], schema_uri=SARIF_SCHEMA)
-    data: dict[str, Any] = to_json(log)
-    properties: dict[str, Any] = {"target": dict(result.target)} if result.target else {}
+def _priority(f: Finding) -> tuple[int, int]:
+    """Errors first (an unchecked control), then by severity; higher sorts first."""
+    return (1 if f.status is Status.ERROR else 0, f.severity.rank)
+
+
+def keep_within(findings: list[Finding], limit: int) -> list[Finding]:
+    """The ``limit`` highest-priority findings, in their original (deterministic) order."""
+    if len(findings) <= limit:
+        return findings
+    ranked = sorted(range(len(findings)), key=lambda i: _priority(findings[i]), reverse=True)
+    kept = sorted(ranked[:limit])
+    return [findings[i] for i in kept]
+
+
+def _automation_id(result: ScanResult) -> str:
+    """``ledgergate/repo/``, ``ledgergate/cluster/<context>/``, ``ledgergate/image/``:
+    the category GitHub keeps separate analyses under (the trailing ``/`` makes the whole
+    id the category)."""
+    kind = result.target.get("type", "repo")
+    where = result.target.get("context") or result.target.get("server") if kind == "cluster" else ""
+    safe = quote(where, safe="") if where else ""
+    return f"ledgergate/{kind}/{safe + '/' if safe else ''}"
+
+
+def _run_properties(result: ScanResult, passes: Counter[str]) -> dict[str, Any]:
+    properties: dict[str, Any] = {"passes": dict(sorted(passes.items()))}
+    if result.target:
+        properties["target"] = dict(result.target)
     comparison = comparison_to_dict(result)
     if comparison is not None:
         properties["comparison"] = {k: v for k, v in comparison.items() if k != "fixed"}
     if result.scope:
         properties["scope"] = dict(result.scope)
-    if properties:
-        data["runs"][0]["properties"] = properties
-    for res in data["runs"][0].get("results", []):
-        for suppression in res.get("suppressions", []):
-            suppression["status"] = "accepted"  # SARIF 2.1.0 name; sarif-om 1.0.4 lacks it
-    return data
+    skipped = [f for f in result.findings if f.status is Status.NOT_EVALUATED]
+    if skipped:  # rules whose input was not enabled: no alert, but not silence either
+        properties["notEvaluated"] = [
+            {"ruleId": f.rule_id, "message": f.message, **{e.path: e.value for e in f.evidence}}
+            for f in skipped
+        ]
+    return properties
+
+
+def build_log(result: ScanResult, limit: int = LIMITS["resultsPerRun"]) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict, at most ``limit`` results."""
+    reported = [f for f in result.findings if f.status in REPORTED]
+    passes = Counter(f.rule_id for f in result.findings if f.status is Status.PASS)
+    kept = keep_within(reported, limit)
+    rules = [_rule_descriptor(r) for r in result.rules]
+    known = {r.id for r in result.rules}
+    rules.extend(_pseudo_descriptor(i) for i in sorted({f.rule_id for f in reported} - known))
+    index = {d["id"]: i for i, d in enumerate(rules)}
+    root = repository_root(result)
+    prefix = root[1] if root else ""
+    notifications: list[dict[str, Any]] = [
+        {
+            "message": _message(f"{f.rule_id}: {f.message}"),
+            "level": "error",
+            "locations": [_location(f, prefix)],
+            "descriptor": {"id": f.rule_id},
+        }
+        for f in kept
+        if f.status is Status.ERROR
+    ]
+    notifications.extend(
+        {"message": _message(f"coverage gap {c.target}: {c.reason}"), "level": "error"}
+        for c in result.gaps()
+    )
+    invocation: dict[str, Any] = {"executionSuccessful": not result.incomplete()}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    if result.started:
+        invocation["startTimeUtc"] = result.started
+    if result.finished:
+        invocation["endTimeUtc"] = result.finished
+    driver: dict[str, Any] = {
+        "name": "ledgergate",
+        "informationUri": INFORMATION_URI,
+        "rules": rules,
+    }
+    if result.tool_version:
+        driver["version"] = driver["semanticVersion"] = result.tool_version
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "automationDetails": {"id": _automation_id(result)},
+        "columnKind": "unicodeCodePoints",
+        "invocations": [invocation],
+        "results": [_result(f, index[f.rule_id], prefix) for f in kept],
+        "properties": _run_properties(result, passes),
+    }
+    if root is not None:
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": root[0].as_uri() + "/"}}
+        if prefix:
+            run["properties"]["scannedPath"] = prefix
+    if len(kept) < len(reported):
+        run["properties"]["truncated"] = {
+            "reason": f"GitHub code scanning stores at most {limit} results per run",
+            "results": len(reported),
+            "kept": len(kept),
+            "dropped": len(reported) - len(kept),
+        }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _dump(log: dict[str, Any]) -> str:
+    return json.dumps(log, indent=2, sort_keys=True) + "\n"
 
 
 class SarifReporter(Reporter):
-    """SARIF 2.1.0 accepted by GitHub code scanning."""
+    """SARIF 2.1.0 accepted by GitHub code scanning, within its upload limits."""
 
     name = "sarif"
 
     def render(self, result: ScanResult) -> str:
-        """Deterministic SARIF JSON."""
-        return json.dumps(build_log(result), indent=2, sort_keys=True) + "\n"
+        """Deterministic SARIF JSON; fewer results (highest severity kept) when the
+        gzipped file would pass GitHub's size limit."""
+        limit = LIMITS["resultsPerRun"]
+        log = build_log(result, limit)
+        text = _dump(log)
+        while True:
+            size = len(gzip.compress(text.encode(), compresslevel=6, mtime=0))
+            if size <= LIMITS["gzipBytes"] or limit == 0:
+                break
+            limit = int(limit * LIMITS["gzipBytes"] / size * 0.9)
+            log = build_log(result, limit)
+            text = _dump(log)
+        self.notes = []
+        truncated = log["runs"][0]["properties"].get("truncated")
+        if truncated:
+            self.notes.append(
+                f"SARIF: {truncated['dropped']} of {truncated['results']} results dropped to "
+                f"stay within GitHub code scanning's limits (highest severity kept; "
+                "the JSON report has them all)"
+            )
+        return text

@@ -8,7 +8,13 @@ from scanner.findings import ScanResult
 from scanner.model import Finding, Status
 from scanner.reporters.base import Reporter
 
-STATUS_STYLE = {"fail": "bold red", "error": "bold magenta", "waived": "yellow", "pass": "green"}
+STATUS_STYLE = {
+    "fail": "bold red",
+    "error": "bold magenta",
+    "waived": "yellow",
+    "pass": "green",
+    "not-evaluated": "dim",
+}
 SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -24,6 +30,7 @@ class TableReporter(Reporter):
     name = "table"
 
     def __init__(self, color: bool = False, width: int = 140) -> None:
+        super().__init__()
         self.color = color
         self.width = width
 
@@ -87,6 +94,11 @@ class TableReporter(Reporter):
             f"{result.resources_scanned} resources, {len(result.rules)} rules: "
             f"{counts.get('fail', 0)} failed, {counts.get('error', 0)} errors, "
             f"{counts.get('waived', 0)} waived, {counts.get('pass', 0)} passed"
+            + (
+                f", {unevaluated} rules not evaluated"
+                if (unevaluated := counts["not-evaluated"])
+                else ""
+            )
             + (f", {len(result.gaps())} coverage gaps: SCAN INCOMPLETE" if result.gaps() else "")
         )
         return buffer.getvalue()

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: A control's status is the worst outcome of the findings that evidence it.
-STATUS_ORDER = ("error", "fail", "waived", "pass")
+#: A control's status is the worst outcome of the findings that evidence it: a control
+#: one of whose rules was not evaluated (an input not enabled) has not passed.
 NOT_EVALUATED = "not-evaluated"
+STATUS_ORDER = ("error", "fail", "waived", NOT_EVALUATED, "pass")
 OPEN_STATUSES = ("fail", "error")
 
 
@@ -58,9 +59,13 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 
 def control_rows(
-    findings: Iterable[Mapping[str, Any]], catalogue: Iterable[Mapping[str, Any]] = ()
+    findings: Iterable[Mapping[str, Any]],
+    catalogue: Iterable[Mapping[str, Any]] = (),
+    passes: Iterable[Mapping[str, Any]] = (),
 ) -> tuple[ControlRow, ...]:
-    """One row per (framework, control): status, counts and the rules mapped to it."""
+    """One row per (framework, control): status, counts and the rules mapped to it.
+
+    ``passes`` are the per-rule pass counts of a document that does not list passes."""
     counts: dict[tuple[str, str], dict[str, int]] = {}
     rules: dict[tuple[str, str], set[str]] = {}
     for rule in catalogue:
@@ -75,6 +80,11 @@ def control_rows(
             rules.setdefault(key, set()).add(str(f["ruleId"]))
             if f["status"] in row:
                 row[f["status"]] += 1
+    for p in passes:
+        for c in p.get("controls", ()):
+            key = (str(c["framework"]), str(c["id"]))
+            counts.setdefault(key, {s: 0 for s in STATUS_ORDER})["pass"] += int(p["count"])
+            rules.setdefault(key, set()).add(str(p["ruleId"]))
     out = []
     for key in sorted(counts, key=lambda k: (k[0], _natural(k[1]))):
         row = counts[key]
@@ -86,7 +96,7 @@ def control_rows(
 def _framework_summary(rows: Sequence[ControlRow]) -> tuple[tuple[str, Mapping[str, int]], ...]:
     by: dict[str, dict[str, int]] = {}
     for row in rows:
-        entry = by.setdefault(row.framework, {s: 0 for s in (*STATUS_ORDER, NOT_EVALUATED)})
+        entry = by.setdefault(row.framework, {s: 0 for s in STATUS_ORDER})
         entry[row.status] += 1
     return tuple(sorted(by.items()))
 
@@ -112,7 +122,7 @@ def build_view(
 ) -> ReportView:
     """The view of one findings document, optionally with the rule catalogue and bundle."""
     findings = list(doc.get("findings", ()))
-    rows = control_rows(findings, catalogue)
+    rows = control_rows(findings, catalogue, doc.get("passes", ()))
     return ReportView(
         doc=doc,
         controls=rows,
