@@ -24,6 +24,7 @@ STAGES: dict[str, int] = {
     "scanner.outputs": 0,
     "scanner.shipped": 0,
     "scanner.celrt": 0,
+    "scanner.celcost": 0,
     "scanner.config": 0,
     "scanner.gatediff": 0,
     "scanner.identity": 0,
