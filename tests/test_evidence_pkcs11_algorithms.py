@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from scanner.cli import cli
 
 from .conftest import FIXTURE_REPOS
-from .test_evidence_keys import MODULE, PIN
+from .softhsm import MODULE, PIN, softhsm_token
 
 KEYS = {"rsa-2048": ("rsa", 2048), "rsa-3072": ("rsa", 3072), "ec-p384": ("ec", "secp384r1")}
 
@@ -28,22 +28,15 @@ KEYS = {"rsa-2048": ("rsa", 2048), "rsa-3072": ("rsa", 3072), "ec-p384": ("ec", 
 @pytest.fixture(scope="module")
 def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """One SoftHSM2 token holding each key type, generated in the token; label -> public PEM."""
-    if not MODULE or shutil.which("softhsm2-util") is None:
-        pytest.skip("needs SoftHSM2 (Debian softhsm2)")
     pkcs11 = pytest.importorskip("pkcs11")
+    folder = tmp_path_factory.mktemp("softhsm-algs")
+    with softhsm_token(folder, "algs"):
+        yield _generate(pkcs11, folder)
+
+
+def _generate(pkcs11: Any, folder: Path) -> dict[str, Path]:
     from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
-    folder = tmp_path_factory.mktemp("softhsm-algs")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    init = ["softhsm2-util", "--init-token", "--free", "--label", "algs", "--pin", PIN]
-    done = subprocess.run(
-        [*init, "--so-pin", "1029384756"], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
     publics: dict[str, Path] = {}
     with pkcs11.lib(MODULE).get_token(token_label="algs").open(rw=True, user_pin=PIN) as session:
         for label, (kind, size) in KEYS.items():
@@ -74,11 +67,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
             publics[label] = pem
     (folder / "pin").write_text(PIN + "\n")
     publics["pin"] = folder / "pin"
-    yield publics
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
+    return publics
 
 
 def _openssl_verifies(bundle: Path, public: Path, digest: str, work: Path) -> bool:

@@ -4,20 +4,20 @@ drive the real signer against a SoftHSM2 token laid out as the pod would see it.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
 
 from scanner.cli import cli
+from scanner.evidence.keys import load_signer
 from scanner.evidence.pkcs11key import Pkcs11Uri
 
 from .conftest import FIXTURE_REPOS
-from .test_evidence_keys import MODULE, PIN
+from .softhsm import MODULE, PIN, softhsm_token
 from .test_nightly_deploy import _pod, render
 
 OVERLAY = "overlays/pkcs11-hsm"
@@ -49,39 +49,23 @@ def test_the_overlay_names_the_module_token_key_and_pin_file_it_mounts() -> None
 
 
 def test_the_overlays_sign_key_signs_with_a_token_laid_out_like_the_pod(tmp_path: Path) -> None:
-    if not MODULE or shutil.which("softhsm2-util") is None:
-        pytest.skip("needs SoftHSM2 (Debian softhsm2)")
     pkcs11 = pytest.importorskip("pkcs11")
     pod = _pod(render(OVERLAY))
     spec = _sign_key(pod)
     uri = Pkcs11Uri.parse(spec)
-    # the pod's filesystem under tmp_path: the vendor module and the mounted PIN file
-    module = tmp_path / uri.module().lstrip("/")
-    module.parent.mkdir(parents=True)
-    shutil.copy(MODULE, module)
-    pin = tmp_path / uri.query["pin-source"].removeprefix("file:").lstrip("/")
-    pin.parent.mkdir(parents=True)
-    pin.write_text(PIN + "\n")
-    local = spec.replace(uri.module(), str(module)).replace(uri.query["pin-source"], f"file:{pin}")
-    conf = tmp_path / "softhsm2.conf"
-    (tmp_path / "tokens").mkdir()
-    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ.update(env)
-    try:
-        token = uri.path["token"]
-        init = ["softhsm2-util", "--init-token", "--free", "--label", token, "--pin", PIN]
-        done = subprocess.run(
-            [*init, "--so-pin", "1029384756"], capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        with (
-            pkcs11.lib(str(module))
-            .get_token(token_label=token)
-            .open(rw=True, user_pin=PIN) as session
-        ):
-            session.generate_keypair(pkcs11.KeyType.RSA, 3072, store=True, label=uri.path["object"])
+    with softhsm_token(tmp_path / "hsm", uri.path["token"]):
+        # the pod's filesystem under tmp_path: the vendor module and the mounted PIN file
+        module = tmp_path / uri.module().lstrip("/")
+        module.parent.mkdir(parents=True)
+        shutil.copy(MODULE, module)
+        pin = tmp_path / uri.query["pin-source"].removeprefix("file:").lstrip("/")
+        pin.parent.mkdir(parents=True)
+        pin.write_text(PIN + "\n")
+        local = spec.replace(uri.module(), str(module))
+        local = local.replace(uri.query["pin-source"], f"file:{pin}")
+        session = pkcs11.lib(str(module)).get_token(token_label=uri.path["token"])
+        with session.open(rw=True, user_pin=PIN) as opened:
+            opened.generate_keypair(pkcs11.KeyType.RSA, 3072, store=True, label=uri.path["object"])
         bundle = tmp_path / "bundle"
         repo = FIXTURE_REPOS / "odoo-finance-compliant"
         runner = CliRunner()
@@ -89,10 +73,6 @@ def test_the_overlays_sign_key_signs_with_a_token_laid_out_like_the_pod(tmp_path
             cli, ["scan", "repo", str(repo), "--evidence", str(bundle), "--sign-key", local]
         )
         assert signed.exit_code == 0, signed.output
-        from cryptography.hazmat.primitives import serialization
-
-        from scanner.evidence.keys import load_signer
-
         public = tmp_path / "signer.pub"
         public.write_bytes(
             load_signer(local)
@@ -103,8 +83,3 @@ def test_the_overlays_sign_key_signs_with_a_token_laid_out_like_the_pod(tmp_path
         )
         verified = runner.invoke(cli, ["evidence", "verify", str(bundle), "--key", str(public)])
         assert verified.exit_code == 0 and "signature: valid" in verified.output, verified.output
-    finally:
-        if old is None:
-            os.environ.pop("SOFTHSM2_CONF", None)
-        else:
-            os.environ["SOFTHSM2_CONF"] = old
