@@ -1,8 +1,9 @@
 """Precision and recall per rule family on real public manifests (``tests/realworld/``).
 
 Each case is an excerpt of a public manifest, labelled by hand with the rule ids a finance
-auditor expects when it is deployed to a production namespace (``labels.yaml``). Every case
-is scanned alone with the shipped rules, every namespace counting as production; a
+auditor expects when it is deployed to a production namespace (``labels.yaml``). A case is
+one file, or a folder holding a kustomization and its excerpts. Every case is scanned
+alone with the shipped rules, every namespace counting as production; a
 ``fail`` or ``error`` of a rule whose family the case is labelled for is a prediction.
 
 Not scored, because an excerpt cannot answer them: rules about the whole estate
@@ -57,7 +58,9 @@ class Score:
 
 
 def _predicted(rules: RuleSet, params: Mapping[str, Any], case: Path) -> set[str]:
-    source = RepoSource(case.parent, only=[case.name])
+    # A folder case is a Kustomize build (its kustomization sets what the excerpt omits,
+    # such as the namespace it lands in); a file case is scanned alone.
+    source = RepoSource(case) if case.is_dir() else RepoSource(case.parent, only=[case.name])
     inventory = Inventory.from_items(source.collect())
     findings, _ = Engine(rules, params, default_analyzers()).run(inventory)
     return {f.rule_id for f in findings if f.status in (Status.FAIL, Status.ERROR)}
@@ -73,6 +76,9 @@ def evaluate(cases_dir: Path = DEFAULT_CASES) -> dict[str, Score]:
     for case in labels:
         families = set(case["families"])
         expected = set() if case["expect"] == "clean" else set(case["expect"])
+        unknown = sorted(r for r in expected if r not in family_of)
+        if unknown:  # a label naming no shipped rule would silently drop out of the score
+            raise ValueError(f"{case['case']}: labelled with unknown rule(s) {unknown}")
         got = _predicted(rules, params, cases_dir / "cases" / case["case"])
         got = {r for r in got if family_of.get(r) in families}
         for family in families:

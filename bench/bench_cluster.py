@@ -128,6 +128,7 @@ def main() -> None:
     from scanner.rules import load_rules
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
+    from scanner.sources.kubeplan import matched_kinds
 
     with tempfile.TemporaryDirectory() as workdir:
         parent, child = mp.Pipe()
@@ -137,7 +138,7 @@ def main() -> None:
         try:
             rules = load_rules()
             client = KubeClient(connect(kubeconfig), timeout_s=60)
-            source = KubeSource(client, rules, page_size=args.page_size)
+            source = KubeSource(client, matched_kinds(rules), page_size=args.page_size)
             t0 = time.perf_counter()
             items = list(source.collect())
             t1 = time.perf_counter()

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from scanner.celcost import RUNTIME_ITERATIONS, Budget, Extent, Shape
+from scanner.errors import ExpressionError
 from scanner.redaction import entropy
 
 #: Variables every rule expression may read. ``namespace`` is a reserved word in CEL, so
@@ -29,11 +30,11 @@ VARIABLES = (
 )
 
 
-class CelCompileError(ValueError):
+class CelCompileError(ExpressionError, ValueError):
     """An expression that does not compile; the message carries CEL's column marker."""
 
 
-class CelEvalError(RuntimeError):
+class CelEvalError(ExpressionError, RuntimeError):
     """An expression that failed while evaluating (missing field, wrong type, ...)."""
 
 
@@ -49,7 +50,7 @@ def _raise(message: str) -> Any:
 @cache
 def _env() -> Any:
     from cel_expr_python import cel
-    from cel_expr_python.ext import ext_strings
+    from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
     dyn = cel.Type.DYN
     functions = [
@@ -74,7 +75,13 @@ def _env() -> Any:
     ]
     return cel.NewEnv(
         variables=dict.fromkeys(VARIABLES, dyn),
-        extensions=[ext_strings.ExtStrings()],
+        # optional syntax (``object.?spec.?x.orValue(1)``) and ``cel.bind``, which carries
+        # rule-level ``variables:`` (see :func:`expand_variables`)
+        extensions=[
+            ext_strings.ExtStrings(),
+            ext_optional.ExtOptional(),
+            ext_bindings.ExtBindings(),
+        ],
         functions=functions,
     )
 
@@ -169,6 +176,70 @@ def compile_expression(source: str) -> Program:
     except RuntimeError as exc:
         text = str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "")
         raise CelCompileError(text.strip()) from exc
+
+
+#: A string literal of CEL (raw or not, single or triple quoted): never rewritten.
+_STRING = re.compile(
+    r"[rR]?(?:'{3}.*?'{3}|\"{3}.*?\"{3}|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\")",
+    re.DOTALL,
+)
+_VARIABLE_REF = re.compile(r"(?<![\w.])variables\.([A-Za-z_][A-Za-z0-9_]*)\b")
+_BOUND_PREFIX = "lgvar_"
+
+
+class UnknownVariableError(ValueError):
+    """An expression reads ``variables.x`` that the rule does not declare (before it)."""
+
+
+def _rewrite(source: str, known: Sequence[str]) -> tuple[str, list[str]]:
+    """``variables.x`` -> the bound identifier, outside string literals; and the names read."""
+    used: list[str] = []
+
+    def code(segment: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in known:
+                raise UnknownVariableError(f"variables.{name} is not declared before it is read")
+            if name not in used:
+                used.append(name)
+            return _BOUND_PREFIX + name
+
+        return _VARIABLE_REF.sub(one, segment)
+
+    out, last = [], 0
+    for literal in _STRING.finditer(source):
+        out += [code(source[last : literal.start()]), literal.group(0)]
+        last = literal.end()
+    out.append(code(source[last:]))
+    return "".join(out), used
+
+
+def expand_variables(source: str, variables: Sequence[tuple[str, str]]) -> str:
+    """An expression with the rule's ``variables`` it reads bound around it (``cel.bind``).
+
+    Like ValidatingAdmissionPolicy's ``variables``: each is written once, read as
+    ``variables.name``, may read the variables declared before it, and is evaluated lazily
+    (only when read, at most once per expression): a variable that cannot be evaluated
+    makes only the expressions that read it ``error``.
+    """
+    names = [name for name, _ in variables]
+    body, used = _rewrite(source, names)
+    rewritten: dict[str, str] = {}
+    needed: set[str] = set()
+    pending = list(used)
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        position = names.index(name)
+        text, reads = _rewrite(dict(variables)[name], names[:position])
+        rewritten[name] = text
+        pending += reads
+    for name in reversed(names):
+        if name in needed:
+            body = f"cel.bind({_BOUND_PREFIX}{name}, {rewritten[name]}, {body})"
+    return body
 
 
 def activation(variables: Mapping[str, Any]) -> Bound:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,7 @@ from scanner.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
+    ExitGroup,
     OutputOptions,
     fail,
     finish_scan,
@@ -29,10 +30,28 @@ from scanner.cliutil import (
     progress,
 )
 
+if TYPE_CHECKING:
+    from scanner.targets import Targets
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+@click.group(
+    cls=ExitGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="ledgergate")
-def cli() -> None:
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="No colour on the terminal (also when NO_COLOR is set); files are never coloured.",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="For CI logs: no progress lines, and of the terminal table only the summary line "
+    "(--output, --sarif and --json files are complete).",
+)
+def cli(no_color: bool, quiet: bool) -> None:
     """Ledgergate: finance-control compliance checks for Kubernetes estates.
 
     Judges Git repositories (the pre-merge gate), live clusters (the nightly audit,
@@ -50,7 +69,11 @@ def cli() -> None:
       ledgergate rbac who-can create pods/exec -n finance-prod .
       ledgergate rules list --framework pci-dss-4.0
       ledgergate evidence verify audit.zip --key signer.pub
+      ledgergate --quiet --no-color scan repo .      # CI logs: the summary line only
     """
+    from scanner.terminal import TERMINAL
+
+    TERMINAL.no_color, TERMINAL.quiet = no_color, quiet
 
 
 @cli.group()
@@ -59,7 +82,7 @@ def scan() -> None:
 
 
 @scan.command("repo")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.argument("path", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--base",
     metavar="REF",
@@ -84,7 +107,7 @@ def scan() -> None:
 @audit_options
 @image_options()
 def scan_repo_cmd(
-    path: Path,
+    path: tuple[Path, ...],
     base: str | None,
     only_changed_files: bool,
     config_path: Path | None,
@@ -92,7 +115,11 @@ def scan_repo_cmd(
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
-    """Scan the manifests and estate config files of a repository.
+    """Scan the manifests and estate config files of a repository (default: .).
+
+    One folder: that folder is scanned. Files or several paths (a pre-commit hook's
+    staged files): the whole Git work tree is scanned as context, and only findings
+    located in those paths are shown and decide the exit code.
 
     Inside a Git work tree the files git tracks plus untracked, not-ignored files are
     read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
@@ -100,29 +127,30 @@ def scan_repo_cmd(
     (with --base: also when git cannot compare the two trees), 4 when an input exists
     but could not be read (a coverage gap).
     """
-    from scanner.errors import ScannerError
     from scanner.pipeline import scan_repo
+    from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
+    targets = resolve_targets(path)
     if base:
-        _scan_premerge(path, base, only_changed_files, config_path, outputs, audit, image_flags)
-    try:
-        config = image_flags.apply(load_scan_config(path, config_path))
-        result = scan_repo(
-            path,
-            config,
-            progress=progress(sys.stderr.isatty()),
-            waivers=audit.load_register(path, config),
-            on_inventory=audit.keep_inventory,
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
-    finish_scan(result, config, outputs, bundle=audit.write_bundle)
+        _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
+    root = targets.root
+    config = image_flags.apply(load_scan_config(root, config_path))
+    analyzers = image_flags.analyzers(config)
+    result = scan_repo(
+        root,
+        config,
+        analyzers=analyzers,
+        progress=progress(sys.stderr.isatty()),
+        waivers=audit.load_register(root, config),
+        on_inventory=audit.keep_inventory,
+    )
+    finish_scan(targets.narrow(result), config, outputs, bundle=audit.write_bundle)
 
 
 def _scan_premerge(
-    path: Path,
+    targets: Targets,
     base: str,
     only_changed_files: bool,
     config_path: Path | None,
@@ -130,24 +158,21 @@ def _scan_premerge(
     audit: AuditOptions,
     image_flags: ImageFlags,
 ) -> None:
-    from scanner.errors import ScannerError
     from scanner.premerge import scan_premerge
 
-    try:
-        outcome = scan_premerge(
-            path,
-            base,
-            cli_config=config_path,
-            cli_waivers=audit.waivers,
-            adjust=image_flags.apply,
-            progress=progress(sys.stderr.isatty()),
-            on_inventory=audit.keep_inventory,
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = scan_premerge(
+        targets.root,
+        base,
+        cli_config=config_path,
+        cli_waivers=audit.waivers,
+        adjust=image_flags.apply,
+        analyzers=image_flags.analyzers,
+        progress=progress(sys.stderr.isatty()),
+        on_inventory=audit.keep_inventory,
+    )
     audit.register = outcome.trusted.register
     audit.waivers_file = outcome.trusted.waivers_path
-    result = outcome.result
+    result = targets.narrow(outcome.result)
     shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
     finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 
@@ -158,21 +183,17 @@ def rules() -> None:
 
 
 def _ruleset(config_path: Path | None, extra: tuple[Path, ...] = ()) -> Any:
-    from scanner.errors import ScannerError
     from scanner.rules import load_rules
     from scanner.shipped import rules_dir
 
-    try:
-        config = load_scan_config(Path.cwd(), config_path)
-        folders = list(extra) or [rules_dir(), *config.rule_paths]
-        loaded = load_rules(
-            folders,
-            severity_overrides=config.severity_overrides,
-            control_map=config.control_map,
-        )
-        return loaded, config
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    config = load_scan_config(Path.cwd(), config_path)
+    folders = list(extra) or [rules_dir(), *config.rule_paths]
+    loaded = load_rules(
+        folders,
+        severity_overrides=config.severity_overrides,
+        control_map=config.control_map,
+    )
+    return loaded, config
 
 
 @rules.command("list")
@@ -239,6 +260,8 @@ def rules_show(rule_id: str, config_path: Path | None) -> None:
         click.echo(f"\nrationale:\n  {rule.rationale}")
     if rule.procedure:
         click.echo(f"\ntest procedure:\n  {rule.procedure}")
+    for variable in rule.source.get("variables") or ():
+        click.echo(f"\nvariables.{variable['name']} (CEL):\n  {variable['expression'].strip()}")
     click.echo(f"\nassert (CEL):\n  {rule.assertion.source.strip()}")
     click.echo(f"\nremediation:\n  {rule.remediation}")
     if rule.help_url:
@@ -273,7 +296,11 @@ def rules_test(paths: tuple[Path, ...], config_path: Path | None, verbose: bool)
 
 
 def main() -> None:
-    """Console-script entry point; turns an unexpected crash into exit 3 with a short note."""
+    """Console-script entry point; turns an unexpected crash into exit 3 with a short note.
+
+    A :class:`~scanner.errors.ScannerError` never gets here: the root group
+    (:class:`~scanner.cliutil.ExitGroup`) maps its class to the exit code.
+    """
     try:
         cli.main(prog_name="ledgergate", standalone_mode=True)
     except SystemExit:
@@ -285,10 +312,12 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
+    from scanner.cli_baseline import baseline
     from scanner.cli_change import changes
     from scanner.cli_cluster import cluster
     from scanner.cli_evidence import evidence_group, report_cmd
     from scanner.cli_image import scan_image_cmd
+    from scanner.cli_init import init_cmd
     from scanner.cli_rbac import rbac
 
     scan.add_command(cluster)
@@ -297,6 +326,8 @@ def _register_subcommands() -> None:
     cli.add_command(rbac)
     cli.add_command(evidence_group)
     cli.add_command(report_cmd)
+    cli.add_command(init_cmd)
+    cli.add_command(baseline)
 
 
 _register_subcommands()

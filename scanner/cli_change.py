@@ -13,6 +13,7 @@ import click
 
 from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
     fail,
     finish_scan,
@@ -52,7 +53,7 @@ def trust_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-@click.command("changes")
+@click.command("changes", cls=ExitCommand)
 @click.argument("repo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option(
     "--range",
@@ -115,32 +116,28 @@ def changes(
     """
     from scanner.changes import TrustSet, from_period, from_range, load_approvals, open_repository
     from scanner.changescan import check_config_committed, scan_changes
-    from scanner.errors import ScannerError
     from scanner.reporters.changelog import changelog_csv, changelog_json
 
     if bool(range_text) == bool(since or until):
         fail("give either --range START..END or --since/--until")
-    try:
-        config = load_scan_config(repo, config_path)
-        git = open_repository(repo.resolve())
-        population = (
-            from_range(git, range_text) if range_text else from_period(git, branch, since, until)
-        )
-        if config_path is None:
-            check_config_committed(git, population, config.path)
-        reviews = load_approvals(approvals) if approvals else []
-        scan = scan_changes(
-            git,
-            population,
-            config,
-            trust=TrustSet(keyrings, allowed_signers),
-            approvals=reviews,
-            progress=progress(sys.stderr.isatty()),
-            waivers=audit.load_register(None),
-            on_inventory=audit.keep_inventory,
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    config = load_scan_config(repo, config_path)
+    git = open_repository(repo.resolve())
+    population = (
+        from_range(git, range_text) if range_text else from_period(git, branch, since, until)
+    )
+    if config_path is None:
+        check_config_committed(git, population, config.path)
+    reviews = load_approvals(approvals) if approvals else []
+    scan = scan_changes(
+        git,
+        population,
+        config,
+        trust=TrustSet(keyrings, allowed_signers),
+        approvals=reviews,
+        progress=progress(sys.stderr.isatty()),
+        waivers=audit.load_register(None),
+        on_inventory=audit.keep_inventory,
+    )
     as_json = changelog_json(scan.rows, scan.result.target)
     as_csv = changelog_csv(scan.rows)
     audit.extra_files.update({"changelog.json": as_json.encode(), "changelog.csv": as_csv.encode()})

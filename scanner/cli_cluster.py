@@ -16,8 +16,8 @@ from scanner.cli_evidence import AuditOptions, audit_options
 from scanner.cli_image import ImageFlags, image_options
 from scanner.cli_nightly import RunOptions, nightly_options
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
-    fail,
     finish_scan,
     load_scan_config,
     output_options,
@@ -25,7 +25,7 @@ from scanner.cliutil import (
 )
 
 
-@click.command("cluster")
+@click.command("cluster", cls=ExitCommand)
 @click.option(
     "--kubeconfig",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -109,56 +109,53 @@ def cluster(
     and approvers.
     """
     from scanner.analyzers import (
-        default_analyzers,
         kinds_read_by_analyzers,
         kinds_synthesised_by_analyzers,
     )
-    from scanner.errors import ScannerError
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
+    from scanner.sources.kubeplan import matched_kinds
 
     tty = sys.stderr.isatty()
     outputs = run.outputs(outputs)
     audit.evidence = run.evidence(audit.evidence)
-    try:
-        config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
-        ruleset = load_ruleset(config)
-        ledger = None
-        if repo is not None:
-            from scanner.changes import TrustSet, load_approvals
-            from scanner.changescan import ChangeLedger
+    config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
+    ruleset = load_ruleset(config)
+    ledger = None
+    if repo is not None:
+        from scanner.changes import TrustSet, load_approvals
+        from scanner.changescan import ChangeLedger
 
-            reviews = load_approvals(approvals) if approvals else []
-            trust = TrustSet(keyrings, allowed_signers)
-            ledger = ChangeLedger(repo.resolve(), config, trust=trust, approvals=reviews)
-        conn = connect(kubeconfig, context, ca_file=ca_file)
-        client = KubeClient(conn, timeout_s=request_timeout)
-        if audit.evidence is not None:  # who the API server says we are, for the manifest
-            from scanner.sources.kubeidentity import who_am_i
+        reviews = load_approvals(approvals) if approvals else []
+        trust = TrustSet(keyrings, allowed_signers)
+        ledger = ChangeLedger(repo.resolve(), config, trust=trust, approvals=reviews)
+    analyzers = image_flags.analyzers(config, ledger=ledger)
+    conn = connect(kubeconfig, context, ca_file=ca_file)
+    client = KubeClient(conn, timeout_s=request_timeout)
+    if audit.evidence is not None:  # who the API server says we are, for the manifest
+        from scanner.sources.kubeidentity import who_am_i
 
-            audit.authenticated["cluster"] = who_am_i(client)
-        source = KubeSource(
-            client,
-            ruleset,
-            namespaces=namespaces,
-            include_secrets=include_secrets,
-            page_size=page_size,
-            progress=progress(tty),
-            context_kinds=kinds_read_by_analyzers(),
-            synthesised_kinds=kinds_synthesised_by_analyzers(),
-        )
-        result = run_scan(
-            source,
-            config,
-            rules=ruleset,
-            progress=progress(tty),
-            waivers=audit.load_register(None, config),
-            on_inventory=audit.keep_inventory,
-            analyzers=default_analyzers(ledger=ledger),
-        )
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+        audit.authenticated["cluster"] = who_am_i(client)
+    source = KubeSource(
+        client,
+        matched_kinds(ruleset),
+        namespaces=namespaces,
+        include_secrets=include_secrets,
+        page_size=page_size,
+        progress=progress(tty),
+        context_kinds=kinds_read_by_analyzers(),
+        synthesised_kinds=kinds_synthesised_by_analyzers(),
+    )
+    result = run_scan(
+        source,
+        config,
+        rules=ruleset,
+        progress=progress(tty),
+        waivers=audit.load_register(None, config),
+        on_inventory=audit.keep_inventory,
+        analyzers=analyzers,
+    )
     finish_scan(
         result, config, outputs, bundle=audit.write_bundle, after=run.reporter(audit.evidence)
     )

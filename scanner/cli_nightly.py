@@ -7,7 +7,6 @@ re-run never overwrites the first: an existing bundle path is refused), and
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner import clock
-from scanner.cliutil import OutputOptions, fail, write_file
+from scanner.cliutil import OutputOptions, fail, options_into, write_file
 
 if TYPE_CHECKING:
     from scanner.findings import ScanResult
@@ -36,7 +35,8 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 class RunOptions:
     """``--run-id``, ``--metrics`` and ``--metrics-push``, and the run's start time."""
 
-    run_id: str
+    #: Empty (or None from click) until :func:`nightly_options` fills in the default.
+    run_id: str = ""
     metrics: Path | None = None
     metrics_push: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -124,35 +124,36 @@ def bundle_digest(path: Path) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
-def nightly_options(func: F) -> F:
-    """Add ``--run-id``, ``--metrics`` and ``--metrics-push``; pass them as ``run``."""
+def _checked_run(run: RunOptions) -> RunOptions:
+    """A run id of the default form when none was given; a given one must be file-safe."""
+    chosen = run.run_id or new_run_id()
+    if not RUN_ID.match(chosen):
+        fail(f"--run-id {chosen!r}: use letters, digits, '.', '-' and '_' only")
+    return replace(run, run_id=chosen)
 
-    @click.option(
+
+#: Add ``--run-id``, ``--metrics`` and ``--metrics-push``; the command receives ``run``.
+nightly_options = options_into(
+    RunOptions,
+    "run",
+    click.option(
         "--run-id",
         envvar="LEDGERGATE_RUN_ID",
         metavar="ID",
         help="Identity of this run, used for {run_id} in output paths [env LEDGERGATE_RUN_ID; "
         "default: UTC time plus 8 random hex digits]. Paths may also use {date}.",
-    )
-    @click.option(
+    ),
+    click.option(
         "--metrics",
         type=click.Path(path_type=Path, dir_okay=False),
         help="Write Prometheus text-format metrics here (findings by rule and severity, "
         "coverage gaps, duration, last success, bundle digest).",
-    )
-    @click.option(
+    ),
+    click.option(
         "--metrics-push",
         metavar="URL",
         help="Push the same metrics to this Prometheus Pushgateway (job "
         "ledgergate-nightly-audit, grouped by cluster context); a failed push only warns.",
-    )
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any, run_id: str | None, metrics: Path | None, metrics_push: str | None, **kw: Any
-    ) -> Any:
-        chosen = run_id or new_run_id()
-        if not RUN_ID.match(chosen):
-            fail(f"--run-id {chosen!r}: use letters, digits, '.', '-' and '_' only")
-        return func(*args, run=RunOptions(chosen, metrics, metrics_push), **kw)
-
-    return wrapper  # type: ignore[return-value]
+    ),
+    then=_checked_run,
+)

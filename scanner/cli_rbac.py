@@ -8,16 +8,17 @@ JSON): the answer may then miss a binding, and the command says so.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from scanner.cliutil import fail
-from scanner.inventory import Inventory
+from scanner.cliutil import ExitGroup, fail, options_into
+
+if TYPE_CHECKING:  # the inventory (sources, redaction) loads only when a command runs
+    from scanner.inventory import Inventory
 
 FORMATS = ("table", "json")
 
@@ -34,15 +35,12 @@ class Target:
 
 def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
     from scanner.config import find_config, load_config
-    from scanner.errors import ScannerError
+    from scanner.inventory import Inventory
 
-    try:
-        if target.cluster:
-            config = load_config(find_config(Path.cwd(), config_path))
-            return Inventory.from_items(_cluster_source(target).collect()), config
-        config = load_config(find_config(target.path, config_path))
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    if target.cluster:
+        config = load_config(find_config(Path.cwd(), config_path))
+        return Inventory.from_items(_cluster_source(target).collect()), config
+    config = load_config(find_config(target.path, config_path))
     from scanner.sources.repo import RepoSource
 
     source = RepoSource(
@@ -57,12 +55,11 @@ def _load(target: Target, config_path: Path | None) -> tuple[Inventory, Any]:
 def _cluster_source(target: Target) -> Any:
     """A read-only cluster source that lists exactly the RBAC kinds (and Namespaces)."""
     from scanner.analyzers.rbac import RbacAnalyzer
-    from scanner.rules import RuleSet
     from scanner.sources.kube import KubeSource
     from scanner.sources.kubeclient import KubeClient, connect
 
     conn = connect(target.kubeconfig, target.context)
-    return KubeSource(KubeClient(conn), RuleSet([]), context_kinds=RbacAnalyzer.reads)
+    return KubeSource(KubeClient(conn), {}, context_kinds=RbacAnalyzer.reads)
 
 
 def _incomplete(inventory: Inventory) -> list[str]:
@@ -88,37 +85,23 @@ def _emit(data: dict[str, Any], fmt: str, table: str) -> None:
         click.echo(table, nl=False)
 
 
-def _target_options(func: Any) -> Any:
-    """PATH (a repository), or ``--cluster`` with ``--kubeconfig``/``--context``."""
-    options = [
-        click.argument(
-            "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
-        ),
-        click.option(
-            "--cluster",
-            is_flag=True,
-            help="Read RBAC from the live cluster (read-only) instead of PATH.",
-        ),
-        click.option(
-            "--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig."
-        ),
-        click.option("--context", help="Kubeconfig context [default: the current context]."),
-    ]
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        target = Target(
-            kwargs.pop("path"),
-            kwargs.pop("cluster"),
-            kwargs.pop("kubeconfig"),
-            kwargs.pop("context"),
-        )
-        return func(*args, target=target, **kwargs)
-
-    wrapped: Any = wrapper
-    for option in reversed(options):
-        wrapped = option(wrapped)
-    return wrapped
+#: PATH (a repository), or ``--cluster`` with ``--kubeconfig``/``--context``: ``target``.
+_target_options = options_into(
+    Target,
+    "target",
+    click.argument(
+        "path", type=click.Path(exists=True, file_okay=False, path_type=Path), default="."
+    ),
+    click.option(
+        "--cluster",
+        is_flag=True,
+        help="Read RBAC from the live cluster (read-only) instead of PATH.",
+    ),
+    click.option(
+        "--kubeconfig", type=click.Path(path_type=Path, dir_okay=False), help="Kubeconfig."
+    ),
+    click.option("--context", help="Kubeconfig context [default: the current context]."),
+)
 
 
 _FORMAT = click.option(
@@ -132,7 +115,7 @@ _CONFIG = click.option(
 )
 
 
-@click.group()
+@click.group(cls=ExitGroup)
 def rbac() -> None:
     """Effective RBAC permissions, duties and separation-of-duties conflicts.
 
@@ -204,7 +187,6 @@ def subject_cmd(subject: str, target: Target, fmt: str, config_path: Path | None
 
     SUBJECT is User/NAME, Group/NAME or ServiceAccount/NAMESPACE/NAME.
     """
-    from scanner.errors import ScannerError
     from scanner.rbac.model import Subject
     from scanner.rbac.query import describe_subject
 
@@ -213,10 +195,7 @@ def subject_cmd(subject: str, target: Target, fmt: str, config_path: Path | None
     except ValueError as exc:
         fail(str(exc))
     inventory, config = _load(target, config_path)
-    try:
-        data = describe_subject(inventory, who, config.params)
-    except ScannerError as exc:
-        fail(exc.diagnostics())
+    data = describe_subject(inventory, who, config.params)
     data["incomplete"] = _incomplete(inventory)
     _emit(data, fmt, _subject_table(data))
 

@@ -7,6 +7,7 @@ other, so registering a command never creates an import cycle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -18,11 +19,20 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from scanner.errors import (
+    AnalyzerError,
+    ExpressionError,
+    ScannerError,
+    SourceUnavailable,
+)
+from scanner.model import Severity
+
 if TYPE_CHECKING:
     from scanner.config import Config
     from scanner.findings import ScanResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 #: What each exit code of a scan command means; the README's table is checked against it.
@@ -39,10 +49,89 @@ EXIT_CODES = {
     "kept failing; discovery failed; an analyzer failed). Wins over 1; the outputs are "
     "written first",
 }
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+#: The exit code of an error that reaches the CLI: the entry of the nearest class in its
+#: MRO. Everything the scanner raises on purpose is a usage or configuration problem
+#: unless it says that an input could not be read (4) or that an expression the engine
+#: should have judged escaped it (a bug, 3).
+ERROR_EXITS: dict[type[ScannerError], int] = {
+    ScannerError: EXIT_USAGE,
+    SourceUnavailable: EXIT_INCOMPLETE,
+    AnalyzerError: EXIT_INCOMPLETE,
+    ExpressionError: EXIT_INTERNAL,
+}
+#: ``--fail-on`` choices, most severe first: the :class:`~scanner.model.Severity` values.
+SEVERITIES = tuple(s.value for s in Severity)
 #: ``--fail-on none``: findings never change the exit code (a CronJob that only fails on 3/4).
 FAIL_ON_NONE = "none"
 FORMATS = ("table", "json", "sarif", "html", "md")
+
+
+def error_exit(exc: ScannerError) -> int:
+    """The exit code :data:`ERROR_EXITS` gives the class of ``exc``."""
+    return next(ERROR_EXITS[c] for c in type(exc).__mro__ if c in ERROR_EXITS)
+
+
+def _invoke_mapped(invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
+    try:
+        return invoke(ctx)
+    except ScannerError as exc:
+        click.echo(f"ledgergate: {exc.diagnostics()}", err=True)
+        ctx.exit(error_exit(exc))
+
+
+class ExitCommand(click.Command):
+    """A command whose :class:`ScannerError` becomes a message on stderr and the exit code
+    of its class: the one place that happens (commands do not catch them)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke_mapped(super().invoke, ctx)
+
+
+class ExitGroup(click.Group):
+    """A command group whose commands and subgroups are :class:`ExitCommand`/``ExitGroup``."""
+
+    command_class = ExitCommand
+    group_class = type
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke_mapped(super().invoke, ctx)
+
+
+def options_into(
+    cls: type[T],
+    name: str,
+    *options: Callable[[Any], Any],
+    then: Callable[[T], T] | None = None,
+) -> Callable[[F], F]:
+    """Add click ``options`` to a command and hand it their values as one ``cls`` under the
+    keyword ``name``, instead of one keyword each.
+
+    Each option's parameter name must be a field of the dataclass ``cls`` (a mismatch is a
+    ``TypeError`` when the command is defined, not when it runs). ``then`` checks or
+    completes the value (a cross-flag rule, a default computed at run time).
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+
+    def decorate(func: F) -> F:
+        taken: list[str] = []
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = cls(**{key: kwargs.pop(key) for key in taken})
+            return func(*args, **{name: then(value) if then else value}, **kwargs)
+
+        before = list(getattr(wrapper, "__click_params__", ()))
+        wrapped: Any = wrapper
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        added = [p for p in wrapped.__click_params__ if all(p is not q for q in before)]
+        taken.extend(str(p.name) for p in added)
+        unknown = sorted(set(taken) - fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field for option(s) {unknown}")
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -51,8 +140,10 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def progress(enabled: bool) -> Any:
+    from scanner.terminal import TERMINAL
+
     def say(message: str) -> None:
-        if enabled:
+        if enabled and not TERMINAL.quiet:
             click.echo(f"… {message}", err=True)
 
     return say
@@ -75,10 +166,12 @@ def write_outputs(
     for path, name in ((sarif, "sarif"), (json_out, "json")):
         if path is not None:
             write_file(path, get_reporter(name).render(result))
-    color = output is None and fmt == "table" and sys.stdout.isatty()
+    from scanner.terminal import TERMINAL, quiet_text
+
+    color = output is None and fmt == "table" and TERMINAL.color(sys.stdout.isatty())
     text = get_reporter(fmt, color=color).render(result)
     if output is None or str(output) == "-":
-        click.echo(text, nl=False)
+        click.echo(quiet_text(text) if TERMINAL.quiet and fmt == "table" else text, nl=False)
     else:
         write_file(output, text)
 
@@ -160,6 +253,14 @@ def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
     set_fingerprint_key(None)
     if key_file is None:
         return
+    if isinstance(scanned, tuple):  # ``scan repo PATH...``: the tree scanned as context
+        from scanner.errors import ScannerError
+        from scanner.targets import resolve_targets
+
+        try:
+            scanned = resolve_targets(scanned).root
+        except ScannerError:
+            scanned = None  # the command reports the bad path itself
     if isinstance(scanned, Path) and key_file.resolve().is_relative_to(scanned.resolve()):
         fail(f"--fingerprint-key {key_file}: the key must not live inside the scanned tree")
     try:
@@ -250,14 +351,10 @@ def finish_scan(
     (``--only-changed-files``); by default ``result`` does. ``after`` sees the result
     and the exit code before the exit (metrics).
     """
-    from scanner.errors import ScannerError
 
     write_outputs(result, outputs.fmt, outputs.output, outputs.sarif, outputs.json_out)
     if bundle is not None:
-        try:
-            bundle(result, config)
-        except ScannerError as exc:
-            fail(exc.diagnostics())
+        bundle(result, config)
     code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
     if after is not None:
         after(result, code)
@@ -267,7 +364,6 @@ def finish_scan(
 def exit_code(result: ScanResult, config: Config, fail_on: str | None) -> int:
     """4 when the scan is incomplete, 1 when the gate fails (``--fail-on`` or the config's
     ``failOn``; never with ``none``), else 0."""
-    from scanner.model import Severity
 
     if result.incomplete():
         return EXIT_INCOMPLETE

@@ -129,11 +129,18 @@ PLACEHOLDER = re.compile(
     r"x{3,}|\*+|\.{3,}|-+|_+|#+|0+|)$",
     re.IGNORECASE | re.DOTALL,
 )
+#: References to a secret store (1Password ``op://``, Vault, vals ``ref+``, cloud managers,
+#: SOPS): a Secret whose value is one holds the address of a credential, not the credential
+#: (``op inject`` or the store's operator writes the value at deploy time).
+_STORE_REFERENCE = (
+    r"vault:|ref\+|arn:aws:secretsmanager:|secret(s)?manager://|awssm://|gcpsm://|azkv://|"
+    r"op://[^\s/]+/[^\s/]+/\S+$|sops:|ENC\["
+)
+SECRET_STORE_REFERENCE = re.compile(rf"^(?:{_STORE_REFERENCE})", re.IGNORECASE)
 #: Values that are file paths, plain URLs, references to secret stores, or one-way password
 #: hashes in modular crypt format (what Odoo, htpasswd and /etc/shadow store).
 NOT_A_SECRET_VALUE = re.compile(
-    r"^(/|\./|\.\./|~/|file:|https?://[^@\s]*$|vault:|ref\+|arn:aws:secretsmanager:|"
-    r"secret(s)?manager://|awssm://|gcpsm://|azkv://|op://|sops:|ENC\[|"
+    rf"^(/|\./|\.\./|~/|file:|https?://[^@\s]*$|{_STORE_REFERENCE}|op://|"
     r"\$(?:pbkdf2-sha(?:256|512)|argon2(?:id|i|d)|2[aby]|[56]|scrypt)\$)",
     re.IGNORECASE,
 )

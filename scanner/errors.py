@@ -39,13 +39,27 @@ class RulePackError(ScannerError):
         return "\n".join(["rule pack rejected:", *(f"  {e}" for e in self.errors)])
 
 
+class ExpressionError(ScannerError):
+    """A CEL expression that does not compile or evaluate (the engine turns the latter into
+    an ``error`` result; one that reaches the CLI is a bug)."""
+
+
 class SourceError(ScannerError):
-    """A source could not be read at all (a partial read becomes coverage instead)."""
+    """A source could not be read (git, a renderer, a file that does not parse); a partial
+    read becomes coverage instead."""
+
+
+class SourceUnavailable(SourceError):
+    """A live source (the Kubernetes API) did not answer: what it holds was not read."""
 
 
 class AnalyzerError(ScannerError):
-    """An analyzer could not derive its facts."""
+    """An analyzer could not derive a fact (a schedule it cannot judge, ...)."""
 
 
 class ReportError(ScannerError):
-    """A reporter could not render or write its output."""
+    """A reporter could not render or write its output, or a bundle cannot be read."""
+
+
+class SignatureError(ReportError):
+    """A signature, envelope or timestamp that cannot be made or does not verify."""

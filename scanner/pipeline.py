@@ -20,6 +20,7 @@ from scanner.rules import RuleSet, load_rules
 from scanner.scope import effective_scope
 from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
+from scanner.waiverrefs import file_lines, reference_findings
 from scanner.waivers import WaiverRegister, apply_waivers
 
 Progress = Callable[[str], None]
@@ -131,6 +132,8 @@ def run_scan(
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
+        lines = file_lines(getattr(source, "root", None))  # inline `ledgergate: waiver` refs
+        findings.extend(reference_findings(inventory.resources, waivers, lines))
         if on_inventory is not None:  # the evidence bundle snapshots what the rules saw
             on_inventory(inventory)
     coverage = [*inventory.coverage, *scope_notes]

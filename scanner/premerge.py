@@ -19,12 +19,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from scanner import yamlutil
+from scanner.analyzers import Analyzer, default_analyzers
 from scanner.config import Config, confined_file, find_config, load_config
 from scanner.errors import ConfigError
 from scanner.findings import Comparison, ScanResult
@@ -321,10 +322,15 @@ def scan_premerge(
     cli_config: Path | None = None,
     cli_waivers: Path | None = None,
     adjust: Callable[[Config], Config] = lambda c: c,
+    analyzers: Callable[[Config], Sequence[Analyzer]] | None = None,
     progress: Callable[[str], None] | None = None,
     on_inventory: Callable[[Inventory], None] | None = None,
 ) -> PremergeOutcome:
-    """Scan the merge base and the change with the base's configuration; compare them."""
+    """Scan the merge base and the change with the base's configuration; compare them.
+
+    ``analyzers`` builds each scan's analyzers from the trusted configuration (the CLI's
+    image settings); a bad entry raises before either tree is scanned.
+    """
     head_dir = root.resolve()
     revs = revisions(head_dir, base_ref)
     # Kept until exit: the evidence bundle copies the trusted config and waivers from here.
@@ -336,10 +342,18 @@ def scan_premerge(
         base_dir, head_dir, trusted, cli_config is not None, cli_waivers is not None
     )
     config = trusted.config
+    build = analyzers or (lambda _config: default_analyzers())
+    build(config)  # validate before scanning: a bad setting is exit 2, not an analyzer error
     base_source = RepoSource(
         base_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
     )
-    base = run_scan(base_source, config, rules=trusted.rules, waivers=trusted.register)
+    base = run_scan(
+        base_source,
+        config,
+        rules=trusted.rules,
+        waivers=trusted.register,
+        analyzers=build(config),
+    )
     head_source = RepoSource(
         head_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
     )
@@ -350,6 +364,7 @@ def scan_premerge(
         progress=progress,
         waivers=trusted.register,
         on_inventory=on_inventory,
+        analyzers=build(config),
     )
     result = replace(head, comparison=compare(base, head, revs))
     return PremergeOutcome(result, trusted, revs.changed)

@@ -23,6 +23,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 from scanner.credentials import (
     NOT_A_SECRET_VALUE,
+    SECRET_STORE_REFERENCE,
     is_allowed_name,
     is_credential_name,
     is_literal,
@@ -365,6 +366,8 @@ def _secret_data(kind: str, body: Mapping[str, Any], prefix: str) -> Iterator[Se
                 value = str(v)
                 decoded = _b64_text(value) if field == "data" else None
                 plain = decoded if decoded is not None else value
+                if SECRET_STORE_REFERENCE.match(plain.strip()):
+                    continue  # the address of a credential in a store, written at deploy time
                 secret_type = (
                     PUBLIC_CERTIFICATE if _only_certificates(plain) else "kubernetes-secret"
                 )

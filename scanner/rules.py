@@ -6,6 +6,7 @@ and field, so a typo never silently drops a control.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,9 +125,23 @@ def rule_files(folders: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _compile(path: Path, text: str, rule_id: str, key: Sequence[str | int], src: str) -> Any:
+def _compile(
+    path: Path,
+    text: str,
+    rule_id: str,
+    key: Sequence[str | int],
+    src: str,
+    variables: Sequence[tuple[str, str]] = (),
+) -> Any:
+    """Compile one expression with the rule's variables bound around it; the program keeps
+    the text as written (``explain`` shows it)."""
     try:
-        return celrt.compile_expression(src)
+        expanded = celrt.expand_variables(src, variables)
+        return dataclasses.replace(celrt.compile_expression(expanded), source=src)
+    except celrt.UnknownVariableError as exc:
+        line = yamlutil.line_of(text, list(key))
+        where = ".".join(str(k) for k in key)
+        raise RuleError(str(path), f"{where}: {exc}", rule_id=rule_id, line=line) from exc
     except celrt.CelCompileError as exc:
         line = yamlutil.line_of(text, list(key))
         where = ".".join(str(k) for k in key)
@@ -142,6 +157,26 @@ def _kinds(resources: list[dict[str, Any]], workloads: bool) -> tuple[tuple[str,
         groups = entry.get("apiGroups") or ["*"]
         pairs.extend((g, k) for g in groups for k in entry["kinds"])
     return tuple(pairs)
+
+
+def _variables(
+    path: Path, text: str, rule_id: str, declared: Sequence[Mapping[str, Any]]
+) -> tuple[tuple[str, str], ...]:
+    """The rule's ``variables`` as (name, expression), each checked to compile on its own
+    (with the variables before it) so an error names the variable, not its readers."""
+    found: list[tuple[str, str]] = []
+    for i, entry in enumerate(declared):
+        name, expression = str(entry["name"]), str(entry["expression"])
+        if name in dict(found):
+            raise RuleError(
+                str(path),
+                f"variables.{i}.name: {name} is declared twice",
+                rule_id=rule_id,
+                line=yamlutil.line_of(text, ["variables", i, "name"]),
+            )
+        _compile(path, text, rule_id, ["variables", i, "expression"], expression, found)
+        found.append((name, expression))
+    return tuple(found)
 
 
 def load_rule(path: Path) -> Rule:
@@ -170,6 +205,7 @@ def load_rule(path: Path) -> Rule:
         )
     if path.stem != rule_id:
         raise RuleError(str(path), f"file name must be {rule_id}.yaml", rule_id=rule_id, line=1)
+    variables = _variables(path, text, rule_id, data.get("variables") or [])
     m = data["match"]
     condition = m.get("condition")
     match = Match(
@@ -183,13 +219,13 @@ def load_rule(path: Path) -> Rule:
             LabelRequirement(e["key"], e["operator"], tuple(e.get("values", ())))
             for e in m.get("labelSelector", {}).get("matchExpressions", ())
         ),
-        condition=_compile(path, text, rule_id, ["match", "condition"], condition)
+        condition=_compile(path, text, rule_id, ["match", "condition"], condition, variables)
         if condition
         else None,
         workloads=bool(m.get("workloads", False)),
     )
     optional = {
-        key: _compile(path, text, rule_id, [key], data[key]) if data.get(key) else None
+        key: _compile(path, text, rule_id, [key], data[key], variables) if data.get(key) else None
         for key in ("messageExpression", "evidence")
     }
     return Rule(
@@ -199,7 +235,7 @@ def load_rule(path: Path) -> Rule:
         family=data["family"],
         controls=tuple(Control(c["framework"], str(c["id"])) for c in data["controls"]),
         match=match,
-        assertion=_compile(path, text, rule_id, ["assert"], data["assert"]),
+        assertion=_compile(path, text, rule_id, ["assert"], data["assert"], variables),
         message=data["message"].strip(),
         remediation=data["remediation"].strip(),
         path=path,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import shipped, yamlutil
+from scanner.clock import today as today_utc
 from scanner.config import DEFAULT_WAIVER_MAX_DAYS, Config, confined_file
 from scanner.errors import ConfigError
 from scanner.identity import fold
@@ -37,8 +37,6 @@ STALE_RULE_ID = "waiver/stale"
 UNDER_APPROVED_RULE_ID = "waiver/under-approved"
 #: Distinct approvers (besides the owner) a waiver needs to cover a critical finding.
 CRITICAL_APPROVERS = 2
-#: Environment variable that sets "today" (YYYY-MM-DD) for tests; SOURCE_DATE_EPOCH never does.
-TODAY_ENV = "LEDGERGATE_TODAY"
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -132,21 +130,6 @@ class WaiverRegister:
 def _schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(shipped.schema_path("waivers.schema.json").read_text())
     return loaded
-
-
-def today_utc() -> dt.date:
-    """Today (UTC) by the real clock, or ``LEDGERGATE_TODAY`` (YYYY-MM-DD) in tests.
-
-    Never ``SOURCE_DATE_EPOCH``: it makes outputs reproducible, and a pull request's
-    commit date can set it, which would keep an expired waiver alive.
-    """
-    given = os.environ.get(TODAY_ENV)
-    if given:
-        try:
-            return dt.date.fromisoformat(given)
-        except ValueError as exc:
-            raise ConfigError(f"{TODAY_ENV}={given!r} is not a YYYY-MM-DD date") from exc
-    return dt.datetime.now(dt.UTC).date()
 
 
 def find_waivers(root: Path, explicit: Path | None) -> Path | None:

@@ -9,13 +9,15 @@ from typing import Any
 
 import yaml
 
+from scanner.errors import ScannerError
+
 try:  # pragma: no cover
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
-class YamlLoadError(ValueError):
+class YamlLoadError(ScannerError, ValueError):
     """A YAML file that does not parse, with its line."""
 
     def __init__(self, line: int, message: str) -> None:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus softhsm2 poppler-utils)  # prometheus: promtool
+APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus softhsm2 poppler-utils zsh fish)  # prometheus: promtool
 # Kustomize rendering uses `kubectl kustomize` (Kustomize v5, kubectl >= 1.27), which the
 # machine image ships. Debian's own package (kubernetes-client, kubectl 1.20 with
 # Kustomize v2) is too old for origin annotations, so it is not installed here.
@@ -20,7 +20,10 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Exact, tested versions (pyproject.toml states ranges); LEDGERGATE_CONSTRAINTS= skips them.
+constraints=(-c "${LEDGERGATE_CONSTRAINTS-.ci/constraints.txt}")
+[ -n "${LEDGERGATE_CONSTRAINTS-.ci/constraints.txt}" ] || constraints=()
+python3 -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e '.[dev]'
 
 if [ "${LEDGERGATE_SKIP_DEMO:-}" != 1 ]; then
   echo "== ledgergate scan repo fixtures/repos/odoo-finance-noncompliant (exit 1 = violations found, as planted)"

@@ -4,15 +4,49 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_REPOS = ROOT / "fixtures" / "repos"
+#: Programs scripts/install.sh installs (APT_PACKAGES): with LEDGERGATE_REQUIRE_TOOLS=1
+#: (set by .ci/run) a test that needs one of them fails instead of skipping when it is
+#: missing, so a broken CI image cannot turn the real-part tests into silent skips.
+#: kubectl is the machine image's, not install.sh's: without it those tests skip.
+CI_TOOLS = frozenset(
+    {
+        "git", "chromium", "openssl", "docker-registry", "htpasswd", "gpg", "ssh-keygen",
+        "promtool", "softhsm2-util", "pdftoppm", "pdftotext",
+    }
+)  # fmt: skip
+REQUIRE_TOOLS = os.environ.get("LEDGERGATE_REQUIRE_TOOLS") == "1"
+
+
+def missing_tool(name: str, hint: str = "") -> NoReturn:
+    """Skip (or, under LEDGERGATE_REQUIRE_TOOLS=1 for a CI-installed tool, fail) a test."""
+    message = f"{name} not installed" + (f" ({hint})" if hint else "")
+    if REQUIRE_TOOLS and name in CI_TOOLS:
+        pytest.fail(f"{message}; scripts/install.sh installs it (LEDGERGATE_REQUIRE_TOOLS=1)")
+    pytest.skip(message)
+
+
+def tool(name: str, hint: str = "") -> str:
+    """The path of an external program a test runs, or :func:`missing_tool`."""
+    return shutil.which(name) or missing_tool(name, hint)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs_tool"):
+        for name in mark.args:
+            if shutil.which(name) is None:
+                missing_tool(name, mark.kwargs.get("hint", ""))
+
+
 EXPECT_MARK = re.compile(r"#[ \t]*expect:[ \t]*([A-Za-z0-9/_, \t-]+)")
 
 

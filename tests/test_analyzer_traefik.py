@@ -118,6 +118,7 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
             ],
             "missingMiddlewares": ["finance-prod/gone", "finance-prod/ratelimit"],
             "externalMiddlewares": ["auth@file"],
+            "plainEntryPoints": [],
         },
         "reports": {
             "tls": True,
@@ -138,6 +139,7 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
             ],
             "missingMiddlewares": [],
             "externalMiddlewares": [],
+            "plainEntryPoints": [],
         },
         "plain": {
             "tls": False,
@@ -158,6 +160,8 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
             ],
             "missingMiddlewares": [],
             "externalMiddlewares": [],
+            # no entryPoints and no static configuration in the scan: Traefik's defaults
+            "plainEntryPoints": ["(Traefik's default entry points)"],
         },
     }
 

@@ -7,14 +7,13 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import FIXTURE_REPOS, ROOT, write_key_pair
+from .conftest import FIXTURE_REPOS, ROOT, tool, write_key_pair
 
 
 def _scan(out: Path, key: Path) -> subprocess.CompletedProcess[str]:
@@ -27,9 +26,7 @@ def _scan(out: Path, key: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("kind", ["ec", "ed"])
 def test_signature_verifies_with_openssl(tmp_path: Path, kind: str) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl CLI not installed")
+    openssl = tool("openssl")
     private, public = write_key_pair(tmp_path, kind)
     bundle = tmp_path / "bundle"
     done = _scan(bundle, private)

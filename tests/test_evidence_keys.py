@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from scanner.cli import cli
 
-from .conftest import FIXTURE_REPOS
+from .conftest import FIXTURE_REPOS, missing_tool, tool
 
 MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 MODULE = next((m for m in MODULES if Path(m).is_file()), "")
@@ -34,8 +34,9 @@ class Token:
 
 @pytest.fixture(scope="module")
 def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
-    if not MODULE or shutil.which("softhsm2-util") is None:
-        pytest.skip("needs SoftHSM2 (Debian softhsm2)")
+    tool("softhsm2-util", "Debian softhsm2")
+    if not MODULE:
+        missing_tool("softhsm2-util", "no libsofthsm2.so PKCS#11 module found")
     pkcs11 = pytest.importorskip("pkcs11")
     from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 

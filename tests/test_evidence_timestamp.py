@@ -16,7 +16,7 @@ from scanner.cli import cli
 from .conftest import FIXTURE_REPOS, write_key_pair
 from .tsa import Tsa, make_pki, running_tsa
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+pytestmark = pytest.mark.needs_tool("openssl")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from scanner.cli import cli
 
-from .conftest import copy_fixture_repo
+from .conftest import copy_fixture_repo, missing_tool
 
 HOSTILE = "<script>alert('pwned')</script>"
 WAIVERS = """\
@@ -97,7 +97,7 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip("chromium is not installed (apt-get install chromium; scripts/install.sh does it)")
+    missing_tool("chromium", "apt-get install chromium; scripts/install.sh does it")
 
 
 def test_report_renders_in_headless_chromium(bundle: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import yaml
 
 from scanner.analyzers import kinds_read_by_analyzers
 from scanner.rules import load_rules
-from scanner.sources.kubeplan import plan
+from scanner.sources.kubeplan import matched_kinds, plan
 from tests.conftest import ROOT
 from tests.kubeapi.fixtures import ROLE_TOKEN, ROLE_USER, KubeTarget
 from tests.kubeapi.scan import expected_problems, problems, scan_cluster
@@ -43,7 +43,9 @@ def _grants(docs: list[dict[str, Any]]) -> tuple[set[tuple[str, str]], set[str]]
 def test_base_clusterrole_matches_what_the_scanner_lists() -> None:
     docs = list(yaml.safe_load_all((DEPLOY / "base" / "clusterrole.yaml").read_text()))
     pairs, verbs = _grants(docs)
-    expected = plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=False)
+    expected = plan(matched_kinds(load_rules()), kinds_read_by_analyzers()).resources(
+        include_secrets=False
+    )
     assert pairs == expected, f"ClusterRole should grant exactly: {sorted(expected)}"
     assert verbs <= READ_VERBS
     assert ("", "secrets") not in pairs
@@ -73,7 +75,9 @@ def test_rendered_base_is_read_only_and_complete() -> None:
         "Schedule",
     }
     pairs, verbs = _grants(docs)
-    assert pairs == plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=False)
+    assert pairs == plan(matched_kinds(load_rules()), kinds_read_by_analyzers()).resources(
+        include_secrets=False
+    )
     assert verbs <= READ_VERBS
     binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
     assert binding["subjects"] == [
@@ -100,7 +104,9 @@ def test_rendered_base_is_read_only_and_complete() -> None:
 def test_secret_metadata_overlay_adds_only_secret_list() -> None:
     docs = _render(DEPLOY / "overlays" / "with-secret-metadata")
     pairs, verbs = _grants(docs)
-    assert pairs == plan(load_rules(), kinds_read_by_analyzers()).resources(include_secrets=True)
+    assert pairs == plan(matched_kinds(load_rules()), kinds_read_by_analyzers()).resources(
+        include_secrets=True
+    )
     assert verbs <= READ_VERBS
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]

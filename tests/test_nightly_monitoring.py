@@ -237,7 +237,7 @@ UNIT_TESTS = {
 }
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+@pytest.mark.needs_tool("promtool", hint="Debian package prometheus")
 def test_prometheusrule_passes_promtool_check_and_its_unit_tests(tmp_path: Path) -> None:
     assert PROMTOOL is not None
     rules = _rule_file(tmp_path)

@@ -95,3 +95,27 @@ metadata: {name: "system:kube-scheduler"}
 rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
 """
     assert _statuses(tmp_path, text, "LG-RBAC-002") == {"system:anything": Status.FAIL}
+
+
+def test_secret_read_message_and_evidence_name_only_the_rules_the_assertion_counts(
+    tmp_path: Path,
+) -> None:
+    """One ``variables.readers`` for assert, message and evidence: before, the message and
+    evidence dropped the apiGroups test and the named-get exemption the assertion makes."""
+    (tmp_path / "rbac.yaml").write_text(
+        """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+  - {apiGroups: [""], resources: [secrets], verbs: [list]}
+  - {apiGroups: [""], resources: [secrets], verbs: [get], resourceNames: [tls-cert]}
+  - {apiGroups: [vault.example.com], resources: [secrets], verbs: [watch]}
+"""
+    )
+    inventory = Inventory.from_items(RepoSource(tmp_path).collect())
+    rules = load_rules(include=["LG-RBAC-005"])
+    findings, _ = Engine(rules, default_params(), default_analyzers()).run(inventory)
+    (finding,) = [f for f in findings if f.status == Status.FAIL]
+    assert finding.message == "ClusterRole reader can read Secrets (list) wherever it is bound"
+    assert [e.value for e in finding.evidence] == ["verbs=list"]

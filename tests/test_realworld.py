@@ -13,13 +13,13 @@ import yaml
 
 from bench.accuracy import DEFAULT_CASES, evaluate
 
-#: (precision, recall) per family, as measured (bench/accuracy.py, 159 cases).
+#: (precision, recall) per family, as measured (bench/accuracy.py, 166 cases).
 FLOORS = {
     "backup": (1.0, 1.0),
     "encryption": (1.0, 1.0),
     "images": (1.0, 1.0),
-    "rbac": (0.945, 1.0),
-    "secrets": (0.333, 1.0),
+    "rbac": (1.0, 1.0),
+    "secrets": (1.0, 1.0),
     "traefik-tls": (1.0, 1.0),
     "workloads": (1.0, 1.0),
 }
@@ -34,7 +34,7 @@ def test_at_least_150_labelled_cases_with_their_source() -> None:
     cases = yaml.safe_load((DEFAULT_CASES / "labels.yaml").read_text())["cases"]
     assert len(cases) >= 150
     for case in cases:
-        assert (DEFAULT_CASES / "cases" / case["case"]).is_file(), case["case"]
+        assert (DEFAULT_CASES / "cases" / case["case"]).exists(), case["case"]
         assert case["reason"].strip()
         assert {"repo", "path", "commit"} <= set(case["source"]), case["case"]
         assert case["expect"] == "clean" or isinstance(case["expect"], list)

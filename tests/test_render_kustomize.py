@@ -14,7 +14,7 @@ from scanner.pipeline import scan_repo
 
 from .conftest import FIXTURE_REPOS, marker_lines, write_tree
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")
+pytestmark = pytest.mark.needs_tool("kubectl")
 
 PROD = {**default_params(), "productionNamespaces": ["finance-prod"]}
 DIGEST = "sha256:9b2e3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e84f1c7a"

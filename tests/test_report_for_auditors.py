@@ -5,7 +5,6 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -64,10 +63,7 @@ def test_each_control_shows_objective_procedure_failures_and_remedy(bundle: Path
     assert "NIST SP 800-53 Revision 5" in _text(tree)
 
 
-@pytest.mark.skipif(
-    not (shutil.which("chromium") and shutil.which("pdftoppm") and shutil.which("pdftotext")),
-    reason="needs chromium and poppler-utils",
-)
+@pytest.mark.needs_tool("chromium", "pdftoppm", "pdftotext", hint="chromium, poppler-utils")
 def test_the_report_prints_to_a_readable_pdf(bundle: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "report.pdf"
     done = subprocess.run(

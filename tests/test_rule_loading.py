@@ -11,7 +11,17 @@ from scanner.rules import load_rules
 
 from .conftest import ROOT
 
-GOOD = (ROOT / "rules/traefik-tls/LG-TLS-001.yaml").read_text()
+_SHIPPED = (ROOT / "rules/traefik-tls/LG-TLS-001.yaml").read_text()
+#: The shipped rule with a self-contained assertion (no facts, no message expression), so
+#: these tests do not follow every change of the shipped rule's expressions.
+GOOD = (
+    _SHIPPED[: _SHIPPED.index("requires:")].replace(
+        "kinds: [IngressRoute, IngressRouteTCP]", "kinds: [IngressRoute]"
+    )
+    + "assert: has(object.spec) && has(object.spec.tls) && object.spec.tls != null\n"
+    + "message: IngressRoute serves without TLS\n"
+    + _SHIPPED[_SHIPPED.index("remediation:") :]
+)
 
 
 def _pack(tmp_path: Path, name: str, text: str) -> Path:
@@ -153,3 +163,97 @@ def test_a_namespace_object_is_judged_as_its_own_namespace(tmp_path: Path) -> No
         ("finance-prod", "pass"),
         ("sandbox", "pass"),
     ]
+
+
+def _judge(tmp_path: Path, rule: str, manifest: str) -> list[tuple[str, str]]:
+    from scanner.config import load_config
+    from scanner.engine import Engine
+    from scanner.inventory import Inventory
+    from scanner.sources.repo import RepoSource
+
+    root = _pack(tmp_path / "rules", "LG-TLS-001.yaml", rule)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "r.yaml").write_text(manifest)
+    inv = Inventory.from_items(RepoSource(repo).collect())
+    findings, _ = Engine(load_rules([root]), load_config(None).params, []).run(inv)
+    return [(f.status.value, f.message) for f in findings]
+
+
+ROUTE = (
+    "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r}\n"
+    "spec: {entryPoints: [web, websecure], routes: []}\n"
+)
+
+
+def _with_variables(expressions: str) -> str:
+    start, end = GOOD.index("assert:"), GOOD.index("remediation:")
+    return GOOD[:start] + expressions + GOOD[end:]
+
+
+def test_variables_are_said_once_and_read_by_assert_message_and_evidence(
+    tmp_path: Path,
+) -> None:
+    rule = _with_variables(
+        "variables:\n"
+        "  - name: plain\n"
+        "    expression: object.spec.entryPoints.filter(e, e == 'web')\n"
+        "  - name: shown\n"
+        "    expression: variables.plain.join(', ')\n"
+        "assert: size(variables.plain) == 0\n"
+        "message: plain entry points\n"
+        "messageExpression: \"'plain: ' + variables.shown + ' (variables.plain)'\"\n"
+        "evidence: \"variables.plain.map(e, {'path': 'spec.entryPoints', 'value': e})\"\n"
+    )
+    # the literal 'variables.plain' inside a string stays text
+    assert _judge(tmp_path, rule, ROUTE) == [("fail", "plain: web (variables.plain)")]
+
+
+def test_a_variable_is_lazy_and_errors_only_where_it_is_read(tmp_path: Path) -> None:
+    rule = _with_variables(
+        "variables:\n"
+        "  - name: missing\n"
+        "    expression: object.spec.nothing.here\n"
+        'assert: "has(object.spec.tls) ? variables.missing : true"\n'
+        "message: m\n"
+    )
+    # pass: the variable was never read
+    assert [s for s, _ in _judge(tmp_path, rule, ROUTE)] == ["pass"]
+    (tmp_path / "repo" / "r.yaml").unlink()
+    (tmp_path / "repo").rmdir()
+    statuses = _judge(tmp_path, rule, ROUTE.replace("routes: []", "routes: [], tls: {}"))
+    assert [s for s, _ in statuses] == ["error"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "read", "problem"),
+    [
+        ("", "variables.nope", "variables.nope is not declared before it is read"),
+        (
+            "  - name: a\n    expression: variables.b\n  - name: b\n    expression: 'true'\n",
+            "variables.a",
+            "variables.b is not declared before it is read",
+        ),
+        (
+            "  - name: a\n    expression: 'true'\n  - name: a\n    expression: 'false'\n",
+            "variables.a",
+            "a is declared twice",
+        ),
+    ],
+)
+def test_undeclared_late_or_duplicate_variables_reject_the_rule(
+    tmp_path: Path, variables: str, read: str, problem: str
+) -> None:
+    declared = f"variables:\n{variables}" if variables else ""
+    rule = _with_variables(f"{declared}assert: {read}\nmessage: m\n")
+    _pack(tmp_path, "LG-TLS-001.yaml", rule)
+    assert problem in _error(tmp_path)
+
+
+def test_optional_syntax_reads_absent_fields(tmp_path: Path) -> None:
+    rule = _with_variables(
+        "assert: object.?spec.?tls.hasValue() || "
+        "object.?spec.?entryPoints.orValue([]).all(e, e == 'websecure')\n"
+        "message: m\n"
+    )
+    assert [s for s, _ in _judge(tmp_path, rule, ROUTE)] == ["fail"]

@@ -328,3 +328,17 @@ def test_scrubbing_a_secret_thousands_of_characters_long_does_not_exhaust_the_st
     text = scrub(f"value={secret} and {secret.lower()}", [secret, secret[:40] + "x"])
     assert secret not in text and secret.lower() not in text
     assert text.count("[REDACTED ") == 2
+
+
+def test_secret_store_references_in_secret_data_are_not_values() -> None:
+    """``op inject`` (1Password) writes the value at deploy time: the manifest holds an address."""
+    body = {
+        "stringData": {
+            "token": "op://operations/1password/OP_SERVICE_ACCOUNT_TOKEN",
+            "creds.json": "op://kubernetes/1password/OP_SESSION_JSON\n",
+            "key": "ref+vault://secret/app#/key",
+            "password": "op://not-a-reference",
+        },
+        "data": {"url": "b3A6Ly92YXVsdC9pdGVtL2ZpZWxk"},  # base64 of op://vault/item/field
+    }
+    assert found("Secret", body) == {("stringData.password", "kubernetes-secret")}

@@ -9,25 +9,33 @@ from scanner.analyzers.base import Analyzer, AnalyzerResult
 
 if TYPE_CHECKING:
     from scanner.analyzers.provenance import ChangeLookup
+    from scanner.images.settings import ImageScanSettings
 
 
 def default_analyzers(
-    now: datetime | None = None, ledger: ChangeLookup | None = None
+    now: datetime | None = None,
+    ledger: ChangeLookup | None = None,
+    images: ImageScanSettings | None = None,
 ) -> list[Analyzer]:
     """The analyzers of a scan; adding one is one line here.
 
     ``now`` is when run ages (backups, restores) are judged; default the clock.
     ``ledger`` answers whether a synced GitOps revision passed change control
-    (``scan cluster --repo``).
+    (``scan cluster --repo``). ``images`` are the image settings the CLI validated
+    (default: built from ``params`` when the analyzer runs).
     """
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
+    from scanner.analyzers.gateway import GatewayRouteAnalyzer
     from scanner.analyzers.images import ImageAnalyzer
     from scanner.analyzers.network import NetworkPolicyAnalyzer
+    from scanner.analyzers.postgres import PostgresAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
+    from scanner.analyzers.redis_args import RedisArgsAnalyzer
+    from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
     from scanner.analyzers.traefik import TraefikAnalyzer
@@ -35,14 +43,18 @@ def default_analyzers(
 
     return [
         TraefikStaticAnalyzer(),
+        RedisArgsAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
+        RetentionAnalyzer(),
         TraefikAnalyzer(),
+        GatewayRouteAnalyzer(),
         NetworkPolicyAnalyzer(),
         StorageAnalyzer(),
+        PostgresAnalyzer(),
         RbacAnalyzer(),
-        ImageAnalyzer(),
+        ImageAnalyzer(settings=images),
         GateAnalyzer(),
         ChangeAnalyzer(),
         ProvenanceAnalyzer(ledger),

@@ -14,6 +14,8 @@ import itertools
 import re
 from collections.abc import Callable
 
+from scanner.errors import AnalyzerError
+
 #: Window walked to find the longest gap: four years starting on a fixed date (deterministic).
 _START = dt.date(2024, 1, 1)
 _DAYS = 4 * 365 + 1
@@ -33,7 +35,7 @@ _WEEKDAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
-class CronError(ValueError):
+class CronError(AnalyzerError, ValueError):
     """A schedule this module cannot judge; the message says which part and why."""
 
 

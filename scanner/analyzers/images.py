@@ -1,20 +1,24 @@
 """``facts.imageReport``: per container, the image's digest, signature, vulnerabilities, user.
 
-Reads registries only when image scanning is enabled (``params.imageScan.enabled``, set
-by ``--images``). Otherwise each workload's ``imageReport`` is ``{"_error": reason}``,
-so every rule that requires it reports ``error`` saying scanning is off, instead of
-passing unchecked, and scans that exclude the image rules carry no noise.
+Reads registries only when image scanning is enabled (``params.imageScan.enabled``, or
+``--images``). The CLI injects the validated
+:class:`~scanner.images.settings.ImageScanSettings`; without them (rule fixtures, library
+use) they are built from ``params``. Otherwise each workload's ``imageReport`` is
+``{"_error": reason}``, so every rule that requires it reports ``error`` saying scanning
+is off, instead of passing unchecked, and scans that exclude the image rules carry no noise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.inventory import Inventory, containers_of_resource, pod_spec_of
 from scanner.model import Resource
+
+if TYPE_CHECKING:
+    from scanner.images.settings import ImageScanSettings
 
 NOT_ENABLED = (
     "image scanning not enabled: run with --images (or set params.imageScan.enabled: true) "
@@ -25,39 +29,6 @@ NOT_ENABLED = (
 ASPECTS = ("signatures", "vulnerabilities", "config")
 
 
-def now_utc() -> datetime:
-    """Now, or ``SOURCE_DATE_EPOCH`` (so vulnerability ages are reproducible)."""
-    from scanner import clock
-
-    return clock.now()
-
-
-def settings_from(params: Mapping[str, Any]) -> Any:
-    """Scan settings from ``params.imageScan`` and ``params.imageTrust``."""
-    from scanner.images import trivy
-    from scanner.images.report import ScanSettings
-    from scanner.images.sigstore_bundle import verifier_for
-    from scanner.images.trust import policy_from
-
-    scan = params.get("imageScan") or {}
-    trust = policy_from(params)
-    extra = verifier_for(trust)
-    return ScanSettings(
-        trust=trust,
-        platform=str(scan.get("platform", "linux/amd64")),
-        vulnerabilities=bool(scan.get("vulnerabilities", True)),
-        trivy=trivy.TrivyOptions(
-            binary=scan.get("trivy") or None,
-            cache_dir=scan.get("trivyCacheDir") or None,
-            timeout=float(scan.get("trivyTimeoutSeconds", trivy.DEFAULT_TIMEOUT)),
-        ),
-        workers=max(1, min(16, int(scan.get("workers", 4)))),
-        now=now_utc(),
-        extra_verifiers=(extra,) if extra else (),
-        evidence_dir=scan.get("evidenceDir") or None,
-    )
-
-
 class ImageAnalyzer(Analyzer):
     """One report per unique image digest, attached to every workload that runs it."""
 
@@ -65,12 +36,23 @@ class ImageAnalyzer(Analyzer):
     provides = ("imageReport",)
 
     def __init__(
-        self, reports: Mapping[str, Mapping[str, Any]] | None = None, client: Any = None
+        self,
+        reports: Mapping[str, Mapping[str, Any]] | None = None,
+        client: Any = None,
+        settings: ImageScanSettings | None = None,
     ) -> None:
         #: Precomputed reports by image string (rule fixtures); None means use the registry.
         self.static = reports
         self.client = client
+        self.settings = settings
         self.scanner: Any = None
+
+    def _settings(self, params: Mapping[str, Any]) -> ImageScanSettings:
+        if self.settings is not None:
+            return self.settings
+        from scanner.images.settings import image_settings
+
+        return image_settings(params)
 
     def for_fixture(self, facts: Mapping[str, Any]) -> Analyzer:
         """Rule fixtures have no registry: read ``imageReports`` from the fixture's sidecar."""
@@ -85,7 +67,8 @@ class ImageAnalyzer(Analyzer):
                 found = [running_image(resource, c) for c in containers_of_resource(resource)]
                 workloads[index] = [c for c in found if isinstance(c.get("image"), str)]
         result = AnalyzerResult()
-        if self.static is None and not (params.get("imageScan") or {}).get("enabled"):
+        enabled = self.settings.enabled if self.settings else _enabled_in(params)
+        if self.static is None and not enabled:
             result.facts = {index: {"imageReport": {"_error": NOT_ENABLED}} for index in workloads}
             return result
         images = {c["image"] for cs in workloads.values() for c in cs}
@@ -98,13 +81,19 @@ class ImageAnalyzer(Analyzer):
         if self.static is not None:
             missing = "no precomputed image report in the fixture's .facts.yaml"
             return {i: dict(self.static.get(i) or _missing(i, missing)) for i in images}
-        from scanner.images.registry import RegistryClient, options_from
+        from scanner.images.registry import RegistryClient
         from scanner.images.report import ImageScanner
 
-        client = self.client or RegistryClient(options_from(params))
-        self.scanner = ImageScanner(client, settings_from(params))
+        settings = self._settings(params)
+        client = self.client or RegistryClient(settings.registry)
+        self.scanner = ImageScanner(client, settings.scan)
         reports: dict[str, Any] = self.scanner.reports(images)
         return reports
+
+
+def _enabled_in(params: Mapping[str, Any]) -> bool:
+    scan = params.get("imageScan") or {}
+    return isinstance(scan, Mapping) and bool(scan.get("enabled"))
 
 
 def running_image(resource: Resource, container: dict[str, Any]) -> dict[str, Any]:

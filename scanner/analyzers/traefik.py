@@ -9,7 +9,17 @@ answered once here. ``facts.traefikRoute`` on every IngressRoute holds:
 - ``routes``: per entry of ``spec.routes``, the middlewares it resolves to (chains
   expanded) and the strongest HSTS they set (``hstsSeconds``, ``hstsIncludeSubdomains``);
 - ``missingMiddlewares`` and ``externalMiddlewares``: references that resolve to
-  nothing in the scan, and references to other providers (``@file``) that cannot be read.
+  nothing in the scan, and references to other providers (``@file``) that cannot be read;
+- ``tls`` (the route has a ``tls`` section) and ``plainEntryPoints``: the entry points it
+  is served on in clear text. A ``tls`` section makes every entry point TLS; without one,
+  an entry point is TLS only when the static configuration (``traefik.yml``, flags, Helm
+  values rendered into flags) sets ``entryPoints.<name>.http.tls`` — judged from that
+  configuration, never from the entry point's name. A route without ``entryPoints`` is
+  served on every entry point the static configuration declares (or on Traefik's own
+  defaults when none is in the scan: not provably TLS).
+
+``IngressRouteTCP`` gets ``tls`` and ``plainEntryPoints`` too; ``http.tls`` on an entry
+point does not apply to TCP routers, so only the route's own ``tls`` section counts.
 """
 
 from __future__ import annotations
@@ -86,12 +96,61 @@ class TraefikAnalyzer(Analyzer):
     )
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
-        """One ``traefikRoute`` fact per IngressRoute."""
+        """One ``traefikRoute`` fact per IngressRoute and IngressRouteTCP."""
         resolver = _Resolver(_index(inventory, "Middleware"), _index(inventory, "TLSOption"))
+        declared, tls_points = static_entry_points(inventory)
         result = AnalyzerResult()
         for index in inventory.of_kind("IngressRoute", groups=GROUPS):
-            result.facts[index] = {"traefikRoute": resolver.route(inventory.resources[index])}
+            resource = inventory.resources[index]
+            fact = resolver.route(resource)
+            fact["plainEntryPoints"] = _plain_entry_points(resource, declared, tls_points)
+            result.facts[index] = {"traefikRoute": fact}
+        for index in inventory.of_kind("IngressRouteTCP", groups=GROUPS):
+            resource = inventory.resources[index]
+            tcp: dict[str, Any] = {
+                "tls": isinstance(_spec(resource).get("tls"), Mapping),
+                "plainEntryPoints": _plain_entry_points(resource, declared, set()),
+            }
+            result.facts[index] = {"traefikRoute": tcp}
         return result
+
+
+def _key(mapping: Mapping[str, Any], name: str) -> Any:
+    """A static-configuration key, case-insensitively (``--entrypoints`` = ``entryPoints``)."""
+    for key, value in mapping.items():
+        if str(key).lower() == name:
+            return value
+    return None
+
+
+def static_entry_points(inventory: Inventory) -> tuple[set[str], set[str]]:
+    """Entry points the static configurations in the scan declare, and those that force TLS
+    on every HTTP router (``entryPoints.<name>.http.tls`` set and not ``false``)."""
+    declared: set[str] = set()
+    tls: set[str] = set()
+    for resource in inventory.resources:
+        if resource.ref.kind != "TraefikStaticConfig":
+            continue
+        points = _key(_spec(resource), "entrypoints")
+        if not isinstance(points, Mapping):
+            continue
+        for name, point in points.items():
+            declared.add(str(name))
+            http = _key(point, "http") if isinstance(point, Mapping) else None
+            forced = _key(http, "tls") if isinstance(http, Mapping) else None
+            if forced is True or isinstance(forced, Mapping) or forced == "true":
+                tls.add(str(name))
+    return declared, tls
+
+
+def _plain_entry_points(resource: Resource, declared: set[str], tls: set[str]) -> list[str]:
+    """The entry points a route is served on in clear text (none when it has ``tls``)."""
+    spec = _spec(resource)
+    if isinstance(spec.get("tls"), Mapping):
+        return []
+    named = [str(p) for p in spec.get("entryPoints") or () if isinstance(p, str)]
+    points = named or sorted(declared) or ["(Traefik's default entry points)"]
+    return sorted({p for p in points if p not in tls})
 
 
 class _Resolver:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import ConfigError, SignatureError
 from scanner.evidence import signing
 
 SIGSTORE_BUNDLE = "manifest.sigstore.json"
@@ -34,7 +34,7 @@ def load_trust_config(path: Path | None) -> Any:
 
 
 def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
-    """A Sigstore bundle over ``stmt`` with the ambient CI identity; ReportError without one.
+    """A Sigstore bundle over ``stmt`` with the ambient CI identity; SignatureError without one.
 
     Uses the Fulcio, Rekor (and TSA) of ``trust_config`` (a private instance's
     ClientTrustConfig), or the public-good instance; needs network access to them.
@@ -45,10 +45,10 @@ def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
         from sigstore.oidc import IdentityToken, detect_credential
         from sigstore.sign import SigningContext
     except ImportError as exc:  # pragma: no cover - sigstore is a dependency
-        raise ReportError(f"sigstore is not installed: {exc}") from exc
+        raise SignatureError(f"sigstore is not installed: {exc}") from exc
     token = detect_credential()
     if not token:
-        raise ReportError(
+        raise SignatureError(
             "--sign-sigstore needs an ambient CI identity token (e.g. GitHub Actions with "
             "`id-token: write`); none was found. Sign with --sign-key PEM instead."
         )
@@ -67,7 +67,7 @@ def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
         with context.signer(IdentityToken(token)) as signer:
             bundle = signer.sign_dsse(statement)
     except Exception as exc:
-        raise ReportError(f"Sigstore signing failed: {type(exc).__name__}: {exc}") from exc
+        raise SignatureError(f"Sigstore signing failed: {type(exc).__name__}: {exc}") from exc
     signed: str = bundle.to_json()
     return signed.encode()
 

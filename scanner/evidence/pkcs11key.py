@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import ConfigError, SignatureError
 
 SCHEME = "pkcs11:"
 PIN_ENV = "LEDGERGATE_PKCS11_PIN"
@@ -185,7 +185,7 @@ class Pkcs11Key:
 
         raw: bytes = self._with_session(sign)
         if len(raw) != self._public.key_size // 8:
-            raise ReportError(f"PKCS#11 returned a {len(raw)}-byte RSA signature")
+            raise SignatureError(f"PKCS#11 returned a {len(raw)}-byte RSA signature")
         return raw
 
     def _sign_ecdsa(self, message: bytes) -> bytes:
@@ -202,7 +202,9 @@ class Pkcs11Key:
 
         raw: bytes = self._with_session(sign)
         if len(raw) != 2 * size:
-            raise ReportError(f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not {2 * size}")
+            raise SignatureError(
+                f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not {2 * size}"
+            )
         return encode_dss_signature(int.from_bytes(raw[:size]), int.from_bytes(raw[size:]))
 
 

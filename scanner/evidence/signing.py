@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import ConfigError, SignatureError
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -151,21 +151,21 @@ def sign_envelope(key: Signer, stmt: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def open_envelope(envelope: Mapping[str, Any]) -> tuple[bytes, dict[str, Any]]:
-    """The payload bytes and the statement; ReportError if the envelope is malformed."""
+    """The payload bytes and the statement; SignatureError if the envelope is malformed."""
     try:
         if envelope["payloadType"] != PAYLOAD_TYPE:
-            raise ReportError(f"payloadType is {envelope['payloadType']!r}, not {PAYLOAD_TYPE}")
+            raise SignatureError(f"payloadType is {envelope['payloadType']!r}, not {PAYLOAD_TYPE}")
         payload = base64.b64decode(envelope["payload"], validate=True)
         stmt = json.loads(payload)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"malformed DSSE envelope: {exc}") from exc
+        raise SignatureError(f"malformed DSSE envelope: {exc}") from exc
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE:
-        raise ReportError("payload is not an in-toto v1 statement")
+        raise SignatureError("payload is not an in-toto v1 statement")
     return payload, stmt
 
 
 def verify_envelope(envelope: Mapping[str, Any], public: PublicKey) -> None:
-    """Raise ReportError unless a signature by ``public`` covers the payload."""
+    """Raise SignatureError unless a signature by ``public`` covers the payload."""
     payload, _ = open_envelope(envelope)
     message = pae(PAYLOAD_TYPE, payload)
     wanted = key_id(public)
@@ -183,4 +183,4 @@ def verify_envelope(envelope: Mapping[str, Any], public: PublicKey) -> None:
             return
         except (InvalidSignature, ValueError):
             continue
-    raise ReportError(f"no valid signature by key {wanted[:16]}…")
+    raise SignatureError(f"no valid signature by key {wanted[:16]}…")

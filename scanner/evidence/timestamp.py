@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import ConfigError, SignatureError
 from scanner.evidence.settings import TsaSettings
 
 TOKEN = "manifest.tsr"
@@ -77,16 +77,16 @@ def request_token(manifest: bytes, tsa: TsaSettings) -> bytes:
             verify=verify,
         )
     except requests.RequestException as exc:
-        raise ReportError(f"time-stamping authority {tsa.url} unreachable: {exc}") from exc
+        raise SignatureError(f"time-stamping authority {tsa.url} unreachable: {exc}") from exc
     if reply.status_code != 200:
-        raise ReportError(f"time-stamping authority {tsa.url} answered HTTP {reply.status_code}")
+        raise SignatureError(f"time-stamping authority {tsa.url} answered HTTP {reply.status_code}")
     try:
         response = decode_timestamp_response(reply.content)
     except ValueError as exc:
         message = f"time-stamping authority {tsa.url}: not an RFC 3161 reply: {exc}"
-        raise ReportError(message) from exc
+        raise SignatureError(message) from exc
     if response.tst_info.nonce != request.nonce:
-        raise ReportError(f"time-stamping authority {tsa.url}: nonce mismatch")
+        raise SignatureError(f"time-stamping authority {tsa.url}: nonce mismatch")
     if tsa.ca_bundle is not None:
         check_token(reply.content, manifest, load_certificates(tsa.ca_bundle))
     return bytes(reply.content)
@@ -102,22 +102,22 @@ class TokenInfo:
 
 
 def check_token(token: bytes, manifest: bytes, trusted: list[Any]) -> TokenInfo:
-    """Verify ``token`` covers ``manifest`` and chains to ``trusted``; ReportError if not."""
+    """Verify ``token`` covers ``manifest`` and chains to ``trusted``; SignatureError if not."""
     from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
 
     try:
         response = decode_timestamp_response(token)
     except ValueError as exc:
-        raise ReportError(f"not an RFC 3161 timestamp response: {exc}") from exc
+        raise SignatureError(f"not an RFC 3161 timestamp response: {exc}") from exc
     if not trusted:
-        raise ReportError("no trusted TSA or CA certificate given")
+        raise SignatureError("no trusted TSA or CA certificate given")
     builder = VerifierBuilder()
     for cert in trusted:  # each given certificate is a trust anchor (CA or the TSA itself)
         builder = builder.add_root_certificate(cert)
     try:
         builder.build().verify_message(response, manifest)
     except (VerificationError, ValueError) as exc:
-        raise ReportError(f"timestamp does not verify: {exc}") from exc
+        raise SignatureError(f"timestamp does not verify: {exc}") from exc
     info = response.tst_info
     return TokenInfo(_when(info.gen_time), _signer_name(response), int(info.serial_number))
 
@@ -159,7 +159,7 @@ def check_time(
         return "not checked (no manifest)", []
     try:
         info = check_token(files[TOKEN], files["manifest.json"], trusted)
-    except ReportError as exc:
+    except SignatureError as exc:
         return "invalid", [(TOKEN, str(exc))]
     stamped = info.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ")
     finished = str((manifest.get("scan") or {}).get("finished", ""))

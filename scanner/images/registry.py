@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,17 +354,3 @@ def _short(exc: Exception | None) -> str:
         if marker in text:
             return phrase
     return text if len(text) < 200 else text[:197] + "..."
-
-
-def options_from(params: Mapping[str, Any]) -> RegistryOptions:
-    """Registry options from ``params.imageTrust.registries`` (``ca``, ``insecure``)."""
-    trust = params.get("imageTrust") or {}
-    registries = trust.get("registries") or {}
-    insecure: Sequence[str] = registries.get("insecure") or ()
-    return RegistryOptions(
-        ca_file=registries.get("ca") or None,
-        insecure=frozenset(str(h) for h in insecure),
-        docker_config=registries.get("dockerConfig") or None,
-        timeout=float(registries.get("timeoutSeconds", 10)),
-        retries=int(registries.get("retries", 2)),
-    )

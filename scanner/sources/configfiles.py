@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from scanner.errors import SourceError
 from scanner.model import SYNTHETIC_GROUP
 
 
-class ConfigParseError(ValueError):
+class ConfigParseError(SourceError, ValueError):
     """A configuration file that does not parse; carries the line."""
 
     def __init__(self, line: int, message: str) -> None:

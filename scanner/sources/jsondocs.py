@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from scanner.errors import SourceError
 from scanner.sources.yamldocs import MAX_DEPTH
 
 
-class JsonDocError(ValueError):
+class JsonDocError(SourceError, ValueError):
     """A JSON file that is not a strict, bounded JSON document."""
 
     def __init__(self, line: int, code: str, message: str) -> None:

@@ -24,10 +24,16 @@ from scanner.model import (
     ResourceRef,
 )
 from scanner.redaction import strip_userinfo
-from scanner.rules import Rule, RuleSet
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.kubeclient import JSON, METADATA_ONLY, KubeClient, KubeRequestError
-from scanner.sources.kubeplan import CONTEXT_KINDS, SECRET, UNFILTERED, plan
+from scanner.sources.kubeplan import (
+    CONTEXT_KINDS,
+    SECRET,
+    UNFILTERED,
+    KindIndex,
+    RuleKinds,
+    plan,
+)
 
 SOURCE = "cluster"
 ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
@@ -100,7 +106,7 @@ class KubeSource(Source):
     def __init__(
         self,
         client: KubeClient,
-        rules: Iterable[Rule],
+        rules: RuleKinds,
         *,
         namespaces: Iterable[str] = (),
         include_secrets: bool = False,
@@ -110,11 +116,13 @@ class KubeSource(Source):
         synthesised_kinds: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.client = client
-        self.rules = rules if isinstance(rules, RuleSet) else RuleSet(rules)
+        #: The selected rules as data (``kubeplan.matched_kinds``): what to list, and
+        #: which rules judge each kind.
+        self.rules = KindIndex(rules)
         #: Kinds analyzers read as context: listed cluster-wide even when --namespace limits
         #: what is judged (a Schedule in velero covers finance-prod).
         self.context = frozenset(context_kinds) | frozenset(CONTEXT_KINDS)
-        self.plan = plan(self.rules, self.context, synthesised_kinds)
+        self.plan = plan(rules, self.context, synthesised_kinds)
         self.namespaces = tuple(namespaces)
         self.include_secrets = include_secrets
         self.page_size = page_size
@@ -300,8 +308,8 @@ class KubeSource(Source):
         owner = _controller(meta)
         if owner is None:
             return False
-        mine = {r.id for r in self.rules.for_kind(served.api_version, served.kind)}
-        theirs = {r.id for r in self.rules.for_kind(*owner)}
+        mine = self.rules.rule_ids(served.api_version, served.kind)
+        theirs = self.rules.rule_ids(*owner)
         return bool(mine) and mine <= theirs
 
     def _is_context(self, served: Served) -> bool:

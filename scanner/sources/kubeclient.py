@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, SourceUnavailable
 
 JSON = "application/json"
 #: Ask for metadata only; the server never sends ``data`` (used for Secrets).
@@ -36,7 +36,7 @@ BACKOFF_CAP_S = 10.0
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-class KubeRequestError(Exception):
+class KubeRequestError(SourceUnavailable):
     """A request that did not succeed after retries; ``status`` 0 means no HTTP answer."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:

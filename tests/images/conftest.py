@@ -6,7 +6,6 @@ Stops only the process it started, by its PID.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -21,6 +20,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..conftest import tool
 from .oci import Pusher
 
 REGISTRY_BIN = "docker-registry"
@@ -53,9 +53,7 @@ def start_registry(
     scheme: str = "http",
     session: requests.Session | None = None,
 ) -> Registry:
-    binary = shutil.which(REGISTRY_BIN)
-    if binary is None:
-        pytest.skip("docker-registry not installed (apt-get install -y docker-registry)")
+    binary = tool(REGISTRY_BIN, "apt-get install -y docker-registry")
     folder.mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {
         "version": 0.1,

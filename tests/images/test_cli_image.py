@@ -174,15 +174,22 @@ def test_image_options_decorator_for_other_commands(tmp_path: Path, keys) -> Non
          "--certificate-identity", "a@b.c", "--certificate-oidc-issuer", "https://i"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    params = seen[0].apply(load_config(None)).params
+    defaults = load_config(None)
+    params = seen[0].apply(defaults).params
+    # only "scanning is on" reaches the params rules see (the scope report reads it);
+    # keys, identities and registries go into the typed settings the analyzer gets
     assert params["imageScan"] == {"enabled": True}
-    assert params["imageTrust"] == {
-        "keys": [str(pub.resolve())],
-        "identities": [{"issuer": "https://i", "subject": "a@b.c"}],
-        "registries": {"insecure": ["r:5000"]},
-    }
+    assert params.get("imageTrust") == defaults.params.get("imageTrust")
+    settings = seen[0].settings(defaults)
+    assert settings.enabled
+    assert [k.name for k in settings.scan.trust.keys] == [pub.name]
+    assert [(i.issuer, i.subject) for i in settings.scan.trust.identities] == [
+        ("https://i", "a@b.c")
+    ]
+    assert settings.registry.insecure == frozenset({"r:5000"})
     CliRunner().invoke(cmd, [])
-    assert seen[1].apply(load_config(None)).params["imageScan"] == {}
+    assert not (seen[1].apply(load_config(None)).params.get("imageScan") or {}).get("enabled")
+    assert not seen[1].settings(load_config(None)).enabled
 
 
 def test_fact_at_reports_per_resource_errors() -> None:

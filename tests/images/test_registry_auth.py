@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from scanner.images.registry import (
     docker_config_credentials,
 )
 
+from ..conftest import tool
 from .certs import registry_token, self_signed
 from .conftest import Registry, start_registry, stop
 
@@ -31,9 +31,7 @@ def tls_registry(
     registry: Registry, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Registry, Path]]:
     """HTTPS + htpasswd (user ``auditor``), serving the plain registry's storage."""
-    htpasswd = shutil.which("htpasswd")
-    if htpasswd is None:
-        pytest.skip("htpasswd not installed (apt-get install -y apache2-utils)")
+    htpasswd = tool("htpasswd", "apt-get install -y apache2-utils")
     folder = tmp_path_factory.mktemp("tls-registry")
     cert, key, _, _ = self_signed(folder, "registry")
     line = subprocess.run(

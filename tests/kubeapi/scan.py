@@ -17,6 +17,7 @@ from scanner.pipeline import run_scan
 from scanner.rules import RuleSet, load_rules
 from scanner.sources.kube import KubeSource
 from scanner.sources.kubeclient import KubeClient, connect
+from scanner.sources.kubeplan import matched_kinds
 from tests.kubeapi.fixtures import CLUSTER_FIXTURE
 
 
@@ -39,7 +40,7 @@ def scan_cluster(
     )
     kw.setdefault("context_kinds", kinds_read_by_analyzers())
     kw.setdefault("synthesised_kinds", kinds_synthesised_by_analyzers())
-    source = KubeSource(client, ruleset, **kw)
+    source = KubeSource(client, matched_kinds(ruleset), **kw)
     return run_scan(source, load_config(None), rules=ruleset, now=now or fixture_now()), client
 
 
@@ -76,11 +77,12 @@ TEST_RULE_EXCLUDES = ["LG-IMG-05*"]
 
 
 def rules_judging(*kinds: str) -> set[str]:
-    """Ids of the test rule set that match any of the kinds (what a gap must turn to error)."""
+    """Ids of the test rule set that match any of the kinds (what a gap must turn to error);
+    a kind is ``Kind`` or ``group/Kind`` (k8up's Schedule is not Velero's)."""
     return {
         r.id
         for r in load_rules(exclude=TEST_RULE_EXCLUDES)
-        if any(kind in kinds or kind == "*" for _, kind in r.match.kinds)
+        if any(kind in kinds or f"{g}/{kind}" in kinds or kind == "*" for g, kind in r.match.kinds)
     }
 
 

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from scanner.errors import SourceError
 
-class RenderRunError(Exception):
+
+class RenderRunError(SourceError):
     """The renderer could not run to completion: not found, timed out or too much output."""
 
 

@@ -1,0 +1,94 @@
+"""Redis started with its settings on the command line, judged like ``redis.conf``.
+
+``redis-server --port 0 --tls-port 6379 --tls-cert-file ...`` configures Redis without a
+file: each ``--directive value`` is a ``redis.conf`` line. A container whose command or
+args run ``redis-server`` without a configuration file becomes a synthetic
+``RedisConfig`` resource (origin: the workload), so LG-ENC-005 judges it as it judges a
+``redis.conf``. With a file (``redis-server /etc/redis.conf --port 0``) the flags only
+override settings the scan may not see, so nothing is synthesised from them: the file
+itself, where the repository holds it, is judged.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.analyzers.base import Analyzer, AnalyzerResult
+from scanner.inventory import Inventory, containers_of_resource
+from scanner.model import Resource, ResourceRef
+from scanner.sources import configfiles
+
+KIND = "RedisConfig"
+
+
+def _words(container: Mapping[str, Any]) -> list[str]:
+    """command + args as the runtime sees them; a shell ``-c`` script split into words.
+
+    The official ``redis`` image's entrypoint runs ``redis-server`` with the arguments when
+    the first one is a flag, so ``args: [--appendonly, "no"]`` without ``command`` is a
+    redis-server command line too.
+    """
+    words = [
+        str(w)
+        for section in ("command", "args")
+        for w in container.get(section) or ()
+        if isinstance(w, str | int)
+    ]
+    repository = str((container.get("_image") or {}).get("repository", ""))
+    official = repository.rsplit("/", 1)[-1] == "redis"
+    if official and not container.get("command") and words and words[0].startswith("-"):
+        return ["redis-server", *words]
+    if len(words) >= 3 and words[0].endswith("sh") and words[1] == "-c":
+        try:
+            return shlex.split(words[2])
+        except ValueError:
+            return []
+    return words
+
+
+def server_settings(words: list[str]) -> dict[str, str] | None:
+    """The directives of a ``redis-server`` command line without a config file, or None."""
+    starts = [i for i, w in enumerate(words) if w.rsplit("/", 1)[-1] == "redis-server"]
+    if not starts:
+        return None
+    rest = words[starts[0] + 1 :]
+    if rest and not rest[0].startswith("--"):
+        return None  # a configuration file: the flags only override it
+    settings: dict[str, str] = {}
+    key = ""
+    for word in rest:
+        if word in ("&&", ";", "|", "||"):
+            break  # the end of the redis-server command in a shell script
+        if word.startswith("--"):
+            name, _, value = word[2:].partition(" ")  # one arg "--requirepass $(X)"
+            key = name.lower()
+            settings[key] = value.strip()
+        elif key:
+            settings[key] = (settings[key] + " " + word).strip()
+    return settings
+
+
+class RedisArgsAnalyzer(Analyzer):
+    """Adds a ``RedisConfig`` for each container that configures redis-server by flags."""
+
+    name = "redis-args"
+
+    def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
+        """One synthetic resource per such container."""
+        result = AnalyzerResult()
+        for res in list(inventory.resources):
+            for container in containers_of_resource(res):
+                settings = server_settings(_words(container))
+                if settings is None:
+                    continue
+                name = f"{res.ref.kind} {res.ref.name} ({container.get('name', '')} args)"
+                # only the listener settings: a flag like --requirepass never leaves here
+                listeners = {
+                    k: v for k, v in settings.items() if k == "port" or k.startswith("tls-")
+                }
+                body = configfiles.synthetic_body(KIND, name, listeners)
+                ref = ResourceRef(body["apiVersion"], KIND, "", name)
+                result.resources.append(Resource(ref, body, res.origin, {}))
+        return result

@@ -1,0 +1,147 @@
+"""Terminal behaviour on a real pseudo-terminal: colour, ``NO_COLOR``, ``--no-color``,
+``--quiet``; and shell completion through click's own mechanism, run by the real shells."""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURE_REPOS, ROOT
+
+NONCOMPLIANT = str(FIXTURE_REPOS / "odoo-finance-noncompliant")
+ESC = "\x1b["
+
+
+def on_tty(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; its exit code and output."""
+    leader, follower = pty.openpty()
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160", **(env or {})}
+    if "NO_COLOR" not in (env or {}):
+        full_env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scanner", *args],
+        stdout=follower,
+        stderr=follower,
+        env=full_env,
+        close_fds=True,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=300)
+    os.close(leader)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_tty_gets_colour() -> None:
+    code, out = on_tty("scan", "repo", NONCOMPLIANT)
+    assert code == 1
+    assert ESC in out
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--no-color",), {}), ((), {"NO_COLOR": "1"})],
+    ids=["--no-color", "NO_COLOR"],
+)
+def test_no_color_is_honoured(args: tuple[str, ...], env: dict[str, str]) -> None:
+    code, out = on_tty(*args, "scan", "repo", NONCOMPLIANT, env=env)
+    assert code == 1
+    assert ESC not in out
+    assert "LG-" in out
+
+
+def test_quiet_prints_only_the_summary_line(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scanner",
+            "--quiet",
+            "scan",
+            "repo",
+            NONCOMPLIANT,
+            *("--json", str(report)),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and "failed" in lines[0], done.stdout
+    assert '"findings"' in report.read_text(encoding="utf-8")  # files stay complete
+
+
+def completion_env(shell_var: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "_LEDGERGATE_COMPLETE": shell_var}
+
+
+def ledgergate_on_path(tmp: Path) -> dict[str, str]:
+    from .cirunner import ledgergate_bin
+
+    return {**os.environ, "PATH": f"{ledgergate_bin(tmp)}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_bash_completion_completes_subcommands(tmp_path: Path) -> None:
+    env = ledgergate_on_path(tmp_path)
+    script = (
+        'eval "$(_LEDGERGATE_COMPLETE=bash_source ledgergate)"\n'
+        "COMP_WORDS=(ledgergate scan r); COMP_CWORD=2\n"
+        "_ledgergate_completion ledgergate\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(
+        ["bash", "--norc", "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "repo" in done.stdout.split()
+
+
+SOURCES = [("zsh", "compdef _ledgergate_completion ledgergate"), ("fish", "complete")]
+
+
+@pytest.mark.parametrize(("shell", "marker"), SOURCES)
+def test_zsh_and_fish_completion_scripts_load(shell: str, marker: str, tmp_path: Path) -> None:
+    source = subprocess.run(
+        [sys.executable, "-m", "scanner"],
+        env=completion_env(f"{shell}_source"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert marker in source.stdout
+    program = shutil.which(shell)
+    if program is None:
+        pytest.skip(f"{shell} not installed (scripts/install.sh installs it)")
+    path = tmp_path / f"ledgergate.{shell}"
+    path.write_text(source.stdout, encoding="utf-8")
+    # parse only: zsh's compdef needs compinit, fish's --no-execute is its syntax check
+    check = [program, "-n" if shell == "zsh" else "--no-execute", str(path)]
+    done = subprocess.run(check, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    if shell == "fish":  # and it completes, for real
+        env = ledgergate_on_path(tmp_path)
+        run = subprocess.run(
+            [program, "--no-config", "-c", f"source {path}; complete -C 'ledgergate sc'"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "scan" in run.stdout, run.stderr

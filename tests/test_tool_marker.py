@@ -1,0 +1,34 @@
+"""Tests of real external programs skip when one is missing, except in CI
+(LEDGERGATE_REQUIRE_TOOLS=1), where a program install.sh installs must be there."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import conftest
+
+
+def test_a_missing_ci_tool_fails_when_tools_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conftest, "REQUIRE_TOOLS", True)
+    with pytest.raises(pytest.fail.Exception, match="openssl not installed"):
+        conftest.missing_tool("openssl")
+
+
+def test_a_tool_ci_does_not_install_still_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conftest, "REQUIRE_TOOLS", True)
+    with pytest.raises(pytest.skip.Exception, match="kubectl not installed"):
+        conftest.missing_tool("kubectl")
+
+
+def test_without_the_requirement_a_missing_tool_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conftest, "REQUIRE_TOOLS", False)
+    with pytest.raises(pytest.skip.Exception):
+        conftest.missing_tool("openssl", "apt-get install openssl")
+
+
+def test_ci_sets_the_requirement_and_installs_the_packages() -> None:
+    ci = (conftest.ROOT / ".ci" / "run").read_text()
+    assert "LEDGERGATE_REQUIRE_TOOLS=1 python -m pytest" in ci
+    install = (conftest.ROOT / "scripts" / "install.sh").read_text()
+    for package in ("chromium", "openssl", "docker-registry", "apache2-utils", "softhsm2"):
+        assert package in install
