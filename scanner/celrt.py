@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
+from scanner.celcost import RUNTIME_ITERATIONS, Budget, Extent, Shape
 from scanner.errors import ExpressionError
 from scanner.redaction import entropy
 
@@ -105,6 +106,21 @@ def cost_problem(source: str) -> str | None:
     return None
 
 
+class Bound:
+    """An activation and the variables behind it; their extent (for the cost estimate) is
+    measured once, and only when an expression could cost more than its input's size."""
+
+    def __init__(self, native: Any, variables: Mapping[str, Any]) -> None:
+        self.native, self.variables = native, variables
+        self._extent: Extent | None = None
+
+    def extent(self) -> Extent:
+        """The largest collection and longest string in the variables."""
+        if self._extent is None:
+            self._extent = Extent.of(self.variables)
+        return self._extent
+
+
 @dataclass(frozen=True)
 class Program:
     """A compiled CEL expression."""
@@ -113,13 +129,34 @@ class Program:
     compiled: Any
     #: Set when the expression is over the static cost limit: every evaluation is an error.
     over_budget: str | None = None
+    shape: Shape = field(default_factory=lambda: Shape(0, False), compare=False)
+    budget: Budget = field(default_factory=Budget, compare=False, repr=False)
 
     def evaluate(self, activation: Any) -> Any:
         """Run against an activation; raises :class:`CelEvalError` for CEL error values,
-        an expression over the cost limit, or a string result over the size budget."""
+        an expression over the cost limit (static, or estimated for this input), a rule
+        past its time budget, or a string result over the size budget."""
         if self.over_budget:
             raise CelEvalError(self.over_budget)
-        value = self.compiled.eval(activation)
+        native = activation
+        extent = None
+        if isinstance(activation, Bound):
+            native = activation.native
+            if self.shape.depth > 1 or self.shape.allocates:
+                extent = activation.extent()  # one plain loop costs its input's size
+        refusal = self.budget.refusal(self.shape, extent)
+        if refusal:
+            raise CelEvalError(refusal)
+        try:
+            with self.budget.timed():
+                value = self.compiled.eval(native)
+        except RuntimeError as exc:
+            if "Iteration budget exceeded" not in str(exc):
+                raise
+            raise CelEvalError(
+                "expression exceeds the CEL cost limit: more than "
+                f"{RUNTIME_ITERATIONS:,} comprehension iterations"
+            ) from exc
         if value.type().name() == "ERROR":
             raise CelEvalError(str(value.value()).removeprefix("OUT_OF_RANGE: "))
         plain = value.plain_value()
@@ -134,7 +171,8 @@ class Program:
 def compile_expression(source: str) -> Program:
     """Parse and type-check once; reuse the program for every resource."""
     try:
-        return Program(source, _env().compile(source), cost_problem(source))
+        compiled = _env().compile(source)
+        return Program(source, compiled, cost_problem(source), Shape.of(source))
     except RuntimeError as exc:
         text = str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "")
         raise CelCompileError(text.strip()) from exc
@@ -204,8 +242,8 @@ def expand_variables(source: str, variables: Sequence[tuple[str, str]]) -> str:
     return body
 
 
-def activation(variables: Mapping[str, Any]) -> Any:
+def activation(variables: Mapping[str, Any]) -> Bound:
     """Bind the variables for one resource; shared by every rule that judges it."""
     data = dict.fromkeys(VARIABLES)
     data.update(variables)
-    return _env().Activation(data=data)
+    return Bound(_env().Activation(data=data), data)

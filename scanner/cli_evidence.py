@@ -163,9 +163,10 @@ audit_options = options_into(
     click.option(
         "--sign-key",
         callback=_sign_key,
-        help="Key that signs the bundle manifest: a PEM private key file (ECDSA P-256 or "
-        "Ed25519; encrypted PKCS#8 with its passphrase in LEDGERGATE_SIGN_KEY_PASSPHRASE or "
-        "the file LEDGERGATE_SIGN_KEY_PASSPHRASE_FILE names), or an HSM key as a PKCS#11 URI "
+        help="Key that signs the bundle manifest: a PEM private key file (ECDSA P-256/P-384, "
+        "RSA >= 2048 or Ed25519; encrypted PKCS#8 with its passphrase in "
+        "LEDGERGATE_SIGN_KEY_PASSPHRASE or the file LEDGERGATE_SIGN_KEY_PASSPHRASE_FILE "
+        "names), or an HSM key as a PKCS#11 URI "
         "'pkcs11:token=LABEL;object=LABEL?module-path=LIB.so&pin-source=file:PIN'.",
     ),
     click.option(

@@ -31,7 +31,7 @@ MAX_NODES = 200_000
 MAX_DEPTH = 100
 
 
-def _refusal(root: yaml.Node) -> tuple[int, str] | None:
+def _refusal(root: yaml.Node, unique_keys: bool) -> tuple[int, str] | None:
     """(line, reason) when the node graph is too big once aliases expand or too deep;
     computed without recursion and without expanding anything."""
     expanded: dict[int, int] = {}
@@ -46,6 +46,10 @@ def _refusal(root: yaml.Node) -> tuple[int, str] | None:
             children = list(node.value)
         elif isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]
+            if unique_keys and not done:
+                duplicate = _duplicate_key(node)
+                if duplicate is not None:
+                    return duplicate
         if done:
             expanded[id(node)] = 1 + sum(expanded[id(c)] for c in children)
             if expanded[id(node)] > MAX_NODES:
@@ -59,14 +63,30 @@ def _refusal(root: yaml.Node) -> tuple[int, str] | None:
     return None
 
 
-def load(text: str) -> Any:
-    """Load one YAML document with the safe loader, within the bounds above."""
+def _duplicate_key(node: yaml.MappingNode) -> tuple[int, str] | None:
+    """(line, reason) for a key given twice: PyYAML keeps the last silently, so a config
+    or waiver could say one thing to a reviewer reading the top and do another."""
+    seen: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if (key.tag, key.value) in seen:
+            first = seen[(key.tag, key.value)]
+            return line, f"duplicate key {key.value!r} (first given on line {first})"
+        seen[(key.tag, key.value)] = line
+    return None
+
+
+def load(text: str, *, unique_keys: bool = False) -> Any:
+    """Load one YAML document with the safe loader, within the bounds above; with
+    ``unique_keys`` (the tool's own files) a key given twice is refused."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        refused = _refusal(node)
+        refused = _refusal(node, unique_keys)
         if refused is not None:
             raise YamlLoadError(refused[0], f"{refused[1]}; refusing to load")
         return loader.construct_document(node)
@@ -82,9 +102,10 @@ def load(text: str) -> Any:
 
 
 def load_file(path: Path) -> tuple[Any, str]:
-    """Load a YAML file; returns the data and the text (for :func:`line_of`)."""
+    """Load one of the tool's own YAML files (keys unique); returns the data and the text
+    (for :func:`line_of`)."""
     text = path.read_text(encoding="utf-8")
-    return load(text), text
+    return load(text, unique_keys=True), text
 
 
 PathStep = str | int | tuple[str, str]

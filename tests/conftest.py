@@ -7,7 +7,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
@@ -137,9 +137,22 @@ def copy_fixture_repo(
     if waivers is not None:
         (target / "waivers.yaml").write_text(waivers)
     if include_rules:
-        config = target / "ledgergate.yaml"
-        config.write_text(config.read_text() + f"rules:\n  include: [{', '.join(include_rules)}]\n")
+        merge_config(target / "ledgergate.yaml", {"rules": {"include": list(include_rules)}})
     return target
+
+
+def merge_config(config: Path, extra: dict[str, Any]) -> None:
+    """Merge sections into a ``ledgergate.yaml`` (appending a second ``rules:`` would be a
+    duplicate key, which the tool refuses)."""
+    import yaml
+
+    data = yaml.safe_load(config.read_text()) or {}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def write_key_pair(folder: Path, kind: str) -> tuple[Path, Path]:

@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.identity",
             "scanner.shipped",
             "scanner.terminal",
+            "scanner.celcost",
         ),
     ),
     (

@@ -23,7 +23,7 @@ from scanner.config import find_config, load_config
 from scanner.evidence.schema import manifest_schema
 from scanner.pipeline import HISTORY_FAMILIES
 
-from .conftest import FIXTURE_REPOS, ROOT, write_key_pair
+from .conftest import FIXTURE_REPOS, ROOT, merge_config, write_key_pair
 
 NONCOMPLIANT = FIXTURE_REPOS / "odoo-finance-noncompliant"
 EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
@@ -140,9 +140,7 @@ def test_bundle_holds_every_file_and_a_valid_manifest(
 def test_controls_csv_rows(scan: Callable[..., Result], repo: Path, tmp_path: Path) -> None:
     # A fixed rule selection keeps the expected rows independent of the packs growing.
     config = repo / "ledgergate.yaml"
-    config.write_text(
-        config.read_text() + "rules:\n  include: [LG-TLS-001, LG-ENC-001, LG-RBAC-001]\n"
-    )
+    merge_config(config, {"rules": {"include": ["LG-TLS-001", "LG-ENC-001", "LG-RBAC-001"]}})
     bundle = tmp_path / "bundle"
     scan(repo, "--evidence", str(bundle))
     rows = list(csv.DictReader(io.StringIO((bundle / "controls.csv").read_text())))
@@ -348,16 +346,16 @@ def test_option_errors_exit_2(scan: Callable[..., Result], repo: Path, tmp_path:
     assert result.exit_code == 2 and "--sign-key needs --evidence" in result.output
     result = scan(repo, "--evidence", str(tmp_path / "b"), "--sign-key", str(key))
     assert result.exit_code == 2 and "not an unencrypted PEM private key" in result.output
-    rsa_free = tmp_path / "p384.pem"
+    rsa_free = tmp_path / "p521.pem"  # P-384 and RSA >= 2048 sign too (#14); P-521 does not
     rsa_free.write_bytes(
-        ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        ec.generate_private_key(ec.SECP521R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
     result = scan(repo, "--evidence", str(tmp_path / "b"), "--sign-key", str(rsa_free))
-    assert result.exit_code == 2 and "use ECDSA P-256 or Ed25519" in result.output
+    assert result.exit_code == 2 and "use ECDSA P-256 or P-384" in result.output
 
 
 def test_report_rerenders_the_bundle_from_findings(
@@ -366,8 +364,8 @@ def test_report_rerenders_the_bundle_from_findings(
     private, public = keys["ec"]
     # A fixed rule selection keeps the PR comment's 50 rows independent of the packs growing.
     config = repo / "ledgergate.yaml"
-    config.write_text(
-        config.read_text() + "rules:\n  include: [LG-TLS-*, LG-ENC-00*, LG-RBAC-00*, LG-SEC-*]\n"
+    merge_config(
+        config, {"rules": {"include": ["LG-TLS-*", "LG-ENC-00*", "LG-RBAC-00*", "LG-SEC-*"]}}
     )
     # Separate folders: a bundle beside another of the same target chains to it.
     for bundle in (tmp_path / "d" / "b", tmp_path / "z" / "b.zip"):

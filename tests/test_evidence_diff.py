@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from scanner.cli import cli
 from scanner.cli_evidence import evidence_group
 
-from .conftest import FIXTURE_REPOS, copy_fixture_repo, write_key_pair
+from .conftest import FIXTURE_REPOS, copy_fixture_repo, merge_config, write_key_pair
 
 WAIVERS = """\
 waivers:
@@ -185,10 +185,7 @@ def test_scope_changes_are_not_called_fixes(tmp_path: Path) -> None:
     repo = copy_fixture_repo(tmp_path / "repo", include_rules=("LG-SEC-001", "LG-TLS-001"))
     old, new = tmp_path / "old", tmp_path / "new"
     _scan(repo, old, "1767225600")
-    config = repo / "ledgergate.yaml"
-    config.write_text(
-        config.read_text().replace("include: [LG-SEC-001, LG-TLS-001]", "include: [LG-TLS-001]")
-    )
+    merge_config(repo / "ledgergate.yaml", {"rules": {"include": ["LG-TLS-001"]}})
     _scan(repo, new, "1767225600")
     result = CliRunner().invoke(
         cli, ["evidence", "diff", str(old), str(new), "--format", "json", "--key", _key(old)]

@@ -26,7 +26,10 @@ EXTRA_EGRESS = {
     "overlays/with-images": {"192.0.2.0/28", "pushgateway"},
     "overlays/external-key": {"192.0.2.16/28", "192.0.2.32/28", "pushgateway"},
     "overlays/keyless-sigstore": {"192.0.2.48/28", "192.0.2.32/28", "pushgateway"},
+    "overlays/pkcs11-hsm": {"192.0.2.64/28", "192.0.2.32/28", "pushgateway"},
 }
+#: The HSM vendor's PKCS#11 client image (pkcs11-hsm overlay's init container), by digest.
+HSM_CLIENT = re.compile(r"^registry\.finance\.internal/hsm/pkcs11-client@sha256:[0-9a-f]{64}$")
 
 
 def render(tree: str) -> list[dict[str, Any]]:
@@ -45,8 +48,10 @@ def test_every_overlay_is_covered() -> None:
 @pytest.mark.parametrize("tree", TREES)
 def test_image_is_pinned_by_digest(tree: str) -> None:
     pod = _pod(render(tree))
-    images = [c["image"] for c in pod["containers"] + pod.get("initContainers", [])]
+    images = [c["image"] for c in pod["containers"]]
     assert images and all(DIGEST.match(i) for i in images), images
+    init = [c["image"] for c in pod.get("initContainers", [])]
+    assert all(HSM_CLIENT.match(i) for i in init), init
 
 
 @pytest.mark.parametrize("tree", TREES)
@@ -106,8 +111,11 @@ def test_sizing_and_volumes(tree: str) -> None:
     assert container["resources"]["requests"]["memory"] == "1Gi"
     assert container["resources"]["limits"]["cpu"] == "2"  # workers follow this quota
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert not any("secret" in v for v in pod["volumes"]), (
-        "the signing key must not be a Secret of the audited cluster"
+    secrets = [v for v in pod["volumes"] if "secret" in v]
+    # the signing key is never a Secret of the audited cluster; only the HSM partition PIN
+    # is (the key stays in the HSM)
+    assert [v["secret"]["secretName"] for v in secrets] == (
+        ["ledgergate-hsm-pin"] if tree == "overlays/pkcs11-hsm" else []
     )
 
 

@@ -192,3 +192,78 @@ def test_templated_yaml_outside_a_chart_is_an_input_template_error(tmp_path: Pat
     assert errors == [("deploy/app.yaml", 4), ("deploy/guarded.yaml", 1)]
     names = {f.resource.name for f in findings if f.resource is not None}
     assert names == {"alerts"}  # never an object named by a Python repr
+
+
+LOCAL_DEP = {
+    "charts-src/common/Chart.yaml": "apiVersion: v2\nname: common\nversion: 0.1.0\n",
+    "charts-src/common/values.yaml": "worker:\n  image: busybox\n",
+    "charts-src/common/templates/worker.yaml": (
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata:\n"
+        "  name: {{ .Release.Name }}-worker\n"
+        "spec:\n"
+        "  template:\n"
+        "    spec:\n"
+        "      automountServiceAccountToken: false\n"
+        "      containers:\n"
+        "        - name: worker\n"
+        "          image: {{ .Values.worker.image }}\n"
+    ),
+}
+
+
+@needs_helm
+def test_a_local_file_dependency_inside_the_repo_is_rendered_with_its_parent(
+    tmp_path: Path,
+) -> None:
+    chart = {**CHART, **LOCAL_DEP}
+    chart["chart/Chart.yaml"] += (
+        "dependencies:\n  - name: common\n    version: 0.1.0\n"
+        "    repository: file://../charts-src/common\n"
+    )
+    findings = _scan(
+        write_tree(tmp_path, chart), {"chart": HelmChartConfig(namespace="finance-prod")}
+    )
+    assert not _problems(findings, "input/helm")
+    unpinned = [
+        f
+        for f in _problems(findings, "LG-IMG-001")
+        if f.origin.rendered_from == "helm chart" and f.resource is not None
+    ]
+    # the subchart's object, rendered through the parent, points at the subchart's own file
+    worker = [f for f in unpinned if f.resource is not None and f.resource.name == "reports-worker"]
+    assert worker and worker[0].origin.path == "charts-src/common/templates/worker.yaml"
+    assert [e.line for e in worker[0].evidence] == [11]
+
+
+@needs_helm
+def test_a_local_file_dependency_outside_the_repo_is_refused(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path / "outside", {k.replace("charts-src/", ""): v for k, v in LOCAL_DEP.items()}
+    )
+    chart = dict(CHART)
+    chart["chart/Chart.yaml"] += (
+        "dependencies:\n  - name: common\n    version: 0.1.0\n"
+        "    repository: file://../../outside/common\n"
+    )
+    findings = _scan(write_tree(tmp_path / "repo", chart))
+    errors = _problems(findings, "input/helm")
+    assert len(errors) == 1 and "leaves the repository; refused" in errors[0].message
+    assert not [f for f in findings if f.resource is not None and "worker" in f.resource.name]
+
+
+@needs_helm
+def test_a_failing_render_does_not_echo_a_secret_value(tmp_path: Path) -> None:
+    planted = "Zq8-planted-Db-Passw0rd-41x"
+    chart = {
+        **CHART,
+        "chart/values.yaml": CHART["chart/values.yaml"] + f"db:\n  password: {planted}\n",
+        "chart/templates/broken.yaml": (
+            '{{ fail (printf "bad db password %s" .Values.db.password) }}\n'
+        ),
+    }
+    result = scan_repo(write_tree(tmp_path, chart), Config(params=PROD))
+    errors = _problems(result.findings, "input/helm")
+    assert len(errors) == 1 and "bad db password" in errors[0].message
+    assert planted not in str([(f.message, f.evidence) for f in result.findings])

@@ -291,3 +291,19 @@ def test_one_base_rendered_by_two_overlays_gives_two_distinct_findings(tmp_path:
     found = _problems(_scan(repo), "LG-IMG-001")
     assert sorted(f.origin.rendered_from for f in found) == ["overlays/dr", "overlays/prod"]
     assert len({f.fingerprint for f in found}) == 2  # waivers and nightly diffs tell them apart
+
+
+def test_a_failing_render_does_not_echo_a_generator_secret(tmp_path: Path) -> None:
+    from scanner.config import load_config
+    from scanner.pipeline import scan_repo
+
+    planted = "Zq8plantedSecretValue41x"
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"secretGenerator:\n  - name: db\n    literals: [{planted}]\n"
+    )
+    result = scan_repo(tmp_path, load_config(None))
+    errors = [f for f in result.findings if f.rule_id == "input/kustomize"]
+    assert len(errors) == 1 and "invalid literal source" in errors[0].message
+    assert planted not in str([(f.message, f.evidence) for f in result.findings])

@@ -1,4 +1,8 @@
-"""Sign with an ECDSA P-256 key held in a PKCS#11 token (an HSM), named by an RFC 7512 URI.
+"""Sign with a key held in a PKCS#11 token (an HSM), named by an RFC 7512 URI.
+
+Key types: ECDSA P-256 (SHA-256) and P-384 (SHA-384), and RSA of 2048 bits or more
+(PKCS#1 v1.5 with SHA-256, ``CKM_SHA256_RSA_PKCS``: deterministic, so a bundle signed
+twice is byte-identical), the same algorithms :mod:`signing` verifies with.
 
 ``pkcs11:token=ledgergate;object=evidence-signer?module-path=/usr/lib/softhsm/libsofthsm2.so``
 The private key never leaves the token. The PIN comes from the URI's ``pin-source``
@@ -92,7 +96,7 @@ def _attrs(text: str, sep: str, known: set[str], where: str) -> dict[str, str]:
 
 
 class Pkcs11Key:
-    """An ECDSA P-256 private key in a token, usable where a PEM key would be."""
+    """An ECDSA or RSA private key in a token, usable where a PEM key would be."""
 
     def __init__(self, uri: str) -> None:
         self.uri = Pkcs11Uri.parse(uri)
@@ -137,35 +141,71 @@ class Pkcs11Key:
 
     def _read_public(self, session: Any) -> Any:
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from pkcs11.util.ec import encode_ec_public_key
+
+        from scanner.evidence.signing import SUPPORTED, supported
 
         public = self._find(session, self._pkcs11.ObjectClass.PUBLIC_KEY)
-        key = serialization.load_der_public_key(encode_ec_public_key(public))
-        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
-            key.curve, ec.SECP256R1
-        ):
-            raise ConfigError("PKCS#11 key is not ECDSA P-256")
+        key_type = public[self._pkcs11.Attribute.KEY_TYPE]
+        if key_type == self._pkcs11.KeyType.RSA:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            attr = self._pkcs11.Attribute
+            numbers = rsa.RSAPublicNumbers(
+                int.from_bytes(public[attr.PUBLIC_EXPONENT]), int.from_bytes(public[attr.MODULUS])
+            )
+            key: Any = numbers.public_key()
+        elif key_type == self._pkcs11.KeyType.EC:
+            from pkcs11.util.ec import encode_ec_public_key
+
+            key = serialization.load_der_public_key(encode_ec_public_key(public))
+        else:
+            raise ConfigError(f"PKCS#11 key type {key_type} not supported (use {SUPPORTED})")
+        if not supported(key):
+            raise ConfigError(f"PKCS#11 key not supported (use {SUPPORTED})")
         return key
 
     def public_key(self) -> Any:
-        """The public half (a ``cryptography`` EC public key)."""
+        """The public half (a ``cryptography`` EC or RSA public key)."""
         return self._public
 
     def sign_message(self, message: bytes) -> bytes:
-        """ECDSA P-256 over SHA-256 inside the token; DER-encoded like ``cryptography``'s."""
+        """A signature made inside the token, encoded as ``cryptography``'s would be."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        if not isinstance(self._public, ec.EllipticCurvePublicKey):
+            return self._sign_rsa(message)
+        return self._sign_ecdsa(message)
+
+    def _sign_rsa(self, message: bytes) -> bytes:
+        mechanism = self._pkcs11.Mechanism.SHA256_RSA_PKCS  # PKCS#1 v1.5, hashed in the token
+
+        def sign(session: Any) -> bytes:
+            private = self._find(session, self._pkcs11.ObjectClass.PRIVATE_KEY)
+            return bytes(private.sign(message, mechanism=mechanism))
+
+        raw: bytes = self._with_session(sign)
+        if len(raw) != self._public.key_size // 8:
+            raise SignatureError(f"PKCS#11 returned a {len(raw)}-byte RSA signature")
+        return raw
+
+    def _sign_ecdsa(self, message: bytes) -> bytes:
+        """ECDSA over the curve's hash; the token returns r||s, re-encoded as DER."""
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-        digest = hashlib.sha256(message).digest()  # CKM_ECDSA signs a digest; all tokens have it
+        size = (self._public.curve.key_size + 7) // 8
+        algorithm = hashlib.sha384 if size == 48 else hashlib.sha256
+        digest = algorithm(message).digest()  # CKM_ECDSA signs a digest; all tokens have it
 
         def sign(session: Any) -> bytes:
             private = self._find(session, self._pkcs11.ObjectClass.PRIVATE_KEY)
             return bytes(private.sign(digest, mechanism=self._pkcs11.Mechanism.ECDSA))
 
         raw: bytes = self._with_session(sign)
-        if len(raw) != 64:
-            raise SignatureError(f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not 64")
-        return encode_dss_signature(int.from_bytes(raw[:32]), int.from_bytes(raw[32:]))
+        if len(raw) != 2 * size:
+            raise SignatureError(
+                f"PKCS#11 returned a {len(raw)}-byte ECDSA signature, not {2 * size}"
+            )
+        return encode_dss_signature(int.from_bytes(raw[:size]), int.from_bytes(raw[size:]))
 
 
 def _serial(value: str | None) -> bytes | None:

@@ -1,4 +1,6 @@
-"""DSSE envelopes over an in-toto v1 statement, signed with ECDSA P-256 or Ed25519.
+"""DSSE envelopes over an in-toto v1 statement, signed with ECDSA (P-256 with SHA-256,
+P-384 with SHA-384), RSA (PKCS#1 v1.5 with SHA-256, 2048 bits or more; deterministic, as
+cosign signs with RSA) or Ed25519.
 
 The statement's subject is ``manifest.json`` with its sha256; the manifest in turn
 holds the sha256 of every other file, so one signature covers the whole bundle.
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from scanner.errors import ConfigError, SignatureError
 
@@ -23,15 +25,38 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://ledgergate.dev/evidence-bundle/v1"
 
-PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+#: ECDSA curves accepted, and the hash each signs with (the usual pairing, as openssl's).
+CURVE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "secp256r1": hashes.SHA256,
+    "secp384r1": hashes.SHA384,
+}
+MIN_RSA_BITS = 2048
+SUPPORTED = "ECDSA P-256 or P-384, RSA of 2048 bits or more, or Ed25519"
+
+
+def supported(key: Any) -> bool:
+    """Whether a ``cryptography`` key (private or public) is of a type bundles are signed with."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return True
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return key.curve.name in CURVE_HASHES
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return key.key_size >= MIN_RSA_BITS
+    return False
+
+
+def ecdsa_hash(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> hashes.HashAlgorithm:
+    """The hash an ECDSA key of this curve signs with."""
+    return CURVE_HASHES[key.curve.name]()
 
 
 class ExternalKey(Protocol):
     """A key that signs somewhere else (an HSM): only the public half is here."""
 
     def public_key(self) -> Any:
-        """The public key (ECDSA P-256 or Ed25519, as ``cryptography`` objects)."""
+        """The public key (ECDSA, RSA or Ed25519, as a ``cryptography`` object)."""
 
     def sign_message(self, message: bytes) -> bytes:
         """A signature over ``message`` in the encoding ``cryptography`` gives."""
@@ -56,11 +81,11 @@ def load_private_key(path: Path, password: bytes | None = None) -> PrivateKey:
     except (OSError, ValueError, UnsupportedAlgorithm) as exc:
         what = "a PEM private key (or wrong passphrase)" if password else "an unencrypted PEM"
         raise ConfigError(f"{path}: not {what} private key: {exc}") from exc
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    if supported(key) and isinstance(
+        key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    ):
         return key
-    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
-        return key
-    raise ConfigError(f"{path}: key type not supported (use ECDSA P-256 or Ed25519)")
+    raise ConfigError(f"{path}: key type not supported (use {SUPPORTED})")
 
 
 def load_public_key(path: Path) -> PublicKey:
@@ -76,9 +101,9 @@ def load_public_key(path: Path) -> PublicKey:
             key = serialization.load_pem_private_key(data, password=None).public_key()
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise ConfigError(f"{path}: not a PEM public key: {exc}") from exc
-    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        return key
-    raise ConfigError(f"{path}: key type not supported (use ECDSA P-256 or Ed25519)")
+    if supported(key):
+        return key  # type: ignore[no-any-return]
+    raise ConfigError(f"{path}: key type not supported (use {SUPPORTED})")
 
 
 def key_id(public: PublicKey) -> str:
@@ -100,14 +125,18 @@ def statement(subject_name: str, digest: str, predicate: Mapping[str, Any]) -> d
 
 
 def _sign(key: Signer, message: bytes) -> bytes:
-    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(
+        key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    ):
         return key.sign_message(message)
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(message)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     try:  # RFC 6979 keeps signed bundles reproducible
-        return key.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        return key.sign(message, ec.ECDSA(ecdsa_hash(key), deterministic_signing=True))
     except UnsupportedAlgorithm:  # pragma: no cover - older OpenSSL
-        return key.sign(message, ec.ECDSA(hashes.SHA256()))
+        return key.sign(message, ec.ECDSA(ecdsa_hash(key)))
 
 
 def sign_envelope(key: Signer, stmt: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,8 +176,10 @@ def verify_envelope(envelope: Mapping[str, Any], public: PublicKey) -> None:
             sig = base64.b64decode(str(entry.get("sig", "")), validate=True)
             if isinstance(public, ed25519.Ed25519PublicKey):
                 public.verify(sig, message)
+            elif isinstance(public, rsa.RSAPublicKey):
+                public.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
             else:
-                public.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+                public.verify(sig, message, ec.ECDSA(ecdsa_hash(public)))
             return
         except (InvalidSignature, ValueError):
             continue

@@ -68,6 +68,26 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 #: the population file (a nightly estate has thousands per rule).
 ITEMS_PER_RULE = 25
 
+_EXCLUDED = "rule excluded: "
+
+
+def not_evaluated_word(reason: str) -> str:
+    """The plain words for a control nothing judged, with the scope's reason:
+    ``not evaluated (excluded: LG-X-001)``, ``not evaluated (no resource in scope for ...)``."""
+    if reason.startswith(_EXCLUDED):
+        return f"not evaluated (excluded: {reason[len(_EXCLUDED) :]})"
+    return f"not evaluated ({reason})" if reason else STATUS_WORDS["not-evaluated"]
+
+
+def not_evaluated_reasons(view: ReportView) -> dict[tuple[str, str], str]:
+    """(framework, control) -> why nothing judged it, from the recorded scope."""
+    scope = view.doc.get("scope") or {}
+    return {
+        (str(c.get("framework")), str(c.get("control"))): str(c.get("reason") or "")
+        for c in scope.get("notEvaluated") or ()
+        if isinstance(c, Mapping)
+    }
+
 
 def severity_counts(view: ReportView) -> list[tuple[str, int, int]]:
     """(severity, failed, could not be checked) for the executive summary."""
@@ -97,18 +117,25 @@ def framework_tree(view: ReportView) -> list[dict[str, Any]]:
     open_by_rule: dict[str, list[Mapping[str, Any]]] = {}
     for f in view.problems:
         open_by_rule.setdefault(str(f.get("ruleId")), []).append(f)
+    reasons = not_evaluated_reasons(view)
+    rows = [(r.framework, r.control, r.status, r.rules) for r in view.controls]
+    listed = {(r[0], r[1]) for r in rows}
+    for (framework, control), _reason in sorted(reasons.items()):
+        if (framework, control) not in listed:  # every rule for it excluded: no row at all
+            rows.append((framework, control, "not-evaluated", ()))
+    rows.sort(key=lambda r: r[0])  # stable: each framework's controls keep their order
     tree: list[dict[str, Any]] = []
-    for row in view.controls:
-        if not tree or tree[-1]["id"] != row.framework:
-            fw = frameworks.get(row.framework) or {}
+    for framework, control, status, rule_ids in rows:
+        if not tree or tree[-1]["id"] != framework:
+            fw = frameworks.get(framework) or {}
             label = " ".join(p for p in (fw.get("name"), fw.get("version")) if p)
-            tree.append({"id": row.framework, "label": label or row.framework, "controls": []})
-        info = control_info(view, row.framework, row.control)
+            tree.append({"id": framework, "label": label or framework, "controls": []})
+        info = control_info(view, framework, control)
         entries = []
-        for rule_id in row.rules:
+        for rule_id in rule_ids:
             rule = rules.get(rule_id) or {}
             source = rule.get("source") or {}
-            wanted = {"framework": row.framework, "id": row.control}
+            wanted = {"framework": framework, "id": control}
             items = [f for f in open_by_rule.get(rule_id, ()) if wanted in f.get("controls", ())]
             entries.append(
                 {
@@ -121,13 +148,16 @@ def framework_tree(view: ReportView) -> list[dict[str, Any]]:
                     "passed": passed.get(rule_id, 0),
                 }
             )
+        word = STATUS_WORDS.get(status, status)
+        if status == "not-evaluated":
+            word = not_evaluated_word(reasons.get((framework, control), ""))
         tree[-1]["controls"].append(
             {
-                "id": row.control,
+                "id": control,
                 "title": info.get("title", ""),
                 "objective": info.get("objective", ""),
-                "status": row.status,
-                "word": STATUS_WORDS.get(row.status, row.status),
+                "status": status,
+                "word": word,
                 "rules": entries,
             }
         )

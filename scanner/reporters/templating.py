@@ -77,6 +77,7 @@ def environment(autoescape: bool) -> jinja2.Environment:
     env.globals["framework_tree"] = auditview.framework_tree
     env.globals["severity_counts"] = auditview.severity_counts
     env.globals["status_words"] = auditview.STATUS_WORDS
+    env.globals["not_evaluated_word"] = auditview.not_evaluated_word
     return env
 
 

@@ -5,20 +5,25 @@ its ``namespace:`` *overrides* the namespace of every object it includes (the ou
 kustomization wins, as Kustomize's namespace transformer runs at each level); files named
 in ``resources:`` are objects whatever their suffix; patch files are read; and
 ``configMapGenerator`` / ``secretGenerator`` entries become the ConfigMaps and Secrets
-Kustomize would generate (a literal password there is a secret in the repository).
-Generated names carry no hash suffix.
+Kustomize would generate (a literal password there is a secret in the repository), named
+with the hash suffix Kustomize gives them; inline patches (``patches[].patch`` and inline
+``patchesStrategicMerge`` entries) are read like patch files.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from scanner.sources.yamldocs import Document
+import yaml
+
+from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import PathStep, line_in
 
 FILE_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
@@ -44,6 +49,15 @@ class Generator:
     files: tuple[tuple[str, str], ...]
     envs: tuple[str, ...]
     secret_type: str
+    hash_suffix: bool = True
+
+
+@dataclass(frozen=True)
+class InlinePatch:
+    """A patch written inline in a kustomization, and the line its text starts on."""
+
+    text: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class Kustomization:
     resources: tuple[Entry, ...]
     patches: tuple[Entry, ...]
     generators: tuple[Generator, ...]
+    inline_patches: tuple[InlinePatch, ...] = ()
 
     @property
     def folder(self) -> str:
@@ -107,16 +122,23 @@ def read(path: str, doc: Document) -> Kustomization | None:
         if (target := _resolve(folder, name))
     ]
     patches: list[Entry] = []
+    inline: list[InlinePatch] = []
     for i, item in enumerate(_list(data, "patchesStrategicMerge")):
-        if isinstance(item, str) and "\n" not in item and (target := _resolve(folder, item)):
+        if isinstance(item, str) and "\n" in item:
+            inline.append(InlinePatch(item, _text_line(doc, "patchesStrategicMerge", i)))
+        elif isinstance(item, str) and (target := _resolve(folder, item)):
             patches.append(Entry(target, line("patchesStrategicMerge", i)))
     for key in ("patches", "patchesJson6902"):
         for i, item in enumerate(_list(data, key)):
-            if isinstance(item, Mapping) and (target := _resolve(folder, item.get("path"))):
+            if isinstance(item, Mapping) and isinstance(item.get("patch"), str):
+                inline.append(InlinePatch(item["patch"], _text_line(doc, key, i, "patch")))
+            elif isinstance(item, Mapping) and (target := _resolve(folder, item.get("path"))):
                 patches.append(Entry(target, line(key, i)))
     namespace = data.get("namespace")
+    options = data.get("generatorOptions")
+    hashed = not (isinstance(options, Mapping) and options.get("disableNameSuffixHash") is True)
     generators = [
-        _generator(kind, item, folder, line(key, i), namespace)
+        _generator(kind, item, folder, line(key, i), namespace, hashed)
         for key, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret"))
         for i, item in enumerate(_list(data, key))
         if isinstance(item, Mapping) and isinstance(item.get("name"), str)
@@ -127,11 +149,28 @@ def read(path: str, doc: Document) -> Kustomization | None:
         tuple(resources),
         tuple(patches),
         tuple(generators),
+        tuple(inline),
     )
 
 
+def _text_line(doc: Document, *steps: PathStep) -> int:
+    """The line an inline string's text starts on (a block scalar starts below its ``|``)."""
+    node = doc.node
+    for step in steps:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            node = node.value[step] if step < len(node.value) else None
+        else:
+            node = None
+    if not isinstance(node, yaml.ScalarNode):
+        return doc.start_line
+    block = 1 if node.style in ("|", ">") else 0
+    return node.start_mark.line + 1 + block + doc.line_offset
+
+
 def _generator(
-    kind: str, item: Mapping[str, Any], folder: str, line: int, namespace: Any
+    kind: str, item: Mapping[str, Any], folder: str, line: int, namespace: Any, hashed: bool
 ) -> Generator:
     files = []
     for spec in item.get("files") or ():
@@ -157,7 +196,34 @@ def _generator(
         files=tuple(files),
         envs=tuple(e for e in envs if e),
         secret_type=str(item.get("type") or "Opaque"),
+        hash_suffix=_own_hash_option(item.get("options"), hashed),
     )
+
+
+def _own_hash_option(options: Any, inherited: bool) -> bool:
+    """An entry's ``options.disableNameSuffixHash`` wins over ``generatorOptions``."""
+    if isinstance(options, Mapping) and isinstance(options.get("disableNameSuffixHash"), bool):
+        return not options["disableNameSuffixHash"]
+    return inherited
+
+
+def name_hash(body: Mapping[str, Any]) -> str:
+    """The suffix Kustomize (v5, ``api/hasher``) appends to a generated ConfigMap or Secret.
+
+    It hashes Go's ``json.Marshal`` of kind, data (and type) with the name looked up as
+    the single key ``metadata/name``, which never exists, so the name hashes as "" (a
+    Kustomize quirk kept here so names match ``kubectl kustomize`` exactly; tested
+    against it).
+    """
+    encoded: dict[str, Any] = {"kind": body["kind"], "name": "", "data": body.get("data") or ""}
+    if body["kind"] == "Secret":
+        encoded["type"] = body.get("type", "")
+    text = json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)  # Go escapes HTML characters in JSON
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return digest.translate(str.maketrans("013ae", "ghkmt"))
 
 
 def generated_body(gen: Generator, read_text: Callable[[str], str | None]) -> dict[str, Any]:
@@ -181,10 +247,31 @@ def generated_body(gen: Generator, read_text: Callable[[str], str | None]) -> di
     body: dict[str, Any] = {"apiVersion": "v1", "kind": gen.kind, "metadata": meta}
     if gen.kind == "Secret":
         body["type"] = gen.secret_type
-        body["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
     else:
-        body["data"] = values
+        data = values
+    if data:
+        body["data"] = data
+    if gen.hash_suffix:
+        meta["name"] = f"{gen.name}-{name_hash(body)}"
     return body
+
+
+def inline_documents(patch: InlinePatch) -> Iterator[Document | DocumentError]:
+    """The documents of an inline patch, with lines counted in the kustomization."""
+    shift = patch.line - 1
+    for doc in parse_yaml(patch.text):
+        if isinstance(doc, DocumentError):
+            yield DocumentError(doc.line + shift, doc.message, doc.code, doc.manifest_like)
+        else:
+            yield Document(
+                doc.data,
+                doc.start_line + shift,
+                doc.end_line + shift,
+                tuple((a + shift, b + shift) for a, b in doc.item_spans),
+                doc.node,
+                doc.line_offset + shift,
+            )
 
 
 def named_files(kustomizations: Mapping[str, Kustomization]) -> Iterator[str]:

@@ -411,13 +411,29 @@ class RepoSource(Source):
         return ""
 
     def _generated(self) -> Iterator[SourceItem]:
-        """The ConfigMaps and Secrets the kustomizations' generators would create."""
+        """The ConfigMaps and Secrets the kustomizations' generators would create, and their
+        inline patches."""
         for kust in self._kustomizations.values():
             if kust.path not in self._generating:
                 continue
             for gen in kust.generators:
                 body = kustomization.generated_body(gen, self._safe_text)
                 yield from self._resources(body, kust.path, gen.line, gen.line)
+            for patch in kust.inline_patches:
+                yield from self._inline_patch(kust.path, patch)
+
+    def _inline_patch(self, path: str, patch: kustomization.InlinePatch) -> Iterator[SourceItem]:
+        """An inline patch read like a patch file; a JSON 6902 op list is listed, not judged."""
+        for doc in kustomization.inline_documents(patch):
+            if isinstance(doc, DocumentError):
+                yield InputProblem(Origin(path=path, start_line=doc.line), doc.code, doc.message)
+            elif isinstance(doc.data, list):
+                yield Skipped(
+                    Origin(path=path, start_line=doc.start_line),
+                    "inline JSON 6902 patch: judged only when the kustomization is rendered",
+                )
+            else:
+                yield from self._objects(path, doc, doc.node)
 
     def _safe_text(self, path: str) -> str | None:
         item = self._read_text(path)

@@ -34,6 +34,7 @@ from scanner.sources.base import InputProblem
 from scanner.sources.render.base import RenderedObject, RenderOutput
 from scanner.sources.render.helmmap import HelmFieldMap, Section, ValuesSource, defines_of
 from scanner.sources.render.proc import RenderRunError, run_bounded
+from scanner.sources.render.scrubbing import scrub_message, secrets_in, secrets_of_files
 from scanner.sources.yamldocs import Document, parse_yaml
 
 ReadText = Callable[[str], str | None]
@@ -61,6 +62,8 @@ class ChartInfo:
     folder: str
     meta: Mapping[str, Any]
     files: list[str] = field(default_factory=list)
+    #: ``file://`` dependencies inside the repository: name -> repo-relative folder.
+    local_deps: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -93,20 +96,48 @@ def find_charts(paths: list[str], read_text: ReadText) -> list[ChartInfo]:
     return charts
 
 
-def missing_dependencies(chart: ChartInfo, root: Path, read_text: ReadText) -> list[str]:
-    """Declared dependencies with no folder or archive under the chart's ``charts/``."""
+def _declared(chart: ChartInfo, read_text: ReadText) -> list[Mapping[str, Any]]:
     deps = chart.meta.get("dependencies")
     if deps is None:  # Helm 2 charts list them in requirements.yaml
         req = _load(read_text(posixpath.join(chart.folder, "requirements.yaml")))
         deps = req.get("dependencies") if isinstance(req, Mapping) else None
+    return [d for d in deps or () if isinstance(d, Mapping) and d.get("name")]
+
+
+def resolve_local(chart: ChartInfo, root: Path, read_text: ReadText) -> list[str]:
+    """Fill ``chart.local_deps`` from ``file://`` dependencies; why any were refused.
+
+    A local dependency is vendored from the repository only: one that leaves the
+    repository root (``file://../../elsewhere``, or a symlink out) is refused, as the
+    scanned tree is untrusted and the chart must not read files beside it.
+    """
+    refused: list[str] = []
+    for dep in _declared(chart, read_text):
+        repository = str(dep.get("repository") or "")
+        if not repository.startswith("file://"):
+            continue
+        rel = posixpath.normpath(posixpath.join(chart.folder, repository[len("file://") :]))
+        target = (root / rel).resolve()
+        if rel.startswith(("../", "/")) or rel == ".." or not target.is_relative_to(root):
+            refused.append(f"{dep['name']} ({repository}) leaves the repository; refused")
+        elif not (target / "Chart.yaml").is_file():
+            refused.append(f"{dep['name']} ({repository}) has no Chart.yaml")
+        else:
+            chart.local_deps[str(dep["name"])] = target.relative_to(root).as_posix()
+    return refused
+
+
+def missing_dependencies(chart: ChartInfo, root: Path, read_text: ReadText) -> list[str]:
+    """Declared dependencies with no folder or archive under the chart's ``charts/`` (and
+    not resolved from a ``file://`` folder in the repository)."""
     vendored = root / chart.folder / "charts"
     present = {p.name for p in vendored.iterdir()} if vendored.is_dir() else set()
     missing: list[str] = []
-    for dep in deps or ():
-        if not isinstance(dep, Mapping) or not dep.get("name"):
-            continue
+    for dep in _declared(chart, read_text):
         name = str(dep["name"])
         if name in present or any(p.startswith(name + "-") and p.endswith(".tgz") for p in present):
+            continue
+        if name in chart.local_deps:
             continue
         where = " ".join(str(dep.get(k)) for k in ("repository", "version") if dep.get(k))
         missing.append(f"{name} ({where})" if where else name)
@@ -114,22 +145,31 @@ def missing_dependencies(chart: ChartInfo, root: Path, read_text: ReadText) -> l
 
 
 def _archive(root: Path, chart: ChartInfo) -> bytes:
-    """The chart as a .tgz of its regular files inside the repository (symlinks out dropped)."""
+    """The chart as a .tgz of its regular files inside the repository (symlinks out dropped),
+    with each local ``file://`` dependency vendored under ``charts/NAME/``."""
     buf = io.BytesIO()
-    base = root / chart.folder
+    folders = [(root / chart.folder, f"{chart.name}/")]
+    folders += [
+        (root / f, f"{chart.name}/charts/{n}/") for n, f in sorted(chart.local_deps.items())
+    ]
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for path in sorted(base.rglob("*")):
-            real = path.resolve()
-            if not path.is_file() or not real.is_relative_to(root) or path.name.startswith(".git"):
-                continue
-            rel = path.relative_to(base).as_posix()
-            data = real.read_bytes()
-            entry = tarfile.TarInfo(f"{chart.name}/{rel}")
-            entry.size = len(data)
-            tar.addfile(entry, io.BytesIO(data))
+        for base, prefix in folders:
+            _add_tree(tar, root, base, prefix)
             if buf.tell() > MAX_ARCHIVE_BYTES:
                 raise RenderRunError(f"chart is over {MAX_ARCHIVE_BYTES:,} bytes; not rendered")
     return buf.getvalue()
+
+
+def _add_tree(tar: tarfile.TarFile, root: Path, base: Path, prefix: str) -> None:
+    for path in sorted(base.rglob("*")):
+        real = path.resolve()
+        if not path.is_file() or not real.is_relative_to(root) or path.name.startswith(".git"):
+            continue
+        rel = path.relative_to(base).as_posix()
+        data = real.read_bytes()
+        entry = tarfile.TarInfo(f"{prefix}{rel}")
+        entry.size = len(data)
+        tar.addfile(entry, io.BytesIO(data))
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,6 +205,12 @@ class Helm:
                     )
                 )
                 continue
+            refused = resolve_local(chart, self.root, self.read_text)
+            if refused:
+                out.problems.append(
+                    self._problem(chart, "local dependencies: " + "; ".join(refused))
+                )
+                continue
             missing = missing_dependencies(chart, self.root, self.read_text)
             if missing:
                 out.problems.append(
@@ -185,8 +231,28 @@ class Helm:
 
     def _defines(self, chart: ChartInfo) -> dict[str, Section]:
         """Named templates of the chart and its vendored subcharts."""
-        texts = {p: self.read_text(p) or "" for p in chart.files if "/templates/" in f"/{p}"}
+        files = [*chart.files, *self._local_files(chart)]
+        texts = {p: self.read_text(p) or "" for p in files if "/templates/" in f"/{p}"}
         return defines_of(texts)
+
+    def _scrubbed(self, chart: ChartInfo, consumer: Consumer, message: str) -> str:
+        """Helm's message without the secret values of the chart's files and values."""
+        config = self.options.charts.get(chart.folder, HelmChartConfig())
+        named = (posixpath.normpath(posixpath.join(chart.folder, v)) for v in config.values)
+        extra = (posixpath.normpath(posixpath.join(chart.folder, v)) for v in consumer.value_files)
+        inside = [p for p in (*named, *extra) if not p.startswith("../")]
+        files = [*chart.files, *self._local_files(chart), *inside]
+        secrets = secrets_of_files(files, self.read_text)
+        secrets |= secrets_in([source.data for source in consumer.values])
+        return scrub_message(message, secrets)
+
+    def _local_files(self, chart: ChartInfo) -> list[str]:
+        return [
+            p.relative_to(self.root).as_posix()
+            for folder in chart.local_deps.values()
+            for p in sorted((self.root / folder).rglob("*"))
+            if p.is_file()
+        ]
 
     @staticmethod
     def _file(chart: ChartInfo, name: str) -> str:
@@ -239,11 +305,15 @@ class Helm:
             )
             answer = json.loads(done.stdout or b"{}")
         except (RenderRunError, OSError, ValueError) as exc:
-            out.problems.append(self._problem(chart, f"{label}: {exc}"))
+            out.problems.append(
+                self._problem(chart, self._scrubbed(chart, consumer, f"{label}: {exc}"))
+            )
             return out
         if "manifests" not in answer:
             message = answer.get("error") or done.stderr.strip()[-500:] or "Helm engine failed"
-            out.problems.append(self._problem(chart, f"{label}: {message}"))
+            out.problems.append(
+                self._problem(chart, self._scrubbed(chart, consumer, f"{label}: {message}"))
+            )
             return out
         defines = self._defines(chart)
         for template, text in sorted(answer["manifests"].items()):
@@ -266,6 +336,9 @@ class Helm:
             return
         rel = template.split("/", 1)[1] if "/" in template else template
         path = rel if chart.folder == "." else f"{chart.folder}/{rel}"
+        for name, folder in chart.local_deps.items():  # a local dependency's own file
+            if rel.startswith(f"charts/{name}/"):
+                path = posixpath.join(folder, rel[len(f"charts/{name}/") :])
         source_text = self.read_text(path) or ""
         seen: dict[str, int] = {}
         for doc in parse_yaml(text):

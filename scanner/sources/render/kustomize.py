@@ -39,6 +39,7 @@ from scanner.sources.render.origins import (
     SourceFiles,
 )
 from scanner.sources.render.proc import RenderRunError, run_bounded
+from scanner.sources.render.scrubbing import generator_secrets, scrub_message, secrets_of_files
 from scanner.sources.yamldocs import Document, parse_yaml
 
 ReadText = Callable[[str], str | None]
@@ -258,7 +259,15 @@ class Kustomize:
         try:
             return self._run(folder)
         except RenderRunError as exc:
-            return self._problem(node, str(exc))
+            return self._problem(node, self._scrubbed(graph, folders, str(exc)))
+
+    def _scrubbed(self, graph: Mapping[str, Node], folders: set[str], message: str) -> str:
+        """Kustomize's message without the secret values of the files it was rendering."""
+        paths = [p for f in sorted(folders) for p in (graph[f].file, *graph[f].files)]
+        secrets = secrets_of_files(paths, self.read_text)
+        for f in folders:
+            secrets |= generator_secrets(graph[f].data, f, self.read_text)
+        return scrub_message(message, secrets)
 
     def _problem(self, node: Node, message: str) -> InputProblem:
         where = node.folder if node.folder != "." else "(repository root)"
