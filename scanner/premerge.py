@@ -98,7 +98,10 @@ def revisions(root: Path, base_ref: str) -> Revisions:
 def extract_base(root: Path, revs: Revisions, into: Path) -> None:
     """The merge base's files of the scanned folder, via ``git archive`` (no checkout)."""
     treeish = f"{revs.base}:{revs.prefix}" if revs.prefix else revs.base
-    data = git(root, "archive", "--format=tar", treeish)
+    # from the top level: inside a subfolder git archive resolves paths against the
+    # working directory, which the tree-ish base:prefix no longer contains
+    top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())
+    data = git(top, "archive", "--format=tar", treeish)
     if len(data) > MAX_BASE_TREE:
         raise ConfigError(f"--base: the merge-base tree is over {MAX_BASE_TREE:,} bytes")
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:

@@ -248,3 +248,20 @@ def test_compare_classifies_worse_findings() -> None:
     assert (renamed.new, renamed.unchanged, renamed.fixed) == ((), (base_fail.fingerprint,), ())
     gone = compare(result(base_fail), result(), revs)
     assert gone.fixed == (base_fail,) and gone.gating == frozenset()
+
+
+def test_a_subfolder_scan_compares_with_the_base(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """``git archive`` runs from the top level: inside a subfolder it refused the tree-ish."""
+    repo = make_repo(tmp_path)
+    leaked = repo / "apps/odoo/leaked-secret.yaml"
+    leaked.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\n  namespace: finance-prod\n"
+        "stringData:\n  password: Zq8#vLp2!rT6wXy9\n"
+    )
+    commit(repo)
+    result, doc = premerge(run_cli, repo / "apps", tmp_path)
+    assert result.exit_code == 1, result.output
+    assert doc["comparison"]["base"] == git(repo, "rev-parse", "main")
+    assert any(rule.startswith("LG-SEC") for rule, _ in gating(doc)), gating(doc)
