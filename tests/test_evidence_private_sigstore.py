@@ -139,3 +139,31 @@ def test_a_malformed_trust_config_is_refused(tmp_path: Path) -> None:
         cli, ["scan", "repo", str(repo), "--sigstore-trust-config", str(bad)]
     )
     assert alone.exit_code == 2 and "needs --sign-sigstore" in alone.output
+
+
+def test_keyless_signing_in_a_pod_reads_the_projected_token_file(
+    private_instance: tuple[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly keyless overlay mounts a ServiceAccount token and names it in the env."""
+    url, seen = private_instance
+    for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "GITLAB_CI", "BUILDKITE"):
+        monkeypatch.delenv(name, raising=False)
+    token = tmp_path / "token"
+    token.write_text(_jwt() + "\n")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN_FILE", str(token))
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE_REPOS / "odoo-finance-compliant", repo)
+    bundle = tmp_path / "b"
+    config = _trust_config(tmp_path, url)
+    args = ["scan", "repo", str(repo), "--evidence", str(bundle), "--sign-sigstore"]
+    done = CliRunner().invoke(cli, [*args, "--sigstore-trust-config", str(config)])
+    assert done.exit_code == 2, done.output
+    assert "Sigstore signing failed" in done.output
+    assert "GET /oidc" not in seen  # no CI detection: the file's token was used
+    assert "POST /api/v2/signingCert" in seen, seen
+    assert _jwt().split(".")[1] not in done.output
+    assert not bundle.exists()
+
+    token.write_text("")
+    done = CliRunner().invoke(cli, [*args, "--sigstore-trust-config", str(config)])
+    assert done.exit_code == 2 and "the token file is empty" in done.output, done.output

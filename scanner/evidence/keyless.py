@@ -7,6 +7,7 @@ it with the signer's identity and issuer, offline against a trusted root.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from scanner.errors import ConfigError, SignatureError
 from scanner.evidence import signing
 
 SIGSTORE_BUNDLE = "manifest.sigstore.json"
+#: Environment variable naming a file that holds the OIDC identity token (a pod's
+#: projected ServiceAccount token); checked before sigstore's CI detection.
+TOKEN_FILE_ENV = "SIGSTORE_ID_TOKEN_FILE"
 
 
 def load_trust_config(path: Path | None) -> Any:
@@ -33,6 +37,24 @@ def load_trust_config(path: Path | None) -> Any:
         ) from exc
 
 
+def _token_from_file() -> str | None:
+    """The OIDC token in the file ``SIGSTORE_ID_TOKEN_FILE`` names, read at signing time.
+
+    sigstore's ambient detection knows CI providers only; a pod has a projected
+    ServiceAccount token instead (kubelet rotates it, so it is read when needed).
+    """
+    name = os.environ.get(TOKEN_FILE_ENV)
+    if not name:
+        return None
+    try:
+        token = Path(name).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SignatureError(f"{TOKEN_FILE_ENV}={name}: cannot read the token file") from exc
+    if not token:
+        raise SignatureError(f"{TOKEN_FILE_ENV}={name}: the token file is empty")
+    return token
+
+
 def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
     """A Sigstore bundle over ``stmt`` with the ambient CI identity; SignatureError without one.
 
@@ -46,11 +68,13 @@ def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
         from sigstore.sign import SigningContext
     except ImportError as exc:  # pragma: no cover - sigstore is a dependency
         raise SignatureError(f"sigstore is not installed: {exc}") from exc
-    token = detect_credential()
+    token = _token_from_file() or detect_credential()
     if not token:
         raise SignatureError(
-            "--sign-sigstore needs an ambient CI identity token (e.g. GitHub Actions with "
-            "`id-token: write`); none was found. Sign with --sign-key PEM instead."
+            "--sign-sigstore needs an identity token: an ambient CI one (e.g. GitHub Actions "
+            f"with `id-token: write`) or a file named by {TOKEN_FILE_ENV} (in a cluster, a "
+            "projected ServiceAccount token with audience `sigstore`); none was found. "
+            "Sign with --sign-key instead."
         )
     subject = stmt["subject"][0]
     statement = (
