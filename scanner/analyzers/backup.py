@@ -7,6 +7,8 @@ Coverage is a cross-resource question (a Velero Schedule in ``velero`` covers
   that resources use without declaring it, located at the first such resource);
 - ``backupSchedule`` on Velero Schedules and CloudNativePG ScheduledBackups: the
   longest gap between runs in hours, or why the cron form cannot be judged;
+- ``recoveryPoint`` on every Namespace: the recovery point of each protected scope from
+  all schedules covering it (``scanner.analyzers.recovery``);
 - ``backupLocation`` on Velero BackupStorageLocations: which schedules write to it
   and which other read-write locations share its bucket and prefix.
 """
@@ -14,18 +16,21 @@ Coverage is a cross-resource question (a Velero Schedule in ``velero`` covers
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.analyzers.cron import CronError, max_interval_hours
+from scanner.analyzers.recovery import WHOLE, Cover, recovery_point, selector_scope
 from scanner.environment import is_production as _is_production
 from scanner.inventory import Inventory
 from scanner.model import Origin, Resource, ResourceRef
 
 VELERO = ("velero.io",)
 CNPG = ("postgresql.cnpg.io",)
+#: k8up (and its pre-1.0 group): a Schedule backs up the PVCs of its own namespace.
+K8UP = ("k8up.io", "backup.appuio.ch")
 #: Marks a Namespace the analyzer made up because resources use it without declaring it.
 SYNTHESISED_ANNOTATION = "ledgergate.io/synthesised"
 
@@ -52,6 +57,7 @@ class _Schedule:
     excluded: tuple[str, ...]
     location: str
     paused: bool
+    scope: str = WHOLE
 
     @classmethod
     def of(cls, resource: Resource) -> _Schedule:
@@ -67,6 +73,7 @@ class _Schedule:
             excluded=tuple(_strings(template.get("excludedNamespaces"))),
             location=str(template.get("storageLocation") or ""),
             paused=spec.get("paused") is True,
+            scope=selector_scope(template),
         )
 
     def covers(self, namespace: str) -> bool:
@@ -89,12 +96,14 @@ class BackupAnalyzer(Analyzer):
     """Per-namespace backup coverage, per-schedule interval, per-location sharing."""
 
     name = "backup"
-    provides = ("backupCoverage", "backupSchedule", "backupLocation")
+    provides = ("backupCoverage", "backupSchedule", "backupLocation", "recoveryPoint")
     reads = (
         ("velero.io", "Schedule"),
         ("velero.io", "BackupStorageLocation"),
         ("postgresql.cnpg.io", "Cluster"),
         ("postgresql.cnpg.io", "ScheduledBackup"),
+        ("k8up.io", "Schedule"),
+        ("backup.appuio.ch", "Schedule"),
     )
 
     def reads_for(self, fact: str) -> tuple[tuple[str, str], ...]:
@@ -154,8 +163,20 @@ class BackupAnalyzer(Analyzer):
         backed_up = self._scheduled_clusters(inventory)
         first_use = _first_users(inventory)
         unread = _unread_backup_kinds(inventory)
+        hours = _schedule_hours(inventory, result)
+        k8up = _k8up_covers(inventory)
+        cnpg_covers = self._cnpg_covers(inventory, hours)
         for namespace in inventory.namespace_names():
             velero = sorted(s.key for s in schedules if s.covers(namespace))
+            covers = [
+                *(
+                    _cover(f"Schedule {s.key}", s.scope, hours[s.key])
+                    for s in schedules
+                    if s.covers(namespace)
+                ),
+                *k8up.get(namespace, []),
+                *cnpg_covers.get(namespace, []),
+            ]
             dbs = databases.get(namespace, [])
             cnpg = sorted(backed_up.get(namespace, {}).values())
             missing = sorted(d for d in dbs if d not in backed_up.get(namespace, {}))
@@ -168,14 +189,37 @@ class BackupAnalyzer(Analyzer):
                 "declared": namespace in declared,
                 "production": _production_test(inventory, params)(namespace),
             }
+            point = recovery_point(covers, dbs)
             if unread:
-                fact = {"_error": unread}
+                fact = point = {"_error": unread}
+            facts = {"backupCoverage": fact, "recoveryPoint": point}
             if namespace in declared:
                 # The same Namespace may be declared more than once (kustomize components).
                 for i in declared[namespace]:
-                    result.facts[i] = {"backupCoverage": fact}
+                    result.facts[i] = dict(facts)
             else:
-                result.resources.append(_synthesised(namespace, first_use.get(namespace), fact))
+                result.resources.append(_synthesised(namespace, first_use.get(namespace), facts))
+
+    @staticmethod
+    def _cnpg_covers(
+        inventory: Inventory, hours: Mapping[str, dict[str, Any]]
+    ) -> dict[str, list[Cover]]:
+        """Namespace -> one cover per active ScheduledBackup, scoped to its database."""
+        found: dict[str, list[Cover]] = {}
+        for index in _of(inventory, "ScheduledBackup", CNPG):
+            resource = inventory.resources[index]
+            spec = _spec(resource)
+            cluster = spec.get("cluster")
+            name = cluster.get("name") if isinstance(cluster, Mapping) else None
+            if spec.get("suspend") is True or not isinstance(name, str):
+                continue
+            cover = _cover(
+                f"ScheduledBackup {_key(resource)}",
+                f"database {name}",
+                hours.get(f"cnpg:{_key(resource)}", {}),
+            )
+            found.setdefault(resource.ref.namespace, []).append(cover)
+        return found
 
     @staticmethod
     def _scheduled_clusters(inventory: Inventory) -> dict[str, dict[str, str]]:
@@ -236,6 +280,46 @@ class BackupAnalyzer(Analyzer):
             }
 
 
+def _schedule_hours(inventory: Inventory, result: AnalyzerResult) -> dict[str, dict[str, Any]]:
+    """Schedule key -> its ``backupSchedule`` fact (CloudNativePG keys prefixed ``cnpg:``)."""
+    found: dict[str, dict[str, Any]] = {}
+    for index in (*_of(inventory, "Schedule"), *_of(inventory, "ScheduledBackup", CNPG)):
+        resource = inventory.resources[index]
+        prefix = "cnpg:" if resource.ref.group in CNPG else ""
+        found[prefix + _key(resource)] = result.facts[index]["backupSchedule"]
+    return found
+
+
+def _cover(name: str, scope: str, schedule: Mapping[str, Any]) -> Cover:
+    """A Cover from a ``backupSchedule`` fact: its interval, or why it has none."""
+    if "intervalHours" in schedule:
+        return Cover(name, scope, float(schedule["intervalHours"]))
+    if "neverRuns" in schedule:
+        return Cover(name, scope, None, "never runs", runs=False)
+    return Cover(name, scope, None, str(schedule.get("error") or "interval not judged"))
+
+
+def _k8up_covers(inventory: Inventory) -> dict[str, list[Cover]]:
+    """Namespace -> its k8up Schedules' backup intervals (k8up backs up its own namespace)."""
+    found: dict[str, list[Cover]] = {}
+    for index in _of(inventory, "Schedule", K8UP):
+        resource = inventory.resources[index]
+        backup = _spec(resource).get("backup")
+        raw = backup.get("schedule") if isinstance(backup, Mapping) else None
+        fact: dict[str, Any] = {"error": "spec.backup.schedule is missing: interval not judged"}
+        if isinstance(raw, str) and raw.strip():
+            # k8up's "-random" descriptors run once per period at a fixed, hashed time.
+            cron = raw.strip().removesuffix("-random")
+            try:
+                fact = {"intervalHours": max_interval_hours(cron, seconds_field=False)}
+            except CronError as exc:
+                fact = {"error": f"cron schedule {raw!r} cannot be judged: {exc}"}
+        name = f"k8up Schedule {_key(resource)}"
+        cover = replace(_cover(name, WHOLE, fact), databases=False)
+        found.setdefault(resource.ref.namespace, []).append(cover)
+    return found
+
+
 def _production_test(inventory: Inventory, params: Mapping[str, Any]) -> Callable[[str], bool]:
     """Whether a namespace is production, by name and by its Namespace object's labels."""
     labels = inventory.namespace_labels()
@@ -266,7 +350,9 @@ def _first_users(inventory: Inventory) -> dict[str, Resource]:
     return found
 
 
-def _synthesised(namespace: str, first: Resource | None, fact: dict[str, Any]) -> Resource:
+def _synthesised(
+    namespace: str, first: Resource | None, facts: dict[str, dict[str, Any]]
+) -> Resource:
     """A Namespace object for a namespace used but not declared, located where it is first used."""
     origin = first.origin if first is not None else Origin()
     body = {
@@ -274,9 +360,7 @@ def _synthesised(namespace: str, first: Resource | None, fact: dict[str, Any]) -
         "kind": "Namespace",
         "metadata": {"name": namespace, "annotations": {SYNTHESISED_ANNOTATION: "true"}},
     }
-    return Resource(
-        ResourceRef("v1", "Namespace", "", namespace), body, origin, {"backupCoverage": fact}
-    )
+    return Resource(ResourceRef("v1", "Namespace", "", namespace), body, origin, dict(facts))
 
 
 def _bucket(resource: Resource) -> tuple[str, str, str]:
