@@ -7,6 +7,11 @@ args run ``redis-server`` without a configuration file becomes a synthetic
 ``redis.conf``. With a file (``redis-server /etc/redis.conf --port 0``) the flags only
 override settings the scan may not see, so nothing is synthesised from them: the file
 itself, where the repository holds it, is judged.
+
+Bitnami's Redis image and chart configure the listeners from environment variables
+instead (``REDIS_TLS_ENABLED``, ``REDIS_TLS_PORT[_NUMBER]``, ``REDIS_PORT[_NUMBER]``,
+``REDIS_TLS_CERT_FILE``/``KEY_FILE``); a ``bitnami/redis`` container with literal values
+there is translated into the same directives (``bitnami_settings``).
 """
 
 from __future__ import annotations
@@ -70,6 +75,53 @@ def server_settings(words: list[str]) -> dict[str, str] | None:
     return settings
 
 
+#: Image names (last path segment) that read Bitnami's REDIS_* listener variables.
+BITNAMI_REDIS_IMAGES = ("redis", "redis-cluster")
+_YES = ("yes", "true", "1")
+
+
+def _literal_env(container: Mapping[str, Any]) -> dict[str, str]:
+    """Environment variables with a literal value (valueFrom ones are not known here)."""
+    found: dict[str, str] = {}
+    for item in container.get("env") or ():
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str) and "value" in item:
+            found[item["name"]] = str(item.get("value") or "")
+    return found
+
+
+def bitnami_settings(container: Mapping[str, Any]) -> dict[str, str] | None:
+    """The listener directives a Bitnami Redis container's environment sets, or None.
+
+    With TLS on, the chart's start scripts run ``--port 0 --tls-port $REDIS_TLS_PORT``; the
+    bare image closes the plain port when both ports keep their default 6379. With TLS off
+    (or unstated) Redis listens in clear text on ``REDIS_PORT[_NUMBER]`` (default 6379).
+    """
+    image = container.get("_image") or {}
+    repository = str(image.get("repository", "")) if isinstance(image, Mapping) else ""
+    if "bitnami" not in repository or repository.rsplit("/", 1)[-1] not in BITNAMI_REDIS_IMAGES:
+        return None
+    env = _literal_env(container)
+    if not any(k.startswith("REDIS_") for k in env):
+        return None  # configured some other way (a mounted redis.conf, flags): not judged here
+    plain = env.get("REDIS_PORT_NUMBER", env.get("REDIS_PORT"))
+    if env.get("REDIS_TLS_ENABLED", "no").strip().lower() not in _YES:
+        return {"port": plain or "6379"}
+    tls = env.get("REDIS_TLS_PORT_NUMBER") or env.get("REDIS_TLS_PORT") or "6379"
+    if plain is None:
+        plain = "0" if "REDIS_TLS_PORT" in env or tls == "6379" else "6379"
+    elif plain == tls == "6379":
+        plain = "0"
+    settings = {"port": plain, "tls-port": tls}
+    for variable, directive in (
+        ("REDIS_TLS_CERT_FILE", "tls-cert-file"),
+        ("REDIS_TLS_KEY_FILE", "tls-key-file"),
+        ("REDIS_TLS_CA_FILE", "tls-ca-cert-file"),
+    ):
+        if env.get(variable):
+            settings[directive] = env[variable]
+    return settings
+
+
 class RedisArgsAnalyzer(Analyzer):
     """Adds a ``RedisConfig`` for each container that configures redis-server by flags."""
 
@@ -81,9 +133,12 @@ class RedisArgsAnalyzer(Analyzer):
         for res in list(inventory.resources):
             for container in containers_of_resource(res):
                 settings = server_settings(_words(container))
+                how = "args"
+                if settings is None:
+                    settings, how = bitnami_settings(container), "Bitnami env args"
                 if settings is None:
                     continue
-                name = f"{res.ref.kind} {res.ref.name} ({container.get('name', '')} args)"
+                name = f"{res.ref.kind} {res.ref.name} ({container.get('name', '')} {how})"
                 # only the listener settings: a flag like --requirepass never leaves here
                 listeners = {
                     k: v for k, v in settings.items() if k == "port" or k.startswith("tls-")
