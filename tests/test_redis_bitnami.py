@@ -51,3 +51,65 @@ def test_only_bitnami_redis_images_with_redis_variables_are_read() -> None:
     secret_ref = _container("bitnami/redis:7")
     secret_ref["env"] = [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "x"}}}]
     assert bitnami_settings(secret_ref) is None
+
+
+def test_a_configmap_redis_conf_is_judged_only_where_a_container_runs_it() -> None:
+    from scanner.analyzers.redis_mounts import RedisMountAnalyzer
+    from scanner.inventory import Inventory
+    from scanner.model import Origin, Resource, ResourceRef
+
+    def resource(body: dict[str, Any]) -> Resource:
+        ref = ResourceRef(
+            body["apiVersion"],
+            body["kind"],
+            body["metadata"]["namespace"],
+            body["metadata"]["name"],
+        )
+        return Resource(ref, body, Origin(), {})
+
+    conf = "port 6379\ntls-port 6380\nrequirepass planted-redis-secret-93\n"
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": "p"},
+        "data": {"redis.conf": conf},
+    }
+
+    def workload(namespace: str, mount_path: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "cache", "namespace": namespace},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": "redis:7",
+                                "command": ["redis-server", "/etc/redis/redis.conf", "--port", "0"],
+                                "volumeMounts": [{"name": "c", "mountPath": mount_path}],
+                            }
+                        ],
+                        "volumes": [{"name": "c", "configMap": {"name": "cfg"}}],
+                    }
+                }
+            },
+        }
+
+    def synthesised(*bodies: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        inventory = Inventory.from_items([resource(b) for b in bodies])
+        found = RedisMountAnalyzer().analyze(inventory, {}).resources
+        return [(r.ref.name, r.body["spec"]) for r in found]
+
+    mounted = synthesised(config_map, workload("p", "/etc/redis"))
+    # the flag after the file overrides its port; the password never leaves the analyzer
+    assert mounted == [
+        (
+            "ConfigMap cfg redis.conf (Deployment cache redis mount args)",
+            {"port": "0", "tls-port": "6380"},
+        )
+    ]
+    assert synthesised(config_map, workload("p", "/srv/other")) == []
+    assert synthesised(config_map, workload("q", "/etc/redis")) == []
+    assert synthesised(workload("p", "/etc/redis")) == []

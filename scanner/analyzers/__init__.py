@@ -35,6 +35,7 @@ def default_analyzers(
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.redis_args import RedisArgsAnalyzer
+    from scanner.analyzers.redis_mounts import RedisMountAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -44,6 +45,7 @@ def default_analyzers(
     return [
         TraefikStaticAnalyzer(),
         RedisArgsAnalyzer(),
+        RedisMountAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),

@@ -28,12 +28,12 @@ from scanner.sources import configfiles
 KIND = "RedisConfig"
 
 
-def _words(container: Mapping[str, Any]) -> list[str]:
+def command_words(container: Mapping[str, Any]) -> list[str]:
     """command + args as the runtime sees them; a shell ``-c`` script split into words.
 
     The official ``redis`` image's entrypoint runs ``redis-server`` with the arguments when
-    the first one is a flag, so ``args: [--appendonly, "no"]`` without ``command`` is a
-    redis-server command line too.
+    the first one is a flag or a ``.conf`` file, so ``args: [--appendonly, "no"]`` without
+    ``command`` is a redis-server command line too.
     """
     words = [
         str(w)
@@ -43,7 +43,12 @@ def _words(container: Mapping[str, Any]) -> list[str]:
     ]
     repository = str((container.get("_image") or {}).get("repository", ""))
     official = repository.rsplit("/", 1)[-1] == "redis"
-    if official and not container.get("command") and words and words[0].startswith("-"):
+    first = words[0] if words else ""
+    if (
+        official
+        and not container.get("command")
+        and (first.startswith("-") or first.endswith(".conf"))
+    ):
         return ["redis-server", *words]
     if len(words) >= 3 and words[0].endswith("sh") and words[1] == "-c":
         try:
@@ -61,9 +66,14 @@ def server_settings(words: list[str]) -> dict[str, str] | None:
     rest = words[starts[0] + 1 :]
     if rest and not rest[0].startswith("--"):
         return None  # a configuration file: the flags only override it
+    return flag_settings(rest)
+
+
+def flag_settings(words: list[str]) -> dict[str, str]:
+    """``--directive value ...`` words as redis.conf directives, up to the end of the command."""
     settings: dict[str, str] = {}
     key = ""
-    for word in rest:
+    for word in words:
         if word in ("&&", ";", "|", "||"):
             break  # the end of the redis-server command in a shell script
         if word.startswith("--"):
@@ -132,7 +142,7 @@ class RedisArgsAnalyzer(Analyzer):
         result = AnalyzerResult()
         for res in list(inventory.resources):
             for container in containers_of_resource(res):
-                settings = server_settings(_words(container))
+                settings = server_settings(command_words(container))
                 how = "args"
                 if settings is None:
                     settings, how = bitnami_settings(container), "Bitnami env args"
