@@ -15,7 +15,7 @@ Coverage is a cross-resource question (a Velero Schedule in ``velero`` covers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -206,13 +206,7 @@ class BackupAnalyzer(Analyzer):
     ) -> dict[str, list[Cover]]:
         """Namespace -> one cover per active ScheduledBackup, scoped to its database."""
         found: dict[str, list[Cover]] = {}
-        for index in _of(inventory, "ScheduledBackup", CNPG):
-            resource = inventory.resources[index]
-            spec = _spec(resource)
-            cluster = spec.get("cluster")
-            name = cluster.get("name") if isinstance(cluster, Mapping) else None
-            if spec.get("suspend") is True or not isinstance(name, str):
-                continue
+        for resource, name in _active_scheduled_backups(inventory):
             cover = _cover(
                 f"ScheduledBackup {_key(resource)}",
                 f"database {name}",
@@ -225,13 +219,7 @@ class BackupAnalyzer(Analyzer):
     def _scheduled_clusters(inventory: Inventory) -> dict[str, dict[str, str]]:
         """Namespace -> CNPG cluster name -> the ScheduledBackup that backs it (not suspended)."""
         found: dict[str, dict[str, str]] = {}
-        for index in _of(inventory, "ScheduledBackup", CNPG):
-            resource = inventory.resources[index]
-            spec = _spec(resource)
-            cluster = spec.get("cluster")
-            name = cluster.get("name") if isinstance(cluster, Mapping) else None
-            if spec.get("suspend") is True or not isinstance(name, str):
-                continue
+        for resource, name in _active_scheduled_backups(inventory):
             found.setdefault(resource.ref.namespace, {})[name] = _key(resource)
         return found
 
@@ -278,6 +266,17 @@ class BackupAnalyzer(Analyzer):
                     "readWrite": _read_write(resource),
                 }
             }
+
+
+def _active_scheduled_backups(inventory: Inventory) -> Iterator[tuple[Resource, str]]:
+    """(ScheduledBackup, the CloudNativePG cluster it backs up) for each one not suspended."""
+    for index in _of(inventory, "ScheduledBackup", CNPG):
+        resource = inventory.resources[index]
+        spec = _spec(resource)
+        cluster = spec.get("cluster")
+        name = cluster.get("name") if isinstance(cluster, Mapping) else None
+        if spec.get("suspend") is not True and isinstance(name, str):
+            yield resource, name
 
 
 def _schedule_hours(inventory: Inventory, result: AnalyzerResult) -> dict[str, dict[str, Any]]:
