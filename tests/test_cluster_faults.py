@@ -83,10 +83,12 @@ def test_persistent_server_errors_become_rule_errors(
     }
     schedule_rules = {(rule_id, "Schedule") for rule_id in rules_judging("velero.io/Schedule")}
     assert ("LG-BAK-001", "Schedule") in schedule_rules
-    # every Schedule rule errors, and so do namespace coverage and the last-backup check
-    # (a namespace only Velero schedules cover is judged by Velero backups)
+    # every Schedule rule errors, and so do namespace coverage, the recovery point per scope
+    # and the last-backup check (a namespace only Velero schedules cover is judged by Velero
+    # backups)
     assert {e for e in errors if e[1] == "Schedule"} == schedule_rules
-    assert {e[0] for e in errors if e[1] == "Namespace"} == {"LG-BAK-002", "LG-BAK-010"}
+    namespace_rules = {"LG-BAK-002", "LG-BAK-010", "LG-BAK-016"}
+    assert {e[0] for e in errors if e[1] == "Namespace"} == namespace_rules
     # which locations production schedules write to is unknown too
     assert {e[0] for e in errors if e[1] == "BackupStorageLocation"} == {"LG-BAK-006"}
     assert {e[1] for e in errors} == {"Schedule", "Namespace", "BackupStorageLocation"}
@@ -195,8 +197,10 @@ def test_failed_group_discovery_errors_the_rules_of_that_group(
     assert "503" in gap.reason
     errors = {f.rule_id for f in result.findings if f.status is Status.ERROR}
     # the rules on Velero kinds, and the namespace rules that need them as context:
-    # coverage (schedules), last backup (backups, schedules), restore drill (restores)
+    # coverage and recovery point (schedules), last backup (backups, schedules), restore
+    # drill (restores)
     unread = list(gap.kinds)
-    assert errors == rules_judging(*unread) | {"LG-BAK-002", "LG-BAK-010", "LG-BAK-014"}
+    context = {"LG-BAK-002", "LG-BAK-010", "LG-BAK-014", "LG-BAK-016"}
+    assert errors == rules_judging(*unread) | context
     expected = {p for p in expected_problems() if p[0] not in errors}
     assert {p for p in problems(result) if p[1] == "fail"} == expected
