@@ -6,7 +6,7 @@ import io
 
 from scanner.findings import ScanResult
 from scanner.model import Finding, Status
-from scanner.reporters.base import Reporter
+from scanner.reporters.base import Reporter, finding_where
 
 STATUS_STYLE = {
     "fail": "bold red",
@@ -58,7 +58,7 @@ class TableReporter(Reporter):
                 resource = f.resource.display() if f.resource else "-"
                 console.print(
                     f"{self._status(result, f):<6} {f.severity.value:<8} {f.rule_id:<18} "
-                    f"{f.origin.display()}  [{resource}]  {self._message(f)}",
+                    f"{finding_where(f)}  [{resource}]  {self._message(f)}",
                     soft_wrap=True,
                 )
         elif problems:
@@ -70,7 +70,7 @@ class TableReporter(Reporter):
                     Text(f.status.value, style=STATUS_STYLE[f.status.value]),
                     Text(f.severity.value, style=SEVERITY_STYLE[f.severity.value]),
                     Text(f.rule_id),
-                    Text(f.origin.display()),
+                    Text(finding_where(f)),
                     Text(f.resource.display() if f.resource else ""),
                     Text(self._message(f)),
                 )
@@ -84,8 +84,7 @@ class TableReporter(Reporter):
         if comparison is not None:
             for f in comparison.fixed:
                 console.print(
-                    f"FIXED  {f.severity.value:<8} {f.rule_id:<18} {f.origin.display()}  "
-                    f"{f.message}",
+                    f"FIXED  {f.severity.value:<8} {f.rule_id:<18} {finding_where(f)}  {f.message}",
                     soft_wrap=True,
                 )
             console.print(comparison.headline(), soft_wrap=True)
