@@ -99,3 +99,10 @@ def test_sarif_regions_carry_the_fields_columns() -> None:
             assert region["endColumn"] <= len(source) + 1
         checked += 1
     assert checked >= len(MARKS)
+
+
+def test_a_file_inside_its_rendered_folder_is_named_once() -> None:
+    text = get_reporter("table").render(_result())
+    rows = [r for r in text.splitlines() if "invoice-export.yaml" in r]
+    assert rows
+    assert all(" → " not in r and " apps/workers/invoice-export.yaml:" in r for r in rows), rows

@@ -70,7 +70,12 @@ def finding_where(f: Finding) -> str:
     """``file:line`` at the offending field (every reporter shows the same place); what
     :meth:`Origin.display` says for cluster objects and images."""
     line = finding_line(f) if f.origin.path else 0
-    return f.origin.display() if not line else replace(f.origin, start_line=line).display()
+    origin = replace(f.origin, start_line=line) if line else f.origin
+    folder = origin.rendered_from.removeprefix("helm ").rstrip("/")
+    if folder and origin.path.startswith(folder + "/"):
+        # ``app → app/pvc.yaml:12`` says the folder twice: the file's path already names it
+        origin = replace(origin, rendered_from="")
+    return origin.display()
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
