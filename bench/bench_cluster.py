@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.proctree and tests.kubeapi, run as a script
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

@@ -76,6 +76,9 @@ def _invoke_mapped(invoke: Callable[[click.Context], Any], ctx: click.Context) -
     try:
         return invoke(ctx)
     except ScannerError as exc:
+        from scanner.terminal import TERMINAL
+
+        TERMINAL.stop_progress()
         click.echo(f"ledgergate: {exc.diagnostics()}", err=True)
         ctx.exit(error_exit(exc))
 
@@ -136,18 +139,24 @@ def options_into(
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    from scanner.terminal import TERMINAL
+
+    TERMINAL.stop_progress()
     click.echo(f"ledgergate: {message}", err=True)
     sys.exit(code)
 
 
 def progress(enabled: bool) -> Any:
-    from scanner.terminal import TERMINAL
+    """The scan's progress callback: a spinner on stderr once a scan passes one second
+    (``enabled``: stderr is a TTY), erased before the report; silent with ``--quiet``."""
+    import atexit
 
-    def say(message: str) -> None:
-        if enabled and not TERMINAL.quiet:
-            click.echo(f"… {message}", err=True)
+    from scanner.terminal import TERMINAL, Spinner
 
-    return say
+    spinner = Spinner(enabled)
+    TERMINAL.spinners.append(spinner)
+    atexit.register(spinner.stop)
+    return spinner
 
 
 def load_scan_config(root: Path, config_path: Path | None) -> Config:
@@ -162,7 +171,9 @@ def write_outputs(
     result: ScanResult, fmt: str, output: Path | None, sarif: Path | None, json_out: Path | None
 ) -> None:
     from scanner.reporters import get_reporter
+    from scanner.terminal import TERMINAL
 
+    TERMINAL.stop_progress()
     notes: list[str] = []
     # Files first: a reporter that fails on odd data must not cost the SARIF and JSON.
     for path, name in ((sarif, "sarif"), (json_out, "json")):
@@ -170,7 +181,7 @@ def write_outputs(
             reporter = get_reporter(name)
             write_file(path, reporter.render(result))
             notes.extend(reporter.notes)
-    from scanner.terminal import TERMINAL, quiet_text
+    from scanner.terminal import quiet_text
 
     color = output is None and fmt == "table" and TERMINAL.color(sys.stdout.isatty())
     reporter = get_reporter(fmt, color=color)
@@ -372,9 +383,23 @@ def finish_scan(
         bundle(result, config)
     code = exit_code(gate if gate is not None else result, config, outputs.fail_on)
     _say_missing_inputs(result, config)
+    _say_next_steps(gate if gate is not None else result, config, outputs, code)
     if after is not None:
         after(result, code)
     sys.exit(code)
+
+
+def _say_next_steps(result: ScanResult, config: Config, outputs: OutputOptions, code: int) -> None:
+    """After the terminal table (not --quiet, not into a file): the exit reason, what next."""
+    from scanner.reporters.table import next_steps
+    from scanner.terminal import TERMINAL
+
+    to_file = outputs.output is not None and str(outputs.output) != "-"
+    if outputs.fmt != "table" or to_file or TERMINAL.quiet:
+        return
+    fail_on = outputs.fail_on or config.fail_on.value
+    threshold = None if fail_on == FAIL_ON_NONE else Severity(fail_on)
+    click.echo(next_steps(result, code, threshold))
 
 
 def _say_missing_inputs(result: ScanResult, config: Config) -> None:

@@ -127,15 +127,20 @@ class ScanResult:
 
         In pre-merge mode only findings the change introduced or made worse count.
         """
+        return bool(self.gating_findings(fail_on))
+
+    def gating_findings(self, fail_on: Severity) -> list[Finding]:
+        """The findings :meth:`gate_failed` fails on (the terminal says how many)."""
         gating = self.comparison.gating if self.comparison is not None else None
-        for f in self.findings:
-            if gating is not None and f.fingerprint not in gating:
-                continue
-            if f.status is Status.ERROR:
-                return True
-            if f.status is Status.FAIL and f.severity.rank >= fail_on.rank:
-                return True
-        return False
+        return [
+            f
+            for f in self.findings
+            if (gating is None or f.fingerprint in gating)
+            and (
+                f.status is Status.ERROR
+                or (f.status is Status.FAIL and f.severity.rank >= fail_on.rank)
+            )
+        ]
 
 
 def coverage_errors(

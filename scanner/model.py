@@ -128,6 +128,10 @@ class Evidence:
     value: str = ""
     #: Line of the field in the source file, when the source can tell (0 = unknown).
     line: int = 0
+    #: 1-based column of the field on that line, when the parser's marks give it (0 = unknown).
+    column: int = 0
+    #: Column just past the field (its key and one-line value), 0 when unknown or multi-line.
+    end_column: int = 0
 
 
 @dataclass(frozen=True)

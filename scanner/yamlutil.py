@@ -179,11 +179,32 @@ def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
     return walk(node, path)[0]
 
 
+def position_in(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, int, int, bool]:
+    """1-based line, start column and end column (exclusive; 0 when the field spans lines)
+    of the field on ``path``, and whether the whole path exists (else: the deepest node's
+    line and no columns). libyaml marks carry columns, so a SARIF region can underline the
+    field itself; a mapping entry spans its key and a one-line scalar value."""
+    start, end, complete = _walk_marks(node, path)
+    if start is None:
+        return 0, 0, 0, False
+    if not complete:
+        return start.line + 1, 0, 0, False
+    end_column = end.column + 1 if end is not None and end.line == start.line else 0
+    return start.line + 1, start.column + 1, end_column, True
+
+
 def walk(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, bool]:
     """1-based line of the deepest node on ``path``, and whether the whole path exists."""
+    start, _, complete = _walk_marks(node, path)
+    return (start.line + 1 if start is not None else 0), complete
+
+
+def _walk_marks(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[Any, Any, bool]:
+    """Start and end marks of the deepest node on ``path`` (from the key, for a mapping
+    entry), and whether the whole path exists."""
     if node is None:
-        return 0, False
-    line = node.start_mark.line + 1
+        return None, None, False
+    start, end = node.start_mark, node.end_mark
     for step in path:
         nxt: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode) and not isinstance(step, tuple):
@@ -191,22 +212,23 @@ def walk(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, bool]:
             if found is not None:
                 key, value = found
                 nxt = key if value is None else value
-                line = key.start_mark.line + 1
+                start = key.start_mark
+                end = nxt.end_mark if isinstance(nxt, yaml.ScalarNode) else key.end_mark
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
             nxt = _select(node, *step)
             if nxt is not None:
-                line = nxt.start_mark.line + 1
+                start, end = nxt.start_mark, nxt.end_mark
         elif (
             isinstance(node, yaml.SequenceNode)
             and isinstance(step, int)
             and 0 <= step < len(node.value)
         ):
             nxt = node.value[step]
-            line = nxt.start_mark.line + 1
+            start, end = nxt.start_mark, nxt.end_mark
         if nxt is None:
-            return line, False
+            return start, end, False
         node = nxt
-    return line, True
+    return start, end, True
 
 
 def mapping(value: Any) -> Mapping[str, Any]:

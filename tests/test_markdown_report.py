@@ -112,7 +112,7 @@ def test_pr_summary_leads_with_the_change(tmp_path: Path) -> None:
     for f in gating:
         loc = f["location"]
         link = f"{base}{loc['path'].replace(' ', '%20').replace('(', '%28').replace(')', '%29')}"
-        assert f"]({link}#L{loc['startLine']})" in lead, f["ruleId"]
+        assert f"]({link}#L{loc['line']})" in lead, f["ruleId"]
     severities = re.findall(r"^\*\*(critical|high|medium|low|info)\*\* \(\d+\)$", lead, re.M)
     order = ["critical", "high", "medium", "low", "info"]
     assert severities == sorted(set(severities), key=order.index)

@@ -145,3 +145,70 @@ def test_zsh_and_fish_completion_scripts_load(shell: str, marker: str, tmp_path:
             timeout=60,
         )
         assert "scan" in run.stdout, run.stderr
+
+
+@pytest.fixture(scope="module")
+def slow_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough workloads that judging them takes well over a second."""
+    repo = tmp_path_factory.mktemp("slow")
+    for i in range(1500):
+        (repo / f"d{i}.yaml").write_text(
+            "apiVersion: apps/v1\nkind: Deployment\n"
+            f"metadata: {{name: app{i}, namespace: team}}\n"
+            "spec:\n  template:\n    spec:\n      containers:\n"
+            "        - {name: app, image: nginx:1.25}\n",
+            encoding="utf-8",
+        )
+    return repo
+
+
+def test_a_long_scan_on_a_tty_shows_progress(slow_repo: Path) -> None:
+    code, out = on_tty("scan", "repo", str(slow_repo))
+    assert code == 1
+    assert "ledgergate: judging 1500 resources" in out
+    # stopped before the report: no spinner frame after the table starts
+    assert out.rindex("ledgergate: judging") < out.index("Severity") < out.index("Gate failed")
+
+
+def test_progress_is_not_shown_off_a_tty_or_with_quiet(slow_repo: Path) -> None:
+    piped = subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", "repo", str(slow_repo)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert piped.returncode == 1 and "1501 resources, " in piped.stdout
+    assert "ledgergate: judging" not in piped.stdout + piped.stderr
+    code, out = on_tty("--quiet", "scan", "repo", str(slow_repo))
+    assert code == 1
+    assert "ledgergate: judging" not in out and "1501 resources, " in out
+
+
+def test_progress_without_colour_has_no_escape_codes(slow_repo: Path) -> None:
+    code, out = on_tty("--no-color", "scan", "repo", str(slow_repo))
+    assert code == 1
+    assert "ledgergate: judging 1500 resources with" in out
+    assert ESC not in out
+
+
+def test_progress_waits_for_its_delay() -> None:
+    import time
+
+    from scanner.terminal import Spinner
+
+    fast = Spinner(enabled=True, delay=0.3)
+    fast("reading repo")
+    fast.stop()  # the scan ended before the delay: nothing is ever shown
+    time.sleep(0.6)
+    fast("judging")
+    assert fast._status is None
+
+    slow = Spinner(enabled=True, delay=0.05)
+    slow("reading repo")
+    deadline = time.monotonic() + 10
+    while slow._status is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slow._status is not None
+    slow.stop()
+    assert slow._status is None

@@ -28,8 +28,36 @@ def secret_hits(inventory: Inventory, indexes: Sequence[int]) -> dict[int, list[
     return hits
 
 
+def field_name(body: Any, path: str) -> str:
+    """What a reviewer calls the field at ``path``: list items by their ``name``
+    (``container export env DB_PASSWORD``), else the path itself (``data.password``), so a
+    message names the env var or container without showing the value."""
+    from scanner.yamlutil import parse_path
+
+    words: list[str] = []
+    node = body
+    key = ""
+    for step in parse_path(path):
+        if isinstance(step, str):
+            key = step
+            node = node.get(step) if isinstance(node, Mapping) else None
+        elif isinstance(step, int):
+            node = node[step] if isinstance(node, list) and 0 <= step < len(node) else None
+            name = node.get("name") if isinstance(node, Mapping) else None
+            label = _LIST_WORDS.get(key, key)
+            words.append(f"{label} {name}" if isinstance(name, str) else f"{label}[{step}]")
+        else:
+            return path
+    return " ".join(words) if words else path
+
+
+#: List keys as a reviewer says them of one item.
+_LIST_WORDS = {"containers": "container", "initContainers": "init container"}
+
+
 class SecretLiteralsAnalyzer(Analyzer):
-    """``facts.secretLiterals``: ``[{path, type, fingerprint}]`` for each suspicious value."""
+    """``facts.secretLiterals``: ``[{path, field, type, fingerprint}]`` for each suspicious
+    value (``field``: :func:`field_name`, for messages)."""
 
     name = "secrets"
     provides = ("secretLiterals",)
@@ -42,9 +70,15 @@ class SecretLiteralsAnalyzer(Analyzer):
         result = AnalyzerResult()
         result.secrets = secret_hits(inventory, range(len(inventory.resources)))
         for index, hits in result.secrets.items():
+            body = inventory.resources[index].body
             result.facts[index] = {
                 "secretLiterals": [
-                    {"path": h.path, "type": h.kind, "fingerprint": fingerprint(h.value, h.kind)}
+                    {
+                        "path": h.path,
+                        "field": field_name(body, h.path),
+                        "type": h.kind,
+                        "fingerprint": fingerprint(h.value, h.kind),
+                    }
                     for h in hits
                 ]
             }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from scanner.errors import ReportError
 from scanner.findings import ScanResult
-from scanner.model import Finding
+from scanner.model import Evidence, Finding
 
 #: Version of the JSON document shapes this tool writes.
 OUTPUT_SCHEMA_VERSION = "1.0"
@@ -54,9 +55,27 @@ def repo_path(finding: Finding, prefix: str) -> str:
     return f"{prefix}/{path}" if prefix and path else path
 
 
+def pinpoint(f: Finding) -> Evidence | None:
+    """The first evidence field whose line the source knows: where the reviewer edits."""
+    return next((e for e in f.evidence if e.line), None)
+
+
 def finding_line(f: Finding) -> int:
     """The offending field's line when the source knows it, else the object's first line."""
-    return next((e.line for e in f.evidence if e.line), 0) or f.origin.start_line
+    found = pinpoint(f)
+    return found.line if found is not None else f.origin.start_line
+
+
+def finding_where(f: Finding) -> str:
+    """``file:line`` at the offending field (every reporter shows the same place); what
+    :meth:`Origin.display` says for cluster objects and images."""
+    line = finding_line(f) if f.origin.path else 0
+    origin = replace(f.origin, start_line=line) if line else f.origin
+    folder = origin.rendered_from.removeprefix("helm ").rstrip("/")
+    if folder and origin.path.startswith(folder + "/"):
+        # ``app → app/pvc.yaml:12`` says the folder twice: the file's path already names it
+        origin = replace(origin, rendered_from="")
+    return origin.display()
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
@@ -64,8 +83,12 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
     origin = f.origin
     location: dict[str, Any] = {}
     if origin.path:
+        # ``line``/``column``: the offending field; ``startLine``/``endLine``: the object.
+        found = pinpoint(f)
         location = {
             "path": origin.path,
+            "line": finding_line(f),
+            "column": found.column if found is not None else 0,
             "startLine": origin.start_line,
             "endLine": origin.end_line or origin.start_line,
         }
@@ -97,7 +120,10 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
             "namespace": f.resource.namespace,
             "name": f.resource.name,
         },
-        "evidence": [{"path": e.path, "value": e.value, "line": e.line} for e in f.evidence],
+        "evidence": [
+            {"path": e.path, "value": e.value, "line": e.line, "column": e.column}
+            for e in f.evidence
+        ],
         "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
         "fingerprint": f.fingerprint,
     }
@@ -158,6 +184,8 @@ __all__ = [
     "coverage_to_list",
     "finding_line",
     "finding_to_dict",
+    "finding_where",
+    "pinpoint",
     "repo_path",
     "repository_root",
     "skipped_to_list",

@@ -51,7 +51,7 @@ class Links:
         if not path or not self.base:
             return ""
         full = f"{self.prefix}/{path}" if self.prefix else path
-        line = loc.get("startLine")
+        line = loc.get("line") or loc.get("startLine")
         anchor = f"#L{int(line)}" if isinstance(line, int) and line > 0 else ""
         return f"{self.base}{quote(full, safe='/')}{anchor}"
 

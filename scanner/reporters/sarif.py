@@ -23,7 +23,13 @@ from urllib.parse import quote
 
 from scanner.findings import ScanResult
 from scanner.model import Finding, Severity, Status
-from scanner.reporters.base import Reporter, comparison_to_dict, repo_path, repository_root
+from scanner.reporters.base import (
+    Reporter,
+    comparison_to_dict,
+    pinpoint,
+    repo_path,
+    repository_root,
+)
 from scanner.rules import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -139,9 +145,14 @@ def _location(f: Finding, prefix: str) -> dict[str, Any]:
         physical: dict[str, Any] = {
             "artifactLocation": {"uri": artifact_uri(path), "uriBaseId": SRCROOT}
         }
-        pinpoint = next((e.line for e in f.evidence if e.line), 0)
-        if pinpoint:
-            physical["region"] = {"startLine": pinpoint}
+        found = pinpoint(f)
+        if found is not None:
+            region: dict[str, Any] = {"startLine": found.line}
+            if found.column:
+                region["startColumn"] = found.column
+            if found.column and found.end_column > found.column:
+                region["endColumn"] = found.end_column
+            physical["region"] = region
         elif f.origin.start_line:
             end = max(f.origin.end_line, f.origin.start_line)
             physical["region"] = {"startLine": f.origin.start_line, "endLine": end}

@@ -1,12 +1,13 @@
-"""The terminal table: problems first, then a one-line summary."""
+"""The terminal table: problems grouped by severity then rule, then a one-line summary;
+:func:`next_steps` adds the gate's reason and what to do next."""
 
 from __future__ import annotations
 
 import io
 
 from scanner.findings import ScanResult
-from scanner.model import Finding, Status
-from scanner.reporters.base import Reporter
+from scanner.model import Finding, Severity, Status
+from scanner.reporters.base import Reporter, finding_where
 
 STATUS_STYLE = {
     "fail": "bold red",
@@ -52,25 +53,27 @@ class TableReporter(Reporter):
             markup=False,
             emoji=False,
         )
-        problems = result.problems()
+        problems = grouped(result.problems())
         if problems and not self.color:
             for f in problems:
                 resource = f.resource.display() if f.resource else "-"
                 console.print(
                     f"{self._status(result, f):<6} {f.severity.value:<8} {f.rule_id:<18} "
-                    f"{f.origin.display()}  [{resource}]  {self._message(f)}",
+                    f"{finding_where(f)}  [{resource}]  {self._message(f)}",
                     soft_wrap=True,
                 )
         elif problems:
             table = Table(show_lines=False, header_style="bold", expand=False)
             for column in ("Status", "Severity", "Rule", "Location", "Resource", "Message"):
                 table.add_column(column, overflow="fold")
-            for f in problems:
+            for i, f in enumerate(problems):
+                if i and _group(f) != _group(problems[i - 1]):
+                    table.add_section()  # a rule between severities (and before waivers)
                 table.add_row(
                     Text(f.status.value, style=STATUS_STYLE[f.status.value]),
                     Text(f.severity.value, style=SEVERITY_STYLE[f.severity.value]),
                     Text(f.rule_id),
-                    Text(f.origin.display()),
+                    Text(finding_where(f)),
                     Text(f.resource.display() if f.resource else ""),
                     Text(self._message(f)),
                 )
@@ -84,8 +87,7 @@ class TableReporter(Reporter):
         if comparison is not None:
             for f in comparison.fixed:
                 console.print(
-                    f"FIXED  {f.severity.value:<8} {f.rule_id:<18} {f.origin.display()}  "
-                    f"{f.message}",
+                    f"FIXED  {f.severity.value:<8} {f.rule_id:<18} {finding_where(f)}  {f.message}",
                     soft_wrap=True,
                 )
             console.print(comparison.headline(), soft_wrap=True)
@@ -115,3 +117,48 @@ class TableReporter(Reporter):
         if f.status is Status.WAIVED:
             return f"{f.message} (waived: {dict(f.waiver or {}).get('ticket', '')})"
         return f.message
+
+
+def _group(f: Finding) -> tuple[bool, int]:
+    """Waived findings after the rest; within each, the most severe first."""
+    return f.status is Status.WAIVED, -f.severity.rank
+
+
+def grouped(problems: list[Finding]) -> list[Finding]:
+    """By severity, then rule, then place: the reader meets the worst rule's findings
+    together rather than scattered over the file order."""
+    return sorted(problems, key=lambda f: (*_group(f), f.rule_id, f.sort_key()))
+
+
+def next_steps(result: ScanResult, code: int, fail_on: Severity | None) -> str:
+    """The line after the summary: why the scan exits with ``code`` and what to do next.
+
+    ``fail_on`` None is ``--fail-on none`` (findings never fail the run).
+    """
+    pre_merge = " new or worse" if result.comparison is not None else ""
+    if code == 4:
+        reason = (
+            f"Scan incomplete (exit 4): {len(result.gaps())} input(s) could not be read "
+            "(the COVERAGE lines above) or a required input was not enabled."
+        )
+    elif fail_on is None:
+        reason = "Gate off (--fail-on none, exit 0)."
+    elif code == 1:
+        found = result.gating_findings(fail_on)
+        errors = sum(1 for f in found if f.status is Status.ERROR)
+        parts = [f"{len(found) - errors}{pre_merge} failure(s) at or above {fail_on.value}"]
+        if errors:
+            parts.append(f"{errors} rule(s) that could not be evaluated")
+        reason = f"Gate failed (exit 1): {' and '.join(parts)}."
+    else:
+        reason = f"Gate passed (exit 0): nothing{pre_merge} at or above {fail_on.value}."
+    problems = grouped([f for f in result.problems() if f.status is not Status.WAIVED])
+    if not problems:
+        return reason
+    first = problems[0].rule_id
+    return (
+        f"{reason} Next: `ledgergate rules show {first}` explains a rule and its fix; "
+        "`--format json` or `--format html -o report.html` gives every detail; an accepted "
+        "finding is waived in waivers.yaml (`ledgergate baseline create` records all current "
+        "ones)."
+    )

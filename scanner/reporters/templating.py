@@ -15,7 +15,8 @@ def location(finding: Mapping[str, Any]) -> str:
     """``path:line`` (files), ``context uid`` (clusters) or the image, from a finding dict."""
     loc = finding.get("location") or {}
     if loc.get("path"):
-        return f"{loc['path']}:{loc['startLine']}" if loc.get("startLine") else str(loc["path"])
+        line = loc.get("line") or loc.get("startLine")  # the offending field, else the object
+        return f"{loc['path']}:{line}" if line else str(loc["path"])
     if loc.get("cluster"):
         return f"{loc.get('context') or loc['cluster']} uid={loc.get('uid', '')}"
     return str(loc.get("image", ""))

@@ -15,15 +15,16 @@ import yaml
 
 from scanner import kinds
 from scanner.config import RenderOptions
-from scanner.model import Finding, Origin, Resource, ResourceRef, Status
+from scanner.model import Evidence, Finding, Origin, Resource, ResourceRef, Status
 from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
+from scanner.sources.render.origins import concrete
 from scanner.sources.render.templated import templated
 from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
-from scanner.yamlutil import line_in, parse_path
+from scanner.yamlutil import PathStep, parse_path, position_in
 
 YAML_SUFFIXES = {".yaml", ".yml"}
 GIT_TIMEOUT_S = 60
@@ -268,9 +269,7 @@ class RepoSource(Source):
                 continue
             node, offset = tree
             evidence = tuple(
-                replace(e, line=offset + line_in(node, parse_path(e.path)))
-                if e.path and not e.line
-                else e
+                _placed(e, node, offset, finding.resource) if e.path and not e.line else e
                 for e in finding.evidence
             )
             located.append(replace(finding, evidence=evidence))
@@ -633,3 +632,33 @@ class RepoSource(Source):
         ref = ResourceRef(api_version, kind, namespace, name)
         origin = Origin(path=path, start_line=start, end_line=end)
         return Resource(ref, body, origin, dict(facts or {}))
+
+
+def _placed(evidence: Evidence, node: yaml.Node, offset: int, ref: ResourceRef | None) -> Evidence:
+    """The evidence with its field's line (and columns) from the document's composed nodes.
+
+    ``podSpec.x`` is looked up where the kind keeps its pod spec; a container's effective
+    ``securityContext`` field it does not set itself is looked up on the pod, which set it.
+    """
+    kind = {"apiVersion": ref.api_version, "kind": ref.kind} if ref is not None else {}
+    path = concrete(kind, evidence.path)
+    if path is None:
+        return evidence
+    steps = parse_path(path)
+    line, column, end_column, complete = position_in(node, steps)
+    inherited = _pod_level(steps)
+    if not complete and inherited:
+        found = position_in(node, inherited)
+        if found[3]:
+            line, column, end_column, _ = found
+    if not line:
+        return evidence
+    return replace(evidence, line=offset + line, column=column, end_column=end_column)
+
+
+def _pod_level(steps: list[PathStep]) -> list[PathStep]:
+    """``…spec.containers[0].securityContext.x`` → ``…spec.securityContext.x`` (else [])."""
+    for i in range(len(steps) - 2):
+        if steps[i] in ("containers", "initContainers") and steps[i + 2] == "securityContext":
+            return [*steps[:i], *steps[i + 2 :]]
+    return []

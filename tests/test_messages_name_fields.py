@@ -1,0 +1,50 @@
+"""A secret finding's message names the field a reviewer must change (the env var, the
+container, the Secret's key), never the value."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from scanner.analyzers.secrets import field_name
+from scanner.cliutil import load_scan_config
+from scanner.pipeline import scan_repo
+from scanner.shipped import rules_dir
+
+CASES = {
+    "LG-SEC-002/fail.password-literal.yaml": (
+        "LG-SEC-002",
+        "container odoo env PGPASSWORD",
+        "Zq8#vLr2!pT9wXe4",
+    ),
+    "LG-SEC-002/fail.dsn-in-init-container.yaml": (
+        "LG-SEC-002",
+        "init container wait-db env DATABASE_URL",
+        "Tk3mWq9vXz2L",
+    ),
+}
+
+
+def test_field_names_follow_list_items_by_name() -> None:
+    body = {"spec": {"containers": [{"name": "sync", "args": ["a", "b"], "env": [{"x": 1}]}]}}
+    assert field_name(body, "spec.containers[0].args[1]") == "container sync args[1]"
+    assert field_name(body, "spec.containers[0].env[0].value") == "container sync env[0]"
+    assert field_name({"data": {"password": "x"}}, "data.password") == "data.password"
+
+
+def test_secret_messages_name_the_env_var_and_container(tmp_path: Path) -> None:
+    for name in CASES:
+        shutil.copy(rules_dir() / "secrets" / name, tmp_path / name.replace("/", "-"))
+    (tmp_path / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: finance-prod}\n"
+        "stringData:\n  password: 'Wq7#rT2vLp9xZe4!'\n",
+        encoding="utf-8",
+    )
+    result = scan_repo(tmp_path, load_scan_config(tmp_path, None))
+    failed = [(f.rule_id, f.message) for f in result.findings if f.status.value == "fail"]
+    for rule, words, value in CASES.values():
+        messages = [m for r, m in failed if r == rule and words in m]
+        assert messages, (words, failed)
+        assert all(value not in m for m in messages)
+    secret = [m for r, m in failed if r == "LG-SEC-001"]
+    assert secret == ["Secret db holds values in the manifest: stringData.password"]
