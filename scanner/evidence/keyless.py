@@ -71,8 +71,8 @@ def sign(stmt: Mapping[str, Any], trust_config: Path | None = None) -> bytes:
     token = _token_from_file() or detect_credential()
     if not token:
         raise SignatureError(
-            "--sign-sigstore needs an identity token: an ambient CI one (e.g. GitHub Actions "
-            f"with `id-token: write`) or a file named by {TOKEN_FILE_ENV} (in a cluster, a "
+            "--sign-sigstore needs an ambient CI identity token (e.g. GitHub Actions with "
+            f"`id-token: write`) or a token file named by {TOKEN_FILE_ENV} (in a cluster, a "
             "projected ServiceAccount token with audience `sigstore`); none was found. "
             "Sign with --sign-key instead."
         )
