@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("scanner.config", "scanner.celrt", "scanner.catalogue", "scanner.gatediff"),
     ),
     ("foundation: compiled rules (data sources plan from)", ("scanner.rules",)),
+    ("foundation: signature verification images and evidence share", ("scanner.signatures",)),
     ("1 sources", ("scanner.sources",)),
     ("2 inventory", ("scanner.inventory", "scanner.changes")),
     ("3 analysis libraries", ("scanner.images", "scanner.rbac")),
