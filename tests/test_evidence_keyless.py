@@ -103,5 +103,7 @@ def test_sign_sigstore_without_an_ambient_identity_is_a_clear_error(
         cli, ["scan", "repo", str(repo), "--evidence", str(out), "--sign-sigstore"]
     )
     assert result.exit_code == 2
-    assert "ambient CI identity token" in result.output
+    # the message names both ways to give a token: ambient CI, or a token file
+    assert "needs an identity token: an ambient CI one" in result.output
+    assert "SIGSTORE_ID_TOKEN_FILE" in result.output
     assert "Traceback" not in result.output
