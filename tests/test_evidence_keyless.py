@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.cli_evidence import evidence_group
+from scanner.cli.evidence import evidence_group
 from scanner.evidence import signing
 from scanner.evidence.keyless import SIGSTORE_BUNDLE
 from scanner.evidence.manifest import MANIFEST, sha256

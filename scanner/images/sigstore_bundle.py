@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from scanner.images.checks import Verifier
 from scanner.images.registry import NotFound, RegistryClient, RegistryError
-from scanner.images.report import Verifier
 from scanner.images.trust import TrustPolicy
 from scanner.images.verdict import SignatureVerdict
 from scanner.signatures.bundles import make_verifier, verify_bundle

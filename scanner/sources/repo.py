@@ -19,10 +19,10 @@ from scanner.model import Finding, Origin, Resource, ResourceRef, Status
 from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
+from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.templated import templated
-from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import line_in, parse_path
 
 YAML_SUFFIXES = {".yaml", ".yml"}

@@ -1,6 +1,6 @@
 """Helpers every command module shares: exit codes, errors, progress, outputs.
 
-Command modules (``cli.py``, ``cli_cluster.py``, ...) import these rather than each
+Command modules (``cli/__init__.py``, ``cli/cluster.py``, ...) import these rather than each
 other, so registering a command never creates an import cycle.
 """
 
