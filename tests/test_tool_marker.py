@@ -28,7 +28,7 @@ def test_without_the_requirement_a_missing_tool_skips(monkeypatch: pytest.Monkey
 
 def test_ci_sets_the_requirement_and_installs_the_packages() -> None:
     ci = (conftest.ROOT / ".ci" / "run").read_text()
-    assert "LEDGERGATE_REQUIRE_TOOLS=1 python -m pytest" in ci
+    assert "\nexport LEDGERGATE_REQUIRE_TOOLS=1\npython -m pytest\n" in ci
     install = (conftest.ROOT / "scripts" / "install.sh").read_text()
     for package in ("chromium", "openssl", "docker-registry", "apache2-utils", "softhsm2"):
         assert package in install
