@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from scanner.config import load_config
 from scanner.evidence.verify import verify_bundle
 from scanner.pipeline import repo_source, run_scan, scan_repo
-from scanner.reporters.evidence import BundleInputs, write_bundle
+from scanner.reporters.bundle import BundleInputs, write_bundle
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures/repos/odoo-finance-noncompliant"
 

@@ -1,7 +1,7 @@
 """YAML loaders on a synthetic repository and on the shared corpus: what the repo source costs.
 
 Run: ``python bench/bench_loaders.py [--objects N] [--corpus DIR] [--baseline GIT-REF]``.
-``--baseline`` loads ``scanner/sources/yamldocs.py`` as it was at a Git ref (e.g. the
+``--baseline`` loads ``scanner/sources/kubeyaml.py`` as it was at a Git ref (e.g. the
 yaml-rs two-parser design on ``main``) so both are timed on the same texts. Each loader
 runs three times with the cyclic collector paused (as the pipeline does); the best run
 counts. Ratios are printed against PyYAML's C ``load_all``.
@@ -27,9 +27,9 @@ Loader = Callable[[str], Iterable[object]]
 
 
 def _baseline(ref: str) -> Loader | None:
-    """``parse_yaml`` of the yamldocs module at a Git ref, or None when git cannot show it."""
+    """``parse_yaml`` of the kubeyaml module at a Git ref, or None when git cannot show it."""
     done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{ref}:scanner/sources/yamldocs.py"],
+        ["git", "-C", str(ROOT), "show", f"{ref}:scanner/sources/kubeyaml.py"],
         capture_output=True,
         timeout=30,
         check=False,
@@ -91,7 +91,7 @@ def main() -> None:
     import yaml
 
     from bench.synth import generate
-    from scanner.sources.yamldocs import parse_yaml
+    from scanner.sources.kubeyaml import parse_yaml
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=10_000)

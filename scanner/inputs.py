@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scanner.analyzers.images import NOT_ENABLED
+from scanner.analyzers.image_report import NOT_ENABLED
 from scanner.engine import fingerprint
 from scanner.model import Evidence, Finding, Origin, Status
 from scanner.rules import Rule

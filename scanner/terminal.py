@@ -1,7 +1,7 @@
 """How the terminal is written to: colour (``NO_COLOR``, ``--no-color``) and ``--quiet``.
 
 Set once by the root command's options; read where the terminal is written
-(:func:`scanner.cliutil.write_outputs`, :func:`scanner.cliutil.progress`), which also
+(:func:`scanner.cli.util.write_outputs`, :func:`scanner.cli.util.progress`), which also
 shows a :class:`Spinner` while a long scan runs. Files
 (``--output``, ``--sarif``, ``--json``) are never affected.
 """

@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("scanner.config", "scanner.celrt", "scanner.catalogue", "scanner.gatediff"),
     ),
     ("foundation: compiled rules (data sources plan from)", ("scanner.rules",)),
+    ("foundation: signature verification images and evidence share", ("scanner.signatures",)),
     ("1 sources", ("scanner.sources",)),
     ("2 inventory", ("scanner.inventory", "scanner.changes")),
     ("3 analysis libraries", ("scanner.images", "scanner.rbac")),
@@ -64,20 +65,20 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("wiring: what to scan, what a repo holds", ("scanner.targets", "scanner.adopt")),
     ("wiring: one scan", ("scanner.pipeline", "scanner.ruletest")),
     ("wiring: scans built on scans", ("scanner.premerge", "scanner.changescan")),
-    ("wiring: command helpers", ("scanner.cliutil",)),
+    ("wiring: command helpers", ("scanner.cli.util",)),
     (
         "wiring: commands",
         (
-            "scanner.cli_evidence",
-            "scanner.cli_image",
-            "scanner.cli_nightly",
-            "scanner.cli_rbac",
-            "scanner.cli_init",
-            "scanner.cli_baseline",
+            "scanner.cli.evidence",
+            "scanner.cli.image",
+            "scanner.cli.nightly",
+            "scanner.cli.rbac",
+            "scanner.cli.init",
+            "scanner.cli.baseline",
         ),
     ),
-    ("wiring: commands reusing commands' options", ("scanner.cli_change",)),
-    ("wiring: the cluster command", ("scanner.cli_cluster",)),
+    ("wiring: commands reusing commands' options", ("scanner.cli.change",)),
+    ("wiring: the cluster command", ("scanner.cli.cluster",)),
     ("wiring: the root command group", ("scanner.cli",)),
     ("wiring: python -m scanner", ("scanner.__main__",)),
 )
@@ -90,7 +91,13 @@ LEVEL: dict[str, int] = {unit: n for n, (_, units) in enumerate(LAYERS) for unit
 
 
 def _unit(module: str) -> str:
+    """The unit ``module`` belongs to: the longest prefix LAYERS names below package depth
+    (``scanner.cli.util``: the command modules keep their layers inside ``scanner/cli/``),
+    else the top-level module or subpackage."""
     parts = module.split(".")
+    for depth in range(len(parts), 2, -1):
+        if ".".join(parts[:depth]) in LEVEL:
+            return ".".join(parts[:depth])
     return module if len(parts) <= 2 else ".".join(parts[:2])
 
 

@@ -173,13 +173,13 @@ def test_excluded_path_is_not_scanned(tmp_path: Path) -> None:
     ],
 )
 def test_texts_that_could_be_hostile_take_the_checked_path(text: str) -> None:
-    from scanner.sources.yamldocs import needs_limit_check
+    from scanner.sources.kubeyaml import needs_limit_check
 
     assert needs_limit_check(text)
 
 
 def test_ordinary_manifests_take_the_fast_path() -> None:
-    from scanner.sources.yamldocs import needs_limit_check
+    from scanner.sources.kubeyaml import needs_limit_check
 
     assert not needs_limit_check(GOOD)
 

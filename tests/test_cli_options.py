@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from scanner.cliutil import options_into
+from scanner.cli.util import options_into
 
 from .conftest import ROOT
 
@@ -62,7 +62,9 @@ def test_an_option_without_a_field_is_refused_when_the_command_is_defined() -> N
 def test_no_command_module_pops_its_options_by_hand() -> None:
     """The four hand-popping decorators became ``options_into`` registrations."""
     popped = []
-    for path in sorted((ROOT / "scanner").glob("cli_*.py")):
+    for path in sorted(
+        p for p in (ROOT / "scanner" / "cli").glob("*.py") if p.stem not in ("__init__", "util")
+    ):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)
@@ -76,7 +78,7 @@ def test_no_command_module_pops_its_options_by_hand() -> None:
 
 
 def test_scan_image_always_scans_images_and_scan_repo_only_with_the_flag() -> None:
-    from scanner.cli_image import ImageFlags, image_options
+    from scanner.cli.image import ImageFlags, image_options
 
     seen: list[ImageFlags] = []
 

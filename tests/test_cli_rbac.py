@@ -8,7 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from scanner.cli_rbac import rbac
+from scanner.cli.rbac import rbac
 
 from .conftest import rbac_only_repo
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from scanner.cli_rbac import rbac
+from scanner.cli.rbac import rbac
 from tests.kubeapi.fixtures import CLUSTER_FIXTURE, KubeTarget
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from scanner.model import Severity, Status
 from scanner.rules import load_rules
 from tests.kubeapi.fixtures import LIMITED_TOKEN, KubeTarget

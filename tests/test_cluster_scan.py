@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from scanner.model import Status
 from tests.kubeapi.fixtures import CLUSTER_FIXTURE, LIMITED_TOKEN, KubeTarget
 from tests.kubeapi.scan import expected_problems, problems, scan_cluster

@@ -16,7 +16,7 @@ from click.testing import Result
 
 import scanner
 from scanner import errors
-from scanner.cliutil import ERROR_EXITS, EXIT_CODES, error_exit
+from scanner.cli.util import ERROR_EXITS, EXIT_CODES, error_exit
 
 from .conftest import ROOT
 
@@ -152,7 +152,7 @@ def test_every_command_maps_errors_itself() -> None:
     """Commands are also invoked on their own (tests, embedding): each one maps errors,
     not only the root group."""
     from scanner.cli import cli
-    from scanner.cliutil import ExitCommand, ExitGroup
+    from scanner.cli.util import ExitCommand, ExitGroup
 
     def walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
         yield path, command
@@ -169,7 +169,7 @@ def test_every_command_maps_errors_itself() -> None:
 def test_a_subcommand_invoked_alone_maps_the_error_too(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from scanner.cli_rbac import rbac
+    from scanner.cli.rbac import rbac
 
     (tmp_path / "ledgergate.yaml").write_text("params:\n  duties: {broken: {}}\n")
     result = CliRunner().invoke(rbac, ["subject", "User/x", str(tmp_path)], catch_exceptions=False)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scanner.cli import cli
-from scanner.cli_evidence import evidence_group, report_cmd
+from scanner.cli.evidence import evidence_group, report_cmd
 from scanner.config import find_config, load_config
 from scanner.evidence.schema import manifest_schema
 from scanner.pipeline import HISTORY_FAMILIES

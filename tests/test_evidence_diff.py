@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.cli_evidence import evidence_group
+from scanner.cli.evidence import evidence_group
 
 from .conftest import FIXTURE_REPOS, copy_fixture_repo, merge_config, write_key_pair
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from tests.kubeapi.fixtures import LIMITED_TOKEN, LIMITED_USER, SCANNER_USER, KubeTarget
 from tests.kubeapi.server import SELF_SUBJECT_REVIEWS, FixtureApiServer
 

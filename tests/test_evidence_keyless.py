@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
-from scanner.cli_evidence import evidence_group
+from scanner.cli.evidence import evidence_group
 from scanner.evidence import signing
 from scanner.evidence.keyless import SIGSTORE_BUNDLE
 from scanner.evidence.manifest import MANIFEST, sha256
@@ -103,5 +103,7 @@ def test_sign_sigstore_without_an_ambient_identity_is_a_clear_error(
         cli, ["scan", "repo", str(repo), "--evidence", str(out), "--sign-sigstore"]
     )
     assert result.exit_code == 2
+    # the message names both ways to give a token: ambient CI, or a token file
     assert "ambient CI identity token" in result.output
+    assert "SIGSTORE_ID_TOKEN_FILE" in result.output
     assert "Traceback" not in result.output

@@ -66,7 +66,7 @@ def test_rich_markup_in_names_and_messages_is_data(tmp_path: Path) -> None:
         'data: {DB_PASSWORD: "[/red]:smile:"}\n'
     )
     for color in (False, True):
-        from scanner.cliutil import load_scan_config
+        from scanner.cli.util import load_scan_config
         from scanner.pipeline import scan_repo
         from scanner.reporters.table import TableReporter
 
@@ -321,7 +321,7 @@ data:
 def test_traefik_static_config_in_args_or_configmap_is_judged(
     tmp_path: Path, text: str, expected: str
 ) -> None:
-    from scanner.cliutil import load_scan_config
+    from scanner.cli.util import load_scan_config
     from scanner.model import Status
     from scanner.pipeline import scan_repo
 

@@ -54,7 +54,7 @@ def test_a_bad_image_key_at_the_merge_base_exits_2(
 
 
 def test_cli_flags_do_not_reach_the_params_rules_see(tmp_path: Path) -> None:
-    from scanner.cli_image import ImageFlags
+    from scanner.cli.image import ImageFlags
     from scanner.config import load_config
 
     ca = tmp_path / "ca.pem"
@@ -88,7 +88,7 @@ def test_each_bad_setting_is_a_config_error_naming_its_field(
 
 
 def test_the_injected_settings_decide_whether_registries_are_read(tmp_path: Path) -> None:
-    from scanner.analyzers.images import NOT_ENABLED, ImageAnalyzer
+    from scanner.analyzers.image_report import NOT_ENABLED, ImageAnalyzer
     from scanner.images.settings import ImageScanSettings
     from scanner.inventory import Inventory
     from scanner.sources.repo import RepoSource

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from scanner.errors import ConfigError
 from scanner.model import Status
 from scanner.sources import kubeclient

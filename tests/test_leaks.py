@@ -45,7 +45,7 @@ def test_trie_matches_exactly_the_words() -> None:
 def test_a_leaking_reporter_stops_the_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scanner.reporters.evidence as evidence
+    import scanner.reporters.bundle as evidence
 
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", repo)

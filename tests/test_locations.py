@@ -8,7 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 from functools import cache
 
-from scanner.cliutil import load_scan_config
+from scanner.cli.util import load_scan_config
 from scanner.findings import ScanResult
 from scanner.pipeline import scan_repo
 from scanner.reporters import get_reporter

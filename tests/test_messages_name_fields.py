@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from scanner.analyzers.secrets import field_name
-from scanner.cliutil import load_scan_config
+from scanner.cli.util import load_scan_config
 from scanner.pipeline import scan_repo
 from scanner.shipped import rules_dir
 

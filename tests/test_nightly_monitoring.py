@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from tests.conftest import ROOT
 from tests.kubeapi.fixtures import KubeTarget
 from tests.kubeapi.scan import cli_scan

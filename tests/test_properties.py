@@ -22,7 +22,7 @@ def check_invariants(repo: HostileRepo) -> None:
     from scanner.evidence.leaks import find_leak
     from scanner.pipeline import repo_source, run_scan
     from scanner.reporters import get_reporter
-    from scanner.reporters.evidence import BundleInputs, build_files
+    from scanner.reporters.bundle import BundleInputs, build_files
     from scanner.reporters.table import TableReporter
 
     root = Path(tempfile.mkdtemp(prefix="hostile-"))

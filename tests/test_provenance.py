@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from scanner.cli_cluster import cluster
+from scanner.cli.cluster import cluster
 from scanner.findings import ScanResult
 from scanner.model import Finding, Status
 from tests.gitrepos.builder import Keys, Repo, manifest

@@ -60,7 +60,7 @@ def test_readme_command_exists_with_its_options(line: str) -> None:
 
 def test_exit_code_table_matches_the_code() -> None:
     """The README's exit-code table is exactly ``EXIT_CODES`` (codes and meanings)."""
-    from scanner.cliutil import EXIT_CODES
+    from scanner.cli.util import EXIT_CODES
 
     section = README.split("### Exit codes", 1)[1].split("\n### ", 1)[0]
     rows = {}

@@ -84,7 +84,7 @@ def test_every_parameter_a_rule_reads_is_defined_and_every_one_defined_is_read()
 
 
 def test_fail_on_choices_are_the_severity_enum() -> None:
-    from scanner.cliutil import FAIL_ON_NONE, SEVERITIES
+    from scanner.cli.util import FAIL_ON_NONE, SEVERITIES
     from scanner.model import Severity
 
     assert tuple(s.value for s in Severity) == SEVERITIES

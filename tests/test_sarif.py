@@ -77,7 +77,7 @@ def test_sarif_region_points_at_the_offending_field() -> None:
 
 
 def test_artifact_uris_are_percent_encoded(tmp_path: Path) -> None:
-    from scanner.cliutil import load_scan_config
+    from scanner.cli.util import load_scan_config
     from scanner.pipeline import scan_repo
     from scanner.reporters.sarif import SarifReporter
 

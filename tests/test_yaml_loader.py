@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
+from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
 
 HEAD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.sources.yamldocs import DocumentError, parse_yaml
+from scanner.sources.kubeyaml import DocumentError, parse_yaml
 
 from .conftest import ROOT
 

@@ -29,7 +29,7 @@ def default_analyzers(
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
     from scanner.analyzers.gateway import GatewayRouteAnalyzer
-    from scanner.analyzers.images import ImageAnalyzer
+    from scanner.analyzers.image_report import ImageAnalyzer
     from scanner.analyzers.network import NetworkPolicyAnalyzer
     from scanner.analyzers.postgres import PostgresAnalyzer
     from scanner.analyzers.provenance import ProvenanceAnalyzer

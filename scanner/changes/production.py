@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from scanner.environment import is_production
-from scanner.sources.yamldocs import Document, parse_yaml
+from scanner.sources.kubeyaml import Document, parse_yaml
 
 MAX_MANIFEST_BYTES = 1 << 20
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

@@ -106,8 +106,8 @@ def verify(
     trusted_root: str | None = None,
 ) -> tuple[str, str]:
     """(signer, "") when the bundle vouches for the manifest, else ("", reason)."""
-    from scanner.images.sigstore_bundle import make_verifier, verify_bundle
-    from scanner.images.trust import Identity
+    from scanner.signatures.bundles import make_verifier, verify_bundle
+    from scanner.signatures.identity import Identity
 
     try:
         verifier = make_verifier(trusted_root)

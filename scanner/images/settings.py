@@ -16,8 +16,8 @@ from typing import Any
 
 from scanner import clock
 from scanner.errors import ConfigError
+from scanner.images.checks import ScanSettings
 from scanner.images.registry import RegistryOptions
-from scanner.images.report import ScanSettings
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,7 @@ from typing import Any
 
 from scanner.errors import ConfigError
 from scanner.images.cosign import TrustedKey, load_key
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A certificate identity: exact ``subject`` or ``subject_regexp``, plus OIDC issuer."""
-
-    issuer: str
-    subject: str = ""
-    subject_regexp: str = ""
-
-    def display(self) -> str:
-        """How a person reads it in a message."""
-        who = self.subject or f"/{self.subject_regexp}/"
-        return f"{who} ({self.issuer})"
+from scanner.signatures.identity import Identity
 
 
 @dataclass(frozen=True)

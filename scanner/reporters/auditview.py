@@ -16,6 +16,7 @@ from scanner.evidence.auditor import CONTROLS, RULES
 from scanner.evidence.population import population_name
 from scanner.evidence.sodmatrix import CSV_NAME as SOD_CSV
 from scanner.evidence.sodmatrix import read_matrix_csv
+from scanner.model import Severity
 from scanner.reporters.view import ReportView
 
 
@@ -63,7 +64,7 @@ STATUS_WORDS = {
     "pass": "passed",
     "not-evaluated": "not evaluated (no resource in scope)",
 }
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITIES = tuple(s.value for s in Severity)  # most severe first
 #: Items listed under each rule of a control; the rest are in the findings section and
 #: the population file (a nightly estate has thousands per rule).
 ITEMS_PER_RULE = 25

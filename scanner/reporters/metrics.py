@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from scanner.findings import ScanResult
-from scanner.model import CoverageCategory, Status
+from scanner.model import CoverageCategory, Severity, Status
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -62,11 +62,10 @@ def build_registry(result: ScanResult, run: RunFacts) -> CollectorRegistry:
         ("rule", "status", "severity"),
     )
     counts = Counter((f.rule_id, f.status, f.severity.value) for f in result.findings)
-    severities = ("critical", "high", "medium", "low", "info")
     for status in COUNTED:
-        for severity in severities:
+        for severity in Severity:  # declaration order: most severe first
             total = sum(n for (_, s, v), n in counts.items() if s is status and v == severity)
-            by_severity.labels(status.value, severity).set(total)
+            by_severity.labels(status.value, severity.value).set(total)
         for rule in result.rules:  # every rule, zeros included: series stay continuous
             by_rule.labels(rule.id, status.value, rule.severity.value).set(
                 counts.get((rule.id, status, rule.severity.value), 0)

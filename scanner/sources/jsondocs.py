@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from scanner.errors import SourceError
-from scanner.sources.yamldocs import MAX_DEPTH
+from scanner.sources.kubeyaml import MAX_DEPTH
 
 
 class JsonDocError(SourceError, ValueError):

@@ -248,11 +248,16 @@ class KubeClient:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (delay-seconds or an HTTP-date, as urllib3's
+    ``Retry`` reads it), capped; None when absent or unreadable (then: backoff)."""
     if not value:
         return None
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util import Retry
+
     try:
-        seconds = float(value)
-    except ValueError:
+        seconds = Retry().parse_retry_after(value)
+    except InvalidHeader:
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 

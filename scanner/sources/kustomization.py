@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
+from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
 from scanner.yamlutil import PathStep, line_in
 
 FILE_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})

@@ -19,11 +19,11 @@ from scanner.model import Evidence, Finding, Origin, Resource, ResourceRef, Stat
 from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
+from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.origins import concrete
 from scanner.sources.render.templated import templated
-from scanner.sources.yamldocs import Document, DocumentError, parse_yaml
 from scanner.yamlutil import PathStep, parse_path, position_in
 
 YAML_SUFFIXES = {".yaml", ".yml"}

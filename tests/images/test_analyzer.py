@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from scanner.analyzers.images import ImageAnalyzer
+from scanner.analyzers.image_report import ImageAnalyzer
 from scanner.analyzers.secrets import SecretLiteralsAnalyzer
 from scanner.config import default_params
 from scanner.engine import Engine

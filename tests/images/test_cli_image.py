@@ -9,7 +9,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from scanner.cli_image import scan_image_cmd
+from scanner.cli.image import scan_image_cmd
 
 from .conftest import Registry
 from .test_trivy import FILES, REPORT
@@ -157,7 +157,7 @@ def test_config_errors_in_image_trust_name_the_field(tmp_path: Path) -> None:
 def test_image_options_decorator_for_other_commands(tmp_path: Path, keys) -> None:  # type: ignore[no-untyped-def]
     import click
 
-    from scanner.cli_image import ImageFlags, image_options
+    from scanner.cli.image import ImageFlags, image_options
     from scanner.config import load_config
 
     _, pub = keys["release"]

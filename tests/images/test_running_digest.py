@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.analyzers.images import ImageAnalyzer
+from scanner.analyzers.image_report import ImageAnalyzer
 from scanner.inventory import Inventory
 from scanner.model import Origin, Resource, ResourceRef
 

@@ -14,14 +14,11 @@ import pytest
 import requests
 
 from scanner.images.registry import OCI_INDEX, RegistryClient, RegistryOptions
-from scanner.images.sigstore_bundle import (
-    make_verifier,
-    subject_problem,
-    verifier_for,
-    verify_bundle,
-)
-from scanner.images.trust import Identity, TrustPolicy
+from scanner.images.sigstore_bundle import verifier_for
+from scanner.images.trust import TrustPolicy
 from scanner.images.verdict import SignatureVerdict
+from scanner.signatures.bundles import make_verifier, subject_problem, verify_bundle
+from scanner.signatures.identity import Identity
 
 from .conftest import Registry
 from .oci import attach_bundle

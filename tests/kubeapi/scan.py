@@ -102,7 +102,7 @@ def cli_scan(
     """``scan cluster --format json`` through the CLI with the test rule set: (exit, JSON)."""
     from click.testing import CliRunner
 
-    from scanner.cli_cluster import cluster
+    from scanner.cli.cluster import cluster
 
     config = folder / "ledgergate.yaml"
     config.write_text(f"rules:\n  exclude: {TEST_RULE_EXCLUDES}\n")

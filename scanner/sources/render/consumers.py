@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.render.helm import Consumer
 from scanner.sources.render.helmmap import ValuesSource
-from scanner.sources.yamldocs import Document, parse_yaml
 from scanner.yamlutil import compose
 
 ReadText = Callable[[str], str | None]

@@ -31,11 +31,11 @@ from scanner import kinds
 from scanner.config import HelmChartConfig, RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
+from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.render.base import RenderedObject, RenderOutput
 from scanner.sources.render.helmmap import HelmFieldMap, Section, ValuesSource, defines_of
 from scanner.sources.render.proc import RenderRunError, run_bounded
 from scanner.sources.render.scrubbing import scrub_message, secrets_in, secrets_of_files
-from scanner.sources.yamldocs import Document, parse_yaml
 
 ReadText = Callable[[str], str | None]
 WORKER = Path(__file__).with_name("helm_worker.py")

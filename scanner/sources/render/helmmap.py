@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.render.base import FieldMap, Location
 from scanner.sources.render.origins import concrete, translate
-from scanner.sources.yamldocs import Document, parse_yaml
 from scanner.yamlutil import PathStep, compose, parse_path, walk
 
 ReadText = Callable[[str], str | None]

@@ -31,6 +31,7 @@ import yaml
 from scanner.config import RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
+from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
 from scanner.sources.render.origins import (
     GeneratedFieldMap,
@@ -40,7 +41,6 @@ from scanner.sources.render.origins import (
 )
 from scanner.sources.render.proc import RenderRunError, run_bounded
 from scanner.sources.render.scrubbing import generator_secrets, scrub_message, secrets_of_files
-from scanner.sources.yamldocs import Document, parse_yaml
 
 ReadText = Callable[[str], str | None]
 

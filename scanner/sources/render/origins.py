@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from scanner import kinds
+from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.render.base import FieldMap, Location
-from scanner.sources.yamldocs import Document, parse_yaml
 from scanner.yamlutil import PathStep, compose, parse_path, walk
 
 try:  # pragma: no cover - depends on how PyYAML was built

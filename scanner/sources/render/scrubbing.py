@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from scanner.redaction import assignments, find_secrets, scrub
-from scanner.sources.yamldocs import Document, parse_yaml
+from scanner.sources.kubeyaml import Document, parse_yaml
 
 ReadText = Callable[[str], str | None]
 #: Most files read to scrub one message (only a failed render pays this).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cliutil import ExitCommand, fail, write_file
+from scanner.cli.util import ExitCommand, fail, write_file
 
 
 @click.command("init", cls=ExitCommand)

@@ -16,7 +16,6 @@ from scanner.errors import ReportError
 from scanner.evidence import archive, signing
 from scanner.evidence.attest import manifest_extras
 from scanner.evidence.auditor import auditor_files
-from scanner.evidence.inventory import secret_values, snapshot
 from scanner.evidence.leaks import find_leak
 from scanner.evidence.manifest import (
     MANIFEST,
@@ -28,6 +27,7 @@ from scanner.evidence.manifest import (
 )
 from scanner.evidence.series import PreviousBundle, find_previous, read_previous
 from scanner.evidence.settings import AuditSettings
+from scanner.evidence.snapshot import secret_values, snapshot
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scanner import clock
-from scanner.cliutil import OutputOptions, fail, options_into, write_file
+from scanner.cli.util import OutputOptions, fail, options_into, write_file
 
 if TYPE_CHECKING:
     from scanner.findings import ScanResult

@@ -1,6 +1,6 @@
 """Helpers every command module shares: exit codes, errors, progress, outputs.
 
-Command modules (``cli.py``, ``cli_cluster.py``, ...) import these rather than each
+Command modules (``cli/__init__.py``, ``cli/cluster.py``, ...) import these rather than each
 other, so registering a command never creates an import cycle.
 """
 
@@ -295,15 +295,8 @@ def output_options(func: F) -> F:
     """Add the output options to a scan command; it receives them as ``outputs``."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def guarded(*args: Any, outputs: OutputOptions, **kwargs: Any) -> Any:
         use_fingerprint_key(kwargs.pop("fingerprint_key"), kwargs.get("path"))
-        outputs = OutputOptions(
-            kwargs.pop("fmt"),
-            kwargs.pop("output"),
-            kwargs.pop("sarif"),
-            kwargs.pop("json_out"),
-            kwargs.pop("fail_on"),
-        )
         from scanner.outputs import OutputError, remove_stale
 
         try:  # an earlier run's report must not survive a run that fails or is stopped
@@ -313,7 +306,16 @@ def output_options(func: F) -> F:
         with interruptible():
             return func(*args, outputs=outputs, **kwargs)
 
-    options = [
+    fingerprint = click.option(
+        "--fingerprint-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="File holding the organisation key for secret fingerprints (HMAC-SHA256) "
+        "[default: $LEDGERGATE_FINGERPRINT_KEY]. Keep it outside the scanned tree. "
+        "Without a key a redacted value shows only its detector type and length.",
+    )
+    into = options_into(
+        OutputOptions,
+        "outputs",
         click.option(
             "--format",
             "fmt",
@@ -337,13 +339,6 @@ def output_options(func: F) -> F:
             help="Also write the JSON report here.",
         ),
         click.option(
-            "--fingerprint-key",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="File holding the organisation key for secret fingerprints (HMAC-SHA256) "
-            "[default: $LEDGERGATE_FINGERPRINT_KEY]. Keep it outside the scanned tree. "
-            "Without a key a redacted value shows only its detector type and length.",
-        ),
-        click.option(
             "--fail-on",
             type=click.Choice((*SEVERITIES, FAIL_ON_NONE)),
             help="Lowest severity that makes the exit code 1 [default: high, or failOn in the "
@@ -351,11 +346,9 @@ def output_options(func: F) -> F:
             "`none`: findings go to the outputs only, exit 0 (a nightly job that should fail "
             "only when the scan is incomplete, 4, or broken, 3).",
         ),
-    ]
-    wrapped: Any = wrapper
-    for option in reversed(options):
-        wrapped = option(wrapped)
-    return wrapped  # type: ignore[no-any-return]
+    )
+    wrapped: Any = fingerprint(guarded)
+    return into(wrapped)  # type: ignore[no-any-return]
 
 
 def finish_scan(

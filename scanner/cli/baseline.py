@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cliutil import ExitGroup, fail, load_scan_config, progress, write_file
+from scanner.cli.util import ExitGroup, fail, load_scan_config, progress, write_file
 
 
 @click.group("baseline", cls=ExitGroup)

@@ -1,6 +1,6 @@
 """``ledgergate rbac``: who can do what, and which duties a subject holds.
 
-Registered by ``cli.py`` with ``cli.add_command(rbac)``. Answers come from
+Registered by ``cli/__init__.py`` with ``cli.add_command(rbac)``. Answers come from
 :mod:`scanner.rbac.query`, which takes an Inventory; here the inventory is read from a
 repository. Files that cannot be read are listed on stderr (and under ``incomplete`` in
 JSON): the answer may then miss a binding, and the command says so.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scanner.cliutil import ExitGroup, fail, options_into
+from scanner.cli.util import ExitGroup, fail, options_into
 
 if TYPE_CHECKING:  # the inventory (sources, redaction) loads only when a command runs
     from scanner.inventory import Inventory

@@ -1,6 +1,6 @@
 """``ledgergate scan cluster``: the nightly audit of a live cluster (read-only).
 
-Attached under the ``scan`` group in cli.py; exit codes and outputs are the same as
+Attached under the ``scan`` group in cli/__init__.py; exit codes and outputs are the same as
 ``scan repo`` (it reuses their helpers), so a CronJob and a CI gate read them alike.
 """
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from scanner.cli_change import trust_options
-from scanner.cli_evidence import AuditOptions, audit_options
-from scanner.cli_image import ImageFlags, image_options
-from scanner.cli_nightly import RunOptions, nightly_options
-from scanner.cliutil import (
+from scanner.cli.change import trust_options
+from scanner.cli.evidence import AuditOptions, audit_options
+from scanner.cli.image import ImageFlags, image_options
+from scanner.cli.nightly import RunOptions, nightly_options
+from scanner.cli.util import (
     ExitCommand,
     OutputOptions,
     finish_scan,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from scanner.cliutil import (
+from scanner.cli.util import (
     ExitCommand,
     OutputOptions,
     finish_scan,
@@ -206,7 +206,7 @@ def scan_image_cmd(
     from scanner.imageref import parse
     from scanner.pipeline import load_ruleset, run_scan
     from scanner.rules import RuleSet
-    from scanner.sources.image import ImageSource
+    from scanner.sources.image_refs import ImageSource
 
     for ref in refs:
         parse(ref)

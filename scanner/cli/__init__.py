@@ -1,6 +1,6 @@
 """Command line: the only place that prints, and the only place that exits.
 
-Exit codes (``cliutil.EXIT_CODES``, the README's table): 0 nothing at or above the
+Exit codes (``cli.util.EXIT_CODES``, the README's table): 0 nothing at or above the
 threshold; 1 findings at or above ``--fail-on`` or any ``error`` result; 2 usage or
 configuration error; 3 internal error (a bug: please report it); 4 scan incomplete
 (a coverage gap).
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scanner import __version__
-from scanner.cli_evidence import AuditOptions, audit_options
-from scanner.cli_image import ImageFlags, image_options
-from scanner.cliutil import (
+from scanner.cli.evidence import AuditOptions, audit_options
+from scanner.cli.image import ImageFlags, image_options
+from scanner.cli.util import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
@@ -299,7 +299,7 @@ def main() -> None:
     """Console-script entry point; turns an unexpected crash into exit 3 with a short note.
 
     A :class:`~scanner.errors.ScannerError` never gets here: the root group
-    (:class:`~scanner.cliutil.ExitGroup`) maps its class to the exit code.
+    (:class:`~scanner.cli.util.ExitGroup`) maps its class to the exit code.
     """
     try:
         cli.main(prog_name="ledgergate", standalone_mode=True)
@@ -312,13 +312,13 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     """Command groups that live in their own modules (one module per capability)."""
-    from scanner.cli_baseline import baseline
-    from scanner.cli_change import changes
-    from scanner.cli_cluster import cluster
-    from scanner.cli_evidence import evidence_group, report_cmd
-    from scanner.cli_image import scan_image_cmd
-    from scanner.cli_init import init_cmd
-    from scanner.cli_rbac import rbac
+    from scanner.cli.baseline import baseline
+    from scanner.cli.change import changes
+    from scanner.cli.cluster import cluster
+    from scanner.cli.evidence import evidence_group, report_cmd
+    from scanner.cli.image import scan_image_cmd
+    from scanner.cli.init import init_cmd
+    from scanner.cli.rbac import rbac
 
     scan.add_command(cluster)
     scan.add_command(changes)

@@ -1,6 +1,6 @@
 """``ledgergate scan changes``: change-control evidence from a repository's history.
 
-Attached under the ``scan`` group in cli.py; outputs, bundle and exit codes are those of
+Attached under the ``scan`` group in cli/__init__.py; outputs, bundle and exit codes are those of
 every scan command, plus the change log (``--changelog``, and in the bundle).
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from scanner.cli_evidence import AuditOptions, audit_options
-from scanner.cliutil import (
+from scanner.cli.evidence import AuditOptions, audit_options
+from scanner.cli.util import (
     ExitCommand,
     OutputOptions,
     fail,

@@ -81,8 +81,8 @@ class ImageAnalyzer(Analyzer):
         if self.static is not None:
             missing = "no precomputed image report in the fixture's .facts.yaml"
             return {i: dict(self.static.get(i) or _missing(i, missing)) for i in images}
+        from scanner.images.checks import ImageScanner
         from scanner.images.registry import RegistryClient
-        from scanner.images.report import ImageScanner
 
         settings = self._settings(params)
         client = self.client or RegistryClient(settings.registry)
@@ -117,7 +117,7 @@ def running_image(resource: Resource, container: dict[str, Any]) -> dict[str, An
 
 
 def _missing(image: str, why: str) -> dict[str, Any]:
-    from scanner.images.report import error_report
+    from scanner.images.checks import error_report
 
     return error_report(image, why)
 
@@ -126,7 +126,7 @@ def workload_fact(
     containers: list[dict[str, Any]], reports: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
     """Per-container entries plus, per aspect, ``_error`` when any image could not be judged."""
-    from scanner.images.report import summary_errors
+    from scanner.images.checks import summary_errors
 
     entries: list[dict[str, Any]] = []
     problems: dict[str, list[str]] = {a: [] for a in ASPECTS}

@@ -7,7 +7,7 @@ import json
 from scanner.evidence import s3store
 from scanner.evidence.manifest import MANIFEST, sha256
 from scanner.evidence.series import PreviousBundle, series_target
-from scanner.reporters.evidence import BundleInputs, build_files
+from scanner.reporters.bundle import BundleInputs, build_files
 
 
 def _previous(bundles: dict[str, bytes], target: dict[str, str]) -> PreviousBundle | None:

@@ -2,7 +2,7 @@
 
 ``audit_options`` adds ``--waivers``, ``--evidence`` and ``--sign-key`` to any scan
 command and hands it one :class:`AuditOptions` value, so the repo, cluster and image
-scans share one implementation. Like ``cli.py``, only this module prints or exits.
+scans share one implementation. Like ``cli/__init__.py``, only this module prints or exits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from scanner.cliutil import (
+from scanner.cli.util import (
     EXIT_FINDINGS,
     ExitCommand,
     ExitGroup,
@@ -85,7 +85,7 @@ class AuditOptions:
         from dataclasses import replace
 
         from scanner.evidence.settings import from_config
-        from scanner.reporters.evidence import BundleInputs, write_bundle
+        from scanner.reporters.bundle import BundleInputs, write_bundle
 
         base = config.path.parent if config.path else None
         audit = from_config(
@@ -105,7 +105,7 @@ class AuditOptions:
             audit=audit,
         )
         if isinstance(self.evidence, str):  # s3://bucket/prefix/
-            from scanner.reporters.s3bundle import write_bundle_s3
+            from scanner.reporters.bundle_s3 import write_bundle_s3
 
             key = write_bundle_s3(inputs, self.evidence)
             click.echo(f"ledgergate: evidence bundle uploaded to {self.evidence}{key}", err=True)
@@ -567,7 +567,7 @@ def _load_view(path: Path) -> Any:
     from scanner.evidence import archive
     from scanner.evidence.findings_doc import load_findings
     from scanner.evidence.manifest import MANIFEST
-    from scanner.reporters.evidence import bundle_view
+    from scanner.reporters.bundle import bundle_view
     from scanner.reporters.view import build_view
 
     doc = load_findings(path)
