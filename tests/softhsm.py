@@ -34,9 +34,21 @@ def softhsm_token(folder: Path, label: str) -> Iterator[None]:
             [*init, "--so-pin", SO_PIN], capture_output=True, text=True, timeout=60, check=False
         )
         assert done.returncode == 0, done.stderr
+        _reload()
         yield
     finally:
         if old is None:
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = old
+        _reload()
+
+
+def _reload() -> None:
+    """python-pkcs11 keeps one loaded module per process, and SoftHSM2 reads its config
+    once at C_Initialize: re-initialise so a token made after an earlier test is seen."""
+    try:
+        import pkcs11
+    except ImportError:
+        return
+    pkcs11.lib(MODULE).reinitialize()

@@ -377,7 +377,7 @@ def test_report_rerenders_the_bundle_from_findings(
         csv_out = _invoke(report_cmd, str(bundle), "--format", "csv", "--key", str(public))
         assert csv_out.output == (tmp_path / "d" / "b" / "controls.csv").read_text()
         md = _invoke(report_cmd, str(bundle), "--format", "md", "--key", str(public)).output
-        assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:1` |" in md
+        assert "| waived | high | `LG-TLS-001` | `platform/traefik/ingressroute.yaml:7` |" in md
         assert (
             "| RISK-7 | `LG-TLS-001` | carol@finance.example "
             "| dave@finance.example | 2026-03-31 |" in md
