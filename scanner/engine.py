@@ -292,40 +292,39 @@ class Engine:
                 yield _with_environment_note(finding, rule, env)
 
     @staticmethod
-    def _no_pod_spec(rule: Rule, resource: Resource) -> Finding:
-        """A workload without a pod spec (a patch, an unrendered fragment) cannot be judged."""
-        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
-        where = ".".join(info.pod_spec_path) if info else "the pod template"
+    def _pod_error(
+        rule: Rule, resource: Resource, message: str, paths: list[str], shown: Sequence[str]
+    ) -> Finding:
+        """An ``error`` for a workload whose pod spec cannot be judged at ``paths``."""
         return Finding(
             rule_id=rule.id,
             status=Status.ERROR,
             severity=rule.severity,
             title=rule.title,
-            message=f"{NO_POD_SPEC}: {where} is missing (a patch or an incomplete object?)",
+            message=message,
             resource=resource.ref,
             origin=resource.origin,
+            evidence=tuple(Evidence(p) for p in shown),
             controls=rule.controls,
-            fingerprint=fingerprint(rule.id, resource, resource.origin, [where]),
+            fingerprint=fingerprint(rule.id, resource, resource.origin, paths),
         )
 
-    @staticmethod
-    def _unreadable_items(rule: Rule, resource: Resource, items: Sequence[str]) -> Finding:
+    @classmethod
+    def _no_pod_spec(cls, rule: Rule, resource: Resource) -> Finding:
+        """A workload without a pod spec (a patch, an unrendered fragment) cannot be judged."""
+        info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+        where = ".".join(info.pod_spec_path) if info else "the pod template"
+        message = f"{NO_POD_SPEC}: {where} is missing (a patch or an incomplete object?)"
+        return cls._pod_error(rule, resource, message, [where], shown=())
+
+    @classmethod
+    def _unreadable_items(cls, rule: Rule, resource: Resource, items: Sequence[str]) -> Finding:
         """A container list emptied of items that are no objects cannot pass a rule over it."""
         info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
         lead = ".".join(info.pod_spec_path) + "." if info and info.pod_spec_path else ""
         paths = [f"{lead}{item}" for item in items]
-        return Finding(
-            rule_id=rule.id,
-            status=Status.ERROR,
-            severity=rule.severity,
-            title=rule.title,
-            message=f"{', '.join(paths[:3])} is not an object: the containers cannot be judged",
-            resource=resource.ref,
-            origin=resource.origin,
-            evidence=tuple(Evidence(p) for p in paths[:3]),
-            controls=rule.controls,
-            fingerprint=fingerprint(rule.id, resource, resource.origin, paths),
-        )
+        message = f"{', '.join(paths[:3])} is not an object: the containers cannot be judged"
+        return cls._pod_error(rule, resource, message, paths, shown=paths[:3])
 
     def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
         for name in rule.requires:
