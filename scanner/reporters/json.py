@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from scanner.findings import ScanResult
@@ -79,6 +80,28 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
     return doc
 
 
+def render_json(doc: Mapping[str, Any]) -> str:
+    """A findings document as the JSON reporter writes it (pretty, sorted keys)."""
+    return encode_json(doc).decode()
+
+
+def encode_json(doc: Mapping[str, Any]) -> bytes:
+    """:func:`render_json` as UTF-8 bytes, joined in pieces: ``json.dumps`` with an indent
+    collects every token of the document in one list first, which at 50k objects held
+    several hundred MB of small strings at once."""
+    pieces: list[bytes] = []
+    batch: list[str] = []
+    encoder = json.JSONEncoder(indent=2, sort_keys=True)
+    for chunk in encoder.iterencode(doc):
+        batch.append(chunk)
+        if len(batch) >= 4096:
+            pieces.append("".join(batch).encode())
+            batch.clear()
+    batch.append("\n")
+    pieces.append("".join(batch).encode())
+    return b"".join(pieces)
+
+
 class JsonReporter(Reporter):
     """Deterministic JSON: sorted keys, stable finding order."""
 
@@ -92,5 +115,4 @@ class JsonReporter(Reporter):
         """Pretty JSON with a trailing newline."""
         # an image scan's verdicts are per image (a handful): each pass is the answer
         full = self.full or result.target.get("type") == "image"
-        doc = result_to_dict(result, full=full)
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return render_json(result_to_dict(result, full=full))
