@@ -65,3 +65,30 @@ def test_findings_are_a_stream_in_inventory_order(tmp_path: Path) -> None:
     listed, _ = Engine(rules, {}, []).run(inventory)
     assert [first, *rest] == listed
     assert any(f.status is Status.PASS for f in listed)
+
+
+def test_findings_on_one_object_share_read_only_parts_with_the_same_json(
+    tmp_path: Path,
+) -> None:
+    """The document shares ``resource``/``controls`` dicts between findings; its JSON is the
+    same bytes as one built finding by finding."""
+    import json
+
+    from scanner.pipeline import scan_repo
+    from scanner.reporters.base import finding_to_dict
+    from scanner.reporters.json import encode_json, result_to_dict
+
+    generate(tmp_path / "repo", 30)
+    result = scan_repo(tmp_path / "repo", load_config(None))
+    doc = result_to_dict(result, full=True)
+    alone = [finding_to_dict(f) for f in result.findings]
+    assert json.dumps(doc["findings"], sort_keys=True) == json.dumps(alone, sort_keys=True)
+    assert encode_json(doc) == (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    by_ref: dict[str, list[int]] = {}
+    for f in doc["findings"]:
+        if f["resource"]:
+            by_ref.setdefault(json.dumps(f["resource"], sort_keys=True), []).append(
+                id(f["resource"])
+            )
+    assert any(len(ids) > 1 for ids in by_ref.values())
+    assert all(len(set(ids)) == 1 for ids in by_ref.values())

@@ -50,6 +50,7 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
     bundle's ``findings.json``, whose population rows point into it)."""
     counts = result.counts()
     shown = result.findings if full else [f for f in result.findings if listed(f)]
+    shared: dict[Any, Any] = {}  # parts findings on one object and rule share, read-only
     doc: dict[str, Any] = {
         "schemaVersion": OUTPUT_SCHEMA_VERSION,
         "tool": {"name": "ledgergate", "version": result.tool_version},
@@ -66,7 +67,7 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
                 else {}
             ),
         },
-        "findings": [finding_to_dict(f) for f in shown],
+        "findings": [finding_to_dict(f, shared) for f in shown],
         "coverage": coverage_to_list(result),
         "skipped": skipped_to_list(result),
     }
