@@ -36,6 +36,7 @@ def default_analyzers(
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.redis_args import RedisArgsAnalyzer
     from scanner.analyzers.redis_mounts import RedisMountAnalyzer
+    from scanner.analyzers.redis_operator import RedisOperatorAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -46,6 +47,7 @@ def default_analyzers(
         TraefikStaticAnalyzer(),
         RedisArgsAnalyzer(),
         RedisMountAnalyzer(),
+        RedisOperatorAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
