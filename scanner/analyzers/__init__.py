@@ -35,6 +35,7 @@ def default_analyzers(
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.redis_args import RedisArgsAnalyzer
+    from scanner.analyzers.redis_clients import RedisClientAnalyzer
     from scanner.analyzers.redis_mounts import RedisMountAnalyzer
     from scanner.analyzers.redis_operator import RedisOperatorAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
@@ -48,6 +49,7 @@ def default_analyzers(
         RedisArgsAnalyzer(),
         RedisMountAnalyzer(),
         RedisOperatorAnalyzer(),
+        RedisClientAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
