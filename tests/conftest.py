@@ -141,6 +141,30 @@ def copy_fixture_repo(
     return target
 
 
+CUSTOM_RULE = """id: {id}
+title: custom rule under test
+severity: high
+family: workloads
+controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: CM-6}}]
+match:
+  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
+{body}
+remediation: Fix the object so that the rule can judge it.
+procedure: Read the object; passes when the assertion holds.
+"""
+
+
+def custom_rule_repo(root: Path, rule_id: str, body: str) -> Path:
+    """``root`` as a repository whose own rule folder (``policies/``) holds one Deployment
+    rule, the only one selected; ``body`` is its YAML from ``assert`` on (a line indented
+    by two spaces still belongs to ``match``, e.g. a ``condition``)."""
+    policies = root / "policies"
+    policies.mkdir(parents=True, exist_ok=True)
+    (policies / f"{rule_id}.yaml").write_text(CUSTOM_RULE.format(id=rule_id, body=body))
+    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [policies]\n  include: [{rule_id}]\n")
+    return root
+
+
 def merge_config(config: Path, extra: dict[str, Any]) -> None:
     """Merge sections into a ``ledgergate.yaml`` (appending a second ``rules:`` would be a
     duplicate key, which the tool refuses)."""
