@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
+
+if TYPE_CHECKING:
+    from scanner.findings import ScanResult
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_REPOS = ROOT / "fixtures" / "repos"
@@ -87,6 +91,17 @@ def run_cli() -> Callable[..., Result]:
         return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kw)  # type: ignore[arg-type]
 
     return invoke
+
+
+@functools.cache
+def scanned_fixture_repo(name: str = "odoo-finance-noncompliant") -> ScanResult:
+    """A fixture repo scanned in place with its own configuration, once per test process:
+    every module reading the same scan shares it (a :class:`ScanResult` is frozen)."""
+    from scanner.config import find_config, load_config
+    from scanner.pipeline import scan_repo
+
+    repo = FIXTURE_REPOS / name
+    return scan_repo(repo, load_config(find_config(repo, None)))
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:
