@@ -19,10 +19,7 @@ REPO = FIXTURE_REPOS / "odoo-finance-noncompliant"
 FILE = "platform/monitoring/node-agent.yaml"
 #: rule id → the line its ``# expect:`` marker is on, in FILE (all far below line 1)
 MARKS = {rule: line for path, rule, line in marker_lines(REPO) if path == FILE}
-#: LG-WKL-003's evidence names the container's ``ports`` list (its fingerprint keeps that
-#: path), so its findings point at the ``ports:`` key, two lines above the hostPort marker
 _LINES = (REPO / FILE).read_text(encoding="utf-8").splitlines()
-MARKS["LG-WKL-003"] = next(i for i, t in enumerate(_LINES, 1) if t.strip() == "ports:")
 
 
 @cache
