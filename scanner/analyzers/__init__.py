@@ -36,6 +36,7 @@ def default_analyzers(
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.redis_args import RedisArgsAnalyzer
     from scanner.analyzers.redis_mounts import RedisMountAnalyzer
+    from scanner.analyzers.registries import RegistryApprovalAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -56,6 +57,7 @@ def default_analyzers(
         StorageAnalyzer(),
         PostgresAnalyzer(),
         RbacAnalyzer(),
+        RegistryApprovalAnalyzer(),
         ImageAnalyzer(settings=images),
         GateAnalyzer(),
         ChangeAnalyzer(),
