@@ -38,6 +38,7 @@ def default_analyzers(
     from scanner.analyzers.redis_clients import RedisClientAnalyzer
     from scanner.analyzers.redis_mounts import RedisMountAnalyzer
     from scanner.analyzers.redis_operator import RedisOperatorAnalyzer
+    from scanner.analyzers.registries import RegistryApprovalAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -60,6 +61,7 @@ def default_analyzers(
         StorageAnalyzer(),
         PostgresAnalyzer(),
         RbacAnalyzer(),
+        RegistryApprovalAnalyzer(),
         ImageAnalyzer(settings=images),
         GateAnalyzer(),
         ChangeAnalyzer(),
