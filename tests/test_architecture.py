@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.imageref",
             "scanner.redaction",
             "scanner.outputs",
+            "scanner.jsontext",
             "scanner.parallel",
         ),
     ),
