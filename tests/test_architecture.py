@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.redaction",
             "scanner.outputs",
             "scanner.jsontext",
+            "scanner.cache",
             "scanner.parallel",
         ),
     ),

@@ -103,6 +103,14 @@ def scan() -> None:
     help="Configuration file (default: ledgergate.yaml at PATH, or at the merge base with "
     "--base). Given here it is trusted and replaces the repository's.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Content cache of parsed files and Helm/Kustomize renders, keyed by content "
+    "digests so repeated scans (pre-commit, --base) skip unchanged work. Default: "
+    "$LEDGERGATE_CACHE_DIR, else $XDG_CACHE_HOME/ledgergate; keep it outside the repository.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the content cache.")
 @output_options
 @audit_options
 @image_options()
@@ -111,6 +119,8 @@ def scan_repo_cmd(
     base: str | None,
     only_changed_files: bool,
     config_path: Path | None,
+    cache_dir: Path | None,
+    no_cache: bool,
     outputs: OutputOptions,
     audit: AuditOptions,
     image_flags: ImageFlags,
@@ -133,6 +143,7 @@ def scan_repo_cmd(
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
     targets = resolve_targets(path)
+    _use_cache(targets.root, None if no_cache else cache_dir, default=not no_cache)
     if base:
         _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
     root = targets.root
@@ -147,6 +158,20 @@ def scan_repo_cmd(
     )
     audit.keep_inventory(outcome.inventory)
     finish_scan(targets.narrow(outcome.result), config, outputs, bundle=audit.write_bundle)
+
+
+def _use_cache(root: Path, given: Path | None, *, default: bool) -> None:
+    """Turn the content cache on (``given``, else the default folder) or off. Never inside
+    the scanned tree, which is untrusted in pre-merge mode: a given folder there is an
+    error, the default folder there (a scan of the home folder) means no cache."""
+    from scanner import cache
+
+    folder = given or (cache.default_dir() if default else None)
+    if folder is not None and folder.resolve().is_relative_to(root.resolve()):
+        if given is not None:
+            fail(f"--cache-dir {given} is inside the scanned repository; choose one outside it")
+        folder = None
+    cache.configure(folder)
 
 
 def _scan_premerge(
