@@ -138,6 +138,7 @@ def scan_repo_cmd(
     but could not be read (a coverage gap).
     """
     from scanner.pipeline import repo_source, run_scan
+    from scanner.sources.repo import RepoSource
     from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
@@ -149,8 +150,11 @@ def scan_repo_cmd(
     root = targets.root
     config = image_flags.apply(load_scan_config(root, config_path))
     analyzers = image_flags.analyzers(config)
+    source = repo_source(root, config)
+    if isinstance(source, RepoSource):
+        source.kept = targets.selected
     outcome = run_scan(
-        repo_source(root, config),
+        source,
         config,
         analyzers=analyzers,
         progress=progress(sys.stderr.isatty()),

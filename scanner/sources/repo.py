@@ -231,6 +231,9 @@ class RepoSource(Source):
         self._covered: set[str] = set()
         #: Files whose documents came from the content cache, their nodes not yet parsed.
         self._without_nodes: set[str] = set()
+        #: Repo paths whose findings are kept (``scan repo FILE...``); None keeps all. A
+        #: cached file outside them is not parsed again to place evidence nobody sees.
+        self.kept: tuple[str, ...] | None = None
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty."""
@@ -270,6 +273,7 @@ class RepoSource(Source):
                 origin.path in self._without_nodes
                 and finding.status is not Status.PASS
                 and any(e.path and not e.line for e in finding.evidence)
+                and (self.kept is None or _within(origin.path, self.kept))
             ):
                 self._restore_nodes(origin.path)
             tree = self._nodes.get((origin.path, origin.start_line))
@@ -656,6 +660,10 @@ class RepoSource(Source):
         ref = ResourceRef(api_version, kind, namespace, name)
         origin = Origin(path=path, start_line=start, end_line=end)
         return Resource(ref, body, origin, dict(facts or {}))
+
+
+def _within(path: str, selected: tuple[str, ...]) -> bool:
+    return any(path == s or path.startswith(s + "/") for s in selected)
 
 
 def _placed(evidence: Evidence, node: yaml.Node, offset: int, ref: ResourceRef | None) -> Evidence:
