@@ -79,7 +79,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.cli.baseline",
         ),
     ),
-    ("wiring: commands reusing commands' options", ("scanner.cli.change",)),
+    ("wiring: commands reusing commands' options", ("scanner.cli.change", "scanner.cli.repo")),
     ("wiring: the cluster command", ("scanner.cli.cluster",)),
     ("wiring: the root command group", ("scanner.cli",)),
     ("wiring: python -m scanner", ("scanner.__main__",)),

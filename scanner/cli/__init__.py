@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from scanner import __version__
-from scanner.cli.evidence import AuditOptions, audit_options
-from scanner.cli.image import ImageFlags, image_options
 from scanner.cli.util import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
     ExitGroup,
-    OutputOptions,
     fail,
-    finish_scan,
     load_scan_config,
-    output_options,
-    progress,
 )
-
-if TYPE_CHECKING:
-    from scanner.targets import Targets
 
 
 @click.group(
@@ -79,131 +70,6 @@ def cli(no_color: bool, quiet: bool) -> None:
 @cli.group()
 def scan() -> None:
     """Scan a target: a repository, a live cluster, container images or a change history."""
-
-
-@scan.command("repo")
-@click.argument("path", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--base",
-    metavar="REF",
-    help="Pre-merge mode: also scan the merge base of REF and HEAD and fail only on findings "
-    "the change adds or makes worse; configuration, waivers and rule folders are read from "
-    "the merge base, and changes that loosen them are LG-GATE-001 findings.",
-)
-@click.option(
-    "--only-changed-files",
-    is_flag=True,
-    help="With --base: show only findings located in changed files (display only; the exit "
-    "code still judges every finding the change adds).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Configuration file (default: ledgergate.yaml at PATH, or at the merge base with "
-    "--base). Given here it is trusted and replaces the repository's.",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Content cache of parsed files and Helm/Kustomize renders, keyed by content "
-    "digests so repeated scans (pre-commit, --base) skip unchanged work. Default: "
-    "$LEDGERGATE_CACHE_DIR, else $XDG_CACHE_HOME/ledgergate; keep it outside the repository.",
-)
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the content cache.")
-@output_options
-@audit_options
-@image_options()
-def scan_repo_cmd(
-    path: tuple[Path, ...],
-    base: str | None,
-    only_changed_files: bool,
-    config_path: Path | None,
-    cache_dir: Path | None,
-    no_cache: bool,
-    outputs: OutputOptions,
-    audit: AuditOptions,
-    image_flags: ImageFlags,
-) -> None:
-    """Scan the manifests and estate config files of a repository (default: .).
-
-    One folder: that folder is scanned. Files or several paths (a pre-commit hook's
-    staged files): the whole Git work tree is scanned as context, and only findings
-    located in those paths are shown and decide the exit code.
-
-    Inside a Git work tree the files git tracks plus untracked, not-ignored files are
-    read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
-    something does or a rule could not be evaluated, 2 on a usage or config error
-    (with --base: also when git cannot compare the two trees), 4 when an input exists
-    but could not be read (a coverage gap).
-    """
-    from scanner.pipeline import repo_source, run_scan
-    from scanner.sources.repo import RepoSource
-    from scanner.targets import resolve_targets
-
-    if only_changed_files and not base:
-        fail("--only-changed-files needs --base")
-    targets = resolve_targets(path)
-    _use_cache(targets.root, None if no_cache else cache_dir, default=not no_cache)
-    if base:
-        _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
-    root = targets.root
-    config = image_flags.apply(load_scan_config(root, config_path))
-    analyzers = image_flags.analyzers(config)
-    source = repo_source(root, config)
-    if isinstance(source, RepoSource):
-        source.kept = targets.selected
-    outcome = run_scan(
-        source,
-        config,
-        analyzers=analyzers,
-        progress=progress(sys.stderr.isatty()),
-        waivers=audit.load_register(root, config),
-    )
-    audit.keep_inventory(outcome.inventory)
-    finish_scan(targets.narrow(outcome.result), config, outputs, bundle=audit.write_bundle)
-
-
-def _use_cache(root: Path, given: Path | None, *, default: bool) -> None:
-    """Turn the content cache on (``given``, else the default folder) or off. Never inside
-    the scanned tree, which is untrusted in pre-merge mode: a given folder there is an
-    error, the default folder there (a scan of the home folder) means no cache."""
-    from scanner import cache
-
-    folder = given or (cache.default_dir() if default else None)
-    if folder is not None and folder.resolve().is_relative_to(root.resolve()):
-        if given is not None:
-            fail(f"--cache-dir {given} is inside the scanned repository; choose one outside it")
-        folder = None
-    cache.configure(folder)
-
-
-def _scan_premerge(
-    targets: Targets,
-    base: str,
-    only_changed_files: bool,
-    config_path: Path | None,
-    outputs: OutputOptions,
-    audit: AuditOptions,
-    image_flags: ImageFlags,
-) -> None:
-    from scanner.premerge import scan_premerge
-
-    outcome = scan_premerge(
-        targets.root,
-        base,
-        cli_config=config_path,
-        cli_waivers=audit.waivers,
-        adjust=image_flags.apply,
-        analyzers=image_flags.analyzers,
-        progress=progress(sys.stderr.isatty()),
-    )
-    audit.keep_inventory(outcome.inventory)
-    audit.register = outcome.trusted.register
-    audit.waivers_file = outcome.trusted.waivers_path
-    result = targets.narrow(outcome.result)
-    shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
-    finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 
 
 @cli.group()
@@ -348,7 +214,9 @@ def _register_subcommands() -> None:
     from scanner.cli.image import scan_image_cmd
     from scanner.cli.init import init_cmd
     from scanner.cli.rbac import rbac
+    from scanner.cli.repo import scan_repo_cmd
 
+    scan.add_command(scan_repo_cmd)
     scan.add_command(cluster)
     scan.add_command(changes)
     scan.add_command(scan_image_cmd)

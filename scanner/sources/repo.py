@@ -677,7 +677,7 @@ def _placed(evidence: Evidence, node: yaml.Node, offset: int, ref: ResourceRef |
     if path is None:
         return evidence
     steps = parse_path(path)
-    line, column, end_column, complete = position_in(node, steps)
+    line, column, end_column, complete = position_in(node, steps, evidence.value)
     inherited = _pod_level(steps)
     if not complete and inherited:
         found = position_in(node, inherited)
