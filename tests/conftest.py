@@ -258,3 +258,19 @@ def scanned_bundle(base: Path, fixture: str = "odoo-finance-noncompliant") -> Pa
         done = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(base / "b")])
     assert done.exit_code in (0, 1), done.output
     return base / "b"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """CLI scans in tests keep their content cache in a session temp folder, not ~/.cache."""
+    os.environ.setdefault("LEDGERGATE_CACHE_DIR", str(tmp_path_factory.mktemp("lg-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _no_cache_between_tests() -> Any:
+    """An in-process CLI run turns the content cache on for the process; the next test
+    starts without it (a cached render would hide a timeout another test stages)."""
+    yield
+    from scanner import cache
+
+    cache.configure(None)

@@ -42,6 +42,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "scanner.imageref",
             "scanner.redaction",
             "scanner.outputs",
+            "scanner.jsontext",
+            "scanner.cache",
             "scanner.parallel",
         ),
     ),

@@ -48,6 +48,14 @@ from scanner.cli.util import (
     help="Configuration file (default: ledgergate.yaml at PATH, or at the merge base with "
     "--base). Given here it is trusted and replaces the repository's.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Content cache of parsed files and Helm/Kustomize renders, keyed by content "
+    "digests so repeated scans (pre-commit, --base) skip unchanged work. Default: "
+    "$LEDGERGATE_CACHE_DIR, else $XDG_CACHE_HOME/ledgergate; keep it outside the repository.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the content cache.")
 @output_options
 @audit_options
 @image_options()
@@ -56,6 +64,8 @@ def scan_repo_cmd(
     base: str | None,
     only_changed_files: bool,
     config_path: Path | None,
+    cache_dir: Path | None,
+    no_cache: bool,
     outputs: OutputOptions,
     audit: AuditOptions,
     image_flags: ImageFlags,
@@ -73,11 +83,13 @@ def scan_repo_cmd(
     but could not be read (a coverage gap).
     """
     from scanner.pipeline import repo_source, run_scan
+    from scanner.sources.repo import RepoSource
     from scanner.targets import resolve_targets
 
     if only_changed_files and not base:
         fail("--only-changed-files needs --base")
     targets = resolve_targets(path)
+    _use_cache(targets.root, None if no_cache else cache_dir, default=not no_cache)
     root, spinner = targets.root, progress(sys.stderr.isatty())
     changed: set[str] = set()
     if base:
@@ -99,8 +111,11 @@ def scan_repo_cmd(
         scanned, inventory = premerge.result, premerge.inventory
     else:
         config = image_flags.apply(load_scan_config(root, config_path))
+        source = repo_source(root, config)
+        if isinstance(source, RepoSource):
+            source.kept = targets.selected
         outcome = run_scan(
-            repo_source(root, config),
+            source,
             config,
             analyzers=image_flags.analyzers(config),
             progress=spinner,
@@ -111,3 +126,17 @@ def scan_repo_cmd(
     result = targets.narrow(scanned)
     shown = result.only_paths(changed) if only_changed_files else result
     finish_scan(shown, config, outputs, bundle=audit.write_bundle, gate=result)
+
+
+def _use_cache(root: Path, given: Path | None, *, default: bool) -> None:
+    """Turn the content cache on (``given``, else the default folder) or off. Never inside
+    the scanned tree, which is untrusted in pre-merge mode: a given folder there is an
+    error, the default folder there (a scan of the home folder) means no cache."""
+    from scanner import cache
+
+    folder = given or (cache.default_dir() if default else None)
+    if folder is not None and folder.resolve().is_relative_to(root.resolve()):
+        if given is not None:
+            fail(f"--cache-dir {given} is inside the scanned repository; choose one outside it")
+        folder = None
+    cache.configure(folder)

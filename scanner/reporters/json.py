@@ -8,10 +8,10 @@ bundle's own ``findings.json`` (``full=True``) keeps every finding for its point
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
+from scanner import jsontext
 from scanner.findings import ScanResult
 from scanner.model import Finding, Status
 from scanner.reporters.base import (
@@ -93,4 +93,4 @@ class JsonReporter(Reporter):
         # an image scan's verdicts are per image (a handful): each pass is the answer
         full = self.full or result.target.get("type") == "image"
         doc = result_to_dict(result, full=full)
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return jsontext.dumps(doc) + "\n"

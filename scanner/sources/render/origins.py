@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,6 +22,7 @@ import yaml
 
 from scanner import kinds
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.base import FieldMap, Location
 from scanner.yamlutil import PathStep, compose, parse_path, position_in, walk
 
@@ -84,6 +86,13 @@ def translate(body: Any, steps: Sequence[PathStep]) -> tuple[list[PathStep], lis
     return named, indexed
 
 
+@lru_cache(maxsize=16)
+def _lines(text: str) -> list[str]:
+    """A source file's lines, split once: every object rendered from one large file (a
+    CRD bundle) would split the whole file again."""
+    return text.splitlines()
+
+
 def _name(body: Mapping[str, Any]) -> str:
     meta = body.get("metadata")
     return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
@@ -113,7 +122,7 @@ class SourceFiles:
         if path not in self._docs:
             self._docs[path] = [
                 (str(d.data.get("kind", "")), _name(d.data), d.start_line, d.end_line)
-                for d in parse_yaml(text)
+                for d in parse_cached(text)[0]
                 if isinstance(d, Document) and isinstance(d.data, Mapping)
             ]
         docs = self._docs[path]
@@ -316,7 +325,7 @@ class KustomizeFieldMap(FieldMap):
             if found is not None:
                 return found
         if not self._composed:
-            lines = self.text.splitlines()
+            lines = _lines(self.text)
             self._node = compose("\n".join(lines[self.span[0] - 1 : self.span[1]]))
             self._composed = True
         line, _ = walk(self._node, named)
