@@ -9,7 +9,9 @@ alone with the shipped rules, every namespace counting as production; a
 Not scored, because an excerpt cannot answer them: rules about the whole estate
 (``LG-BAK-002`` namespace coverage, ``LG-WKL-012`` default-deny policies, ``LG-RBAC-100``
 separation of duties), the organisation's registry list (``LG-IMG-003``) and the rules that
-read registries (``LG-IMG-05x``).
+read registries (``LG-IMG-05x``). A case labelled ``estate: true`` holds everything its
+namespace runs (its Namespace and every backup object of it), so the estate rules are
+scored on it too.
 
     python -m bench.accuracy [--cases tests/realworld]
 """
@@ -34,7 +36,8 @@ from scanner.sources.repo import RepoSource
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASES = ROOT / "tests" / "realworld"
-NOT_SCORED = ("LG-BAK-002", "LG-WKL-012", "LG-RBAC-100", "LG-IMG-003", "LG-IMG-05*")
+ESTATE_RULES = ("LG-BAK-002", "LG-WKL-012", "LG-RBAC-100")
+NOT_SCORED = (*ESTATE_RULES, "LG-IMG-003", "LG-IMG-05*")
 
 
 @dataclass
@@ -70,7 +73,8 @@ def evaluate(cases_dir: Path = DEFAULT_CASES) -> dict[str, Score]:
     """Score every labelled case; returns one Score per family."""
     labels = yaml.safe_load((cases_dir / "labels.yaml").read_text())["cases"]
     rules = load_rules(exclude=NOT_SCORED)
-    family_of = {r.id: r.family for r in rules}
+    estate_rules = load_rules(exclude=[r for r in NOT_SCORED if r not in ESTATE_RULES])
+    family_of = {r.id: r.family for r in estate_rules}
     params = {**default_params(), "productionNamespaces": ["*"]}
     scores: dict[str, Score] = {}
     for case in labels:
@@ -79,7 +83,10 @@ def evaluate(cases_dir: Path = DEFAULT_CASES) -> dict[str, Score]:
         unknown = sorted(r for r in expected if r not in family_of)
         if unknown:  # a label naming no shipped rule would silently drop out of the score
             raise ValueError(f"{case['case']}: labelled with unknown rule(s) {unknown}")
-        got = _predicted(rules, params, cases_dir / "cases" / case["case"])
+        if case.get("estate") is not True and expected & set(ESTATE_RULES):
+            raise ValueError(f"{case['case']}: estate rules are scored on estate cases only")
+        mine_rules = estate_rules if case.get("estate") is True else rules
+        got = _predicted(mine_rules, params, cases_dir / "cases" / case["case"])
         got = {r for r in got if family_of.get(r) in families}
         for family in families:
             score = scores.setdefault(family, Score())

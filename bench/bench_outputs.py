@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from bench.bench_cluster import objects
+from tests.chromium import headless
 
 
 def write_repo(root: Path, total: int, per_file: int = 500) -> None:
@@ -36,19 +37,7 @@ def write_repo(root: Path, total: int, per_file: int = 500) -> None:
 
 def chromium_seconds(browser: str, html: Path, profile: Path) -> float:
     """Wall time of a headless Chromium loading and dumping the DOM of ``html``."""
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-        html.resolve().as_uri(),
-    ]
+    command = headless(browser, profile, html, "--dump-dom")
     start = time.perf_counter()
     subprocess.run(command, capture_output=True, timeout=600, check=True)
     return time.perf_counter() - start

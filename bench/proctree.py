@@ -2,14 +2,13 @@
 
 Peak RSS is the largest sum of resident memory over the process and all its descendants
 (forked workers, kubectl, helm), sampled every 20 ms with psutil; CPU is user + system of
-the tree from ``RUSAGE_CHILDREN`` (every descendant was waited for). A single process's
-``ru_maxrss`` would miss forked workers.
+the tree from the child's own ``wait4`` rusage (every descendant was waited for). A single
+process's ``ru_maxrss`` would miss forked workers.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import tarfile
 import tempfile
@@ -75,7 +74,8 @@ def measure(
     on a shared machine); the run then reports the peak seen and a negative return code."""
     import psutil
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if label:
+        print(f"  {label}: running since {time.strftime('%H:%M:%S')} ...", flush=True)
     start = time.perf_counter()
     child = subprocess.Popen(
         list(argv),
@@ -86,7 +86,12 @@ def measure(
     )
     proc = psutil.Process(child.pid)
     peak = 0
-    while child.poll() is None:
+    while True:
+        # wait4: this child's own rusage (it and the descendants it waited for), where
+        # RUSAGE_CHILDREN would carry an earlier, larger tool's peak into this row
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
         peak = max(peak, _tree_rss(proc))
         over = rss_limit_mib is not None and peak > rss_limit_mib * 2**20
         if over or time.perf_counter() - start > timeout_s:
@@ -96,20 +101,23 @@ def measure(
             child.wait()
             break
         time.sleep(0.02)
+    child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of the largest single descendant, in case sampling missed a short peak.
-    peak = max(peak, after.ru_maxrss * 1024)
+    cpu = usage.ru_utime + usage.ru_stime
+    # ru_maxrss of the largest single process of the tree, in case sampling missed a peak.
+    peak = max(peak, usage.ru_maxrss * 1024)
     run = Run(wall, cpu, peak / 2**20, child.returncode)
     if label:  # as soon as it is known: a long benchmark stopped half-way keeps its rows
         print(run.line(label), flush=True)
     return run
 
 
-def unpack_corpus(target: Path, copies: int = 1) -> Path:
-    """Every archive of the shared corpus unpacked into one folder (``copies`` times)."""
+def unpack_corpus(target: Path, copies: int = 1, only: Sequence[str] = ()) -> Path:
+    """Every archive of the shared corpus (or those whose names start with one of
+    ``only``) unpacked into one folder (``copies`` times)."""
     archives = sorted(CORPUS.glob("*.tar.gz"))
+    if only:
+        archives = [a for a in archives if a.name.startswith(tuple(only))]
     if not archives:
         raise SystemExit(f"shared corpus not found at {CORPUS} (set LEDGERGATE_CORPUS)")
     for copy in range(copies):
@@ -121,6 +129,6 @@ def unpack_corpus(target: Path, copies: int = 1) -> Path:
     return target
 
 
-def temp_corpus(copies: int = 1) -> Path:
+def temp_corpus(copies: int = 1, only: Sequence[str] = ()) -> Path:
     """The corpus unpacked into a fresh temp folder (left for the caller's temp dir)."""
-    return unpack_corpus(Path(tempfile.mkdtemp(prefix="lg-corpus-")) / "corpus", copies)
+    return unpack_corpus(Path(tempfile.mkdtemp(prefix="lg-corpus-")) / "corpus", copies, only)

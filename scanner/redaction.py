@@ -321,41 +321,48 @@ def assignments(text: str) -> Iterator[tuple[str, str]]:
         yield "user", match.group(1)
 
 
-def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+def _walk(node: Any, path: str) -> list[tuple[str, str, Any]]:
     """(path, key, value) for every scalar; env entries are keyed by their ``name``.
 
     In a list of strings (``args``, ``command``) an element after a ``--password`` style
     flag (or mysql's ``-p``) is keyed by that flag, so ``["--password", "s3cr3t"]`` is
-    judged like ``password``.
+    judged like ``password``. Collected into one list (nested generators cost a frame
+    per level for every scalar).
     """
+    out: list[tuple[str, str, Any]] = []
+    _collect(node, path, out)
+    return out
+
+
+def _collect(node: Any, path: str, out: list[tuple[str, str, Any]]) -> None:
     if isinstance(node, dict):
         if "name" in node and "value" in node and isinstance(node.get("value"), str):
-            yield f"{path}.value", str(node["name"]), node["value"]
+            out.append((f"{path}.value", str(node["name"]), node["value"]))
             return
         for key, value in node.items():
             if not path and key == "metadata" and isinstance(value, dict):
                 # names and labels hold no secrets; annotations can
                 annotations = value.get("annotations")
                 if annotations is not None:
-                    yield from _walk(annotations, "metadata.annotations")
+                    _collect(annotations, "metadata.annotations", out)
                 continue
-            yield from _walk(value, f"{path}.{key}" if path else str(key))
+            _collect(value, f"{path}.{key}" if path else str(key), out)
     elif isinstance(node, list):
         previous = ""
         for i, value in enumerate(node):
             if isinstance(value, str) and SECRET_FLAG.match(previous):
-                yield f"{path}[{i}]", previous.lstrip("-"), value
+                out.append((f"{path}[{i}]", previous.lstrip("-"), value))
             elif (
                 isinstance(value, str)
                 and previous == SHORT_PASSWORD_FLAG
                 and not _PORT_LIKE.match(value)
             ):
-                yield f"{path}[{i}]", "password", value
+                out.append((f"{path}[{i}]", "password", value))
             else:
-                yield from _walk(value, f"{path}[{i}]")
+                _collect(value, f"{path}[{i}]", out)
             previous = value if isinstance(value, str) else ""
     elif isinstance(node, str):
-        yield path, path.rsplit(".", 1)[-1], node
+        out.append((path, path.rsplit(".", 1)[-1], node))
 
 
 def _embedded(key: str, value: str) -> tuple[str, Mapping[str, Any]] | None:
@@ -420,15 +427,22 @@ def find_secrets(kind: str, body: Mapping[str, Any], _prefix: str = "") -> list[
             inner_kind, inner = embedded
             hits.extend(find_secrets(inner_kind, inner, f"{_prefix}{path}:"))
             continue
-        found = detect(key, value)
-        if found:
-            hits.append(SecretHit(f"{_prefix}{path}", found[0], value, found[1]))
-            continue
         hits.extend(
-            SecretHit(f"{_prefix}{path}", "assigned-credential", secret)
-            for _, secret in assignments(value)
+            SecretHit(f"{_prefix}{path}", secret_type, secret, forms)
+            for secret_type, secret, forms in _judged(key, value)
         )
     return hits
+
+
+@lru_cache(maxsize=1 << 16)
+def _judged(key: str, value: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(type, secret, further spellings) in one value under its key, computed once per
+    distinct pair: the shared corpus holds 358k scalars but only 13k distinct (key, value)
+    pairs (CRD schemas, repeated env), and these regexes were most of the scan."""
+    found = detect(key, value)
+    if found:
+        return ((found[0], value, found[1]),)
+    return tuple(("assigned-credential", secret, ()) for _, secret in assignments(value))
 
 
 Trie = dict[str, "Trie"]

@@ -21,7 +21,7 @@ from scanner import yamlutil
 from scanner.analyzers import default_analyzers
 from scanner.engine import Engine
 from scanner.inventory import Inventory
-from scanner.model import Status
+from scanner.model import Finding, Status
 from scanner.rules import Rule, RuleSet
 from scanner.sources.repo import RepoSource
 
@@ -64,9 +64,9 @@ def fixture_facts(fixture: Path) -> Mapping[str, Any] | None:
     return data if isinstance(data, Mapping) else {}
 
 
-def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> FixtureOutcome:
-    """Judge one fixture file with the real source, analyzers and engine."""
-    expected = fixture.name.split(".", 1)[0]
+def fixture_findings(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> list[Finding]:
+    """Every finding on one fixture file from the real source, analyzers and engine, with
+    evidence lines placed as in a scan (what the reporters show)."""
     source = RepoSource(fixture.parent, only=[fixture.name])
     inventory = Inventory.from_items(source.collect())
     analyzers = default_analyzers()
@@ -75,6 +75,13 @@ def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> Fixture
         analyzers = [a.for_fixture(facts) for a in analyzers]
     # fixtures of observed-state rules are snapshots of live objects, status included
     findings, _ = Engine(RuleSet([rule]), params, analyzers, observed=True).run(inventory)
+    return source.locate(findings)
+
+
+def run_fixture(rule: Rule, fixture: Path, params: Mapping[str, Any]) -> FixtureOutcome:
+    """Judge one fixture file with the real source, analyzers and engine."""
+    expected = fixture.name.split(".", 1)[0]
+    findings = fixture_findings(rule, fixture, params)
     mine = [f for f in findings if f.rule_id == rule.id]
     other_errors = [f for f in findings if f.status is Status.ERROR and f.rule_id != rule.id]
     statuses = sorted({f.status.value for f in mine})

@@ -126,9 +126,11 @@ def parse_path(dotted: str) -> list[PathStep]:
 
 
 def _holds(node: yaml.Node, value: str) -> bool:
-    """A selector value matches a scalar, or one entry of a list (``resources=pods/exec``)."""
+    """A selector value matches a scalar, or entries of a list: one (``resources=pods/exec``)
+    or, comma-joined as rules name a rule's resources, each (``resources=roles,rolebindings``)."""
     if isinstance(node, yaml.SequenceNode):
-        return any(getattr(n, "value", None) == value for n in node.value)
+        entries = {getattr(n, "value", None) for n in node.value}
+        return value in entries or set(value.split(",")) <= entries
     return getattr(node, "value", None) == value
 
 
@@ -179,16 +181,23 @@ def line_in(node: yaml.Node | None, path: Sequence[PathStep]) -> int:
     return walk(node, path)[0]
 
 
-def position_in(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, int, int, bool]:
+def position_in(
+    node: yaml.Node | None, path: Sequence[PathStep], value: str = ""
+) -> tuple[int, int, int, bool]:
     """1-based line, start column and end column (exclusive; 0 when the field spans lines)
     of the field on ``path``, and whether the whole path exists (else: the deepest node's
     line and no columns). libyaml marks carry columns, so a SARIF region can underline the
-    field itself; a mapping entry spans its key and a one-line scalar value."""
-    start, end, complete = _walk_marks(node, path)
-    if start is None:
-        return 0, 0, 0, False
+    field itself; a mapping entry spans its key and a one-line scalar value. When the field
+    is a list with an entry equal to ``value`` (the evidence's), that entry is the place."""
+    start, end, complete, last = _walk_nodes(node, path)
+    if start is None or (not complete and last is node):
+        return 0, 0, 0, False  # not even the first step is a field here: no line to show
     if not complete:
         return start.line + 1, 0, 0, False
+    if value and isinstance(last, yaml.SequenceNode):
+        item = _item_named(last, value)
+        if item is not None:
+            start, end = item.start_mark, item.end_mark
     end_column = end.column + 1 if end is not None and end.line == start.line else 0
     return start.line + 1, start.column + 1, end_column, True
 
@@ -199,21 +208,70 @@ def walk(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[int, bool]:
     return (start.line + 1 if start is not None else 0), complete
 
 
+def _entry_at(
+    node: yaml.MappingNode, path: Sequence[PathStep], i: int
+) -> tuple[tuple[yaml.Node, yaml.Node], int, bool] | None:
+    """The entry step ``i`` names, and how many steps it took: a dotted path splits keys
+    that hold dots (``data.tls.key``, ``annotations.kubectl.kubernetes.io/last-applied-…``),
+    so when the step alone is no key the longest run of steps that joins into one wins;
+    ``key:rest`` (a field inside an annotation's value) names the annotation and ends the
+    walk there."""
+    run = 0
+    while i + run < len(path) and isinstance(path[i + run], str):
+        run += 1
+    for j in (i + 1, *range(i + run, i + 1, -1)):
+        name = ".".join(str(s) for s in path[i:j])
+        found = _mapping_entry(node, name)
+        if found is not None:
+            return found, j - i, False
+        head, colon, _ = name.partition(":")
+        if colon and head:
+            found = _mapping_entry(node, head)
+            if found is not None:
+                return found, len(path) - i, True
+    return None
+
+
+def _item_named(node: yaml.SequenceNode, value: str) -> yaml.Node | None:
+    """The scalar entry of a list that equals an evidence value (``cipherSuites`` → the
+    one weak suite), so a finding on one entry points at that entry."""
+    for item in node.value:
+        if isinstance(item, yaml.ScalarNode) and item.value == value:
+            return item
+    return None
+
+
 def _walk_marks(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[Any, Any, bool]:
     """Start and end marks of the deepest node on ``path`` (from the key, for a mapping
     entry), and whether the whole path exists."""
+    start, end, complete, _ = _walk_nodes(node, path)
+    return start, end, complete
+
+
+def _walk_nodes(
+    node: yaml.Node | None, path: Sequence[PathStep]
+) -> tuple[Any, Any, bool, yaml.Node | None]:
+    """:func:`_walk_marks`, and the node the walk ended on."""
     if node is None:
-        return None, None, False
+        return None, None, False, None
     start, end = node.start_mark, node.end_mark
-    for step in path:
+    i = 0
+    while i < len(path):
+        step = path[i]
         nxt: yaml.Node | None = None
+        taken = 1
         if isinstance(node, yaml.MappingNode) and not isinstance(step, tuple):
-            found = _mapping_entry(node, str(step))
+            found = _entry_at(node, path, i) if isinstance(step, str) else None
+            if found is None and not isinstance(step, str):
+                entry = _mapping_entry(node, str(step))
+                found = (entry, 1, False) if entry is not None else None
             if found is not None:
-                key, value = found
+                (key, value), taken, inside = found
                 nxt = key if value is None else value
                 start = key.start_mark
                 end = nxt.end_mark if isinstance(nxt, yaml.ScalarNode) else key.end_mark
+                if inside:
+                    return start, end, True, nxt
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, tuple):
             nxt = _select(node, *step)
             if nxt is not None:
@@ -226,9 +284,10 @@ def _walk_marks(node: yaml.Node | None, path: Sequence[PathStep]) -> tuple[Any, 
             nxt = node.value[step]
             start, end = nxt.start_mark, nxt.end_mark
         if nxt is None:
-            return start, end, False
+            return start, end, False, node
         node = nxt
-    return start, end, True
+        i += taken
+    return start, end, True, node
 
 
 def mapping(value: Any) -> Mapping[str, Any]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
+
+if TYPE_CHECKING:
+    from scanner.findings import ScanResult
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_REPOS = ROOT / "fixtures" / "repos"
@@ -89,6 +93,17 @@ def run_cli() -> Callable[..., Result]:
     return invoke
 
 
+@functools.cache
+def scanned_fixture_repo(name: str = "odoo-finance-noncompliant") -> ScanResult:
+    """A fixture repo scanned in place with its own configuration, once per test process:
+    every module reading the same scan shares it (a :class:`ScanResult` is frozen)."""
+    from scanner.config import find_config, load_config
+    from scanner.pipeline import scan_repo
+
+    repo = FIXTURE_REPOS / name
+    return scan_repo(repo, load_config(find_config(repo, None)))
+
+
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Write ``{relative path: text}`` under ``root`` (a small repository for a test)."""
     for rel, text in files.items():
@@ -139,6 +154,30 @@ def copy_fixture_repo(
     if include_rules:
         merge_config(target / "ledgergate.yaml", {"rules": {"include": list(include_rules)}})
     return target
+
+
+CUSTOM_RULE = """id: {id}
+title: custom rule under test
+severity: high
+family: workloads
+controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: CM-6}}]
+match:
+  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
+{body}
+remediation: Fix the object so that the rule can judge it.
+procedure: Read the object; passes when the assertion holds.
+"""
+
+
+def custom_rule_repo(root: Path, rule_id: str, body: str) -> Path:
+    """``root`` as a repository whose own rule folder (``policies/``) holds one Deployment
+    rule, the only one selected; ``body`` is its YAML from ``assert`` on (a line indented
+    by two spaces still belongs to ``match``, e.g. a ``condition``)."""
+    policies = root / "policies"
+    policies.mkdir(parents=True, exist_ok=True)
+    (policies / f"{rule_id}.yaml").write_text(CUSTOM_RULE.format(id=rule_id, body=body))
+    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [policies]\n  include: [{rule_id}]\n")
+    return root
 
 
 def merge_config(config: Path, extra: dict[str, Any]) -> None:
@@ -219,3 +258,19 @@ def scanned_bundle(base: Path, fixture: str = "odoo-finance-noncompliant") -> Pa
         done = CliRunner().invoke(cli, ["scan", "repo", str(repo), "--evidence", str(base / "b")])
     assert done.exit_code in (0, 1), done.output
     return base / "b"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """CLI scans in tests keep their content cache in a session temp folder, not ~/.cache."""
+    os.environ.setdefault("LEDGERGATE_CACHE_DIR", str(tmp_path_factory.mktemp("lg-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _no_cache_between_tests() -> Any:
+    """An in-process CLI run turns the content cache on for the process; the next test
+    starts without it (a cached render would hide a timeout another test stages)."""
+    yield
+    from scanner import cache
+
+    cache.configure(None)

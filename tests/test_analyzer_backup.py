@@ -118,6 +118,7 @@ def test_declared_namespaces_get_exact_coverage(estate: tuple[Inventory, Any]) -
         "finance-prod": {
             "covered": True,
             "veleroSchedules": ["velero/all-nightly"],
+            "k8upSchedules": [],
             "cnpgScheduledBackups": [],
             "databases": [],
             "databasesWithoutScheduledBackup": [],
@@ -127,6 +128,7 @@ def test_declared_namespaces_get_exact_coverage(estate: tuple[Inventory, Any]) -
         "finance-dev": {
             "covered": False,
             "veleroSchedules": [],
+            "k8upSchedules": [],
             "cnpgScheduledBackups": [],
             "databases": [],
             "databasesWithoutScheduledBackup": [],
@@ -148,6 +150,7 @@ def test_undeclared_namespaces_are_synthesised_where_first_used(
     assert ledger.facts["backupCoverage"] == {
         "covered": True,
         "veleroSchedules": [],
+        "k8upSchedules": [],
         "cnpgScheduledBackups": ["prod-ledger/ledger-6h"],
         "databases": ["ledger"],
         "databasesWithoutScheduledBackup": [],
@@ -155,6 +158,47 @@ def test_undeclared_namespaces_are_synthesised_where_first_used(
         "production": True,
     }
     assert made["velero"].facts["backupCoverage"]["veleroSchedules"] == ["velero/all-nightly"]
+
+
+K8UP = """\
+apiVersion: k8up.io/v1
+kind: Schedule
+metadata: {name: volumes, namespace: finance-prod}
+spec:
+  backup: {schedule: "@daily-random"}
+---
+apiVersion: k8up.io/v1
+kind: Schedule
+metadata: {name: upkeep, namespace: finance-dev}
+spec:
+  prune: {schedule: "0 4 * * 0", retention: {keepDaily: 14}}
+---
+apiVersion: backup.appuio.ch/v1alpha1
+kind: Schedule
+metadata: {name: legacy, namespace: prod-ledger}
+spec:
+  backup: {schedule: "0 2 * * *"}
+---
+apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: ledger, namespace: prod-ledger}
+spec: {instances: 3}
+"""
+
+
+def test_k8up_schedules_cover_their_own_namespace_but_not_its_databases(tmp_path: Path) -> None:
+    inv = _inventory(tmp_path, {"ns.yaml": NAMESPACES, "k8up.yaml": K8UP})
+    result = BackupAnalyzer().analyze(inv, _params(["finance-prod*", "prod-*"]))
+    declared = _facts(inv, result, "Namespace", "backupCoverage")
+    made = {r.ref.name: r.facts["backupCoverage"] for r in result.resources}
+    covered = {name: fact["covered"] for name, fact in {**declared, **made}.items()}
+    # finance-prod: a backup schedule; finance-dev: prune only; prod-ledger: a database
+    # that a file-level copy does not back up.
+    assert covered == {"finance-prod": True, "finance-dev": False, "prod-ledger": False}
+    assert declared["finance-prod"]["k8upSchedules"] == ["finance-prod/volumes"]
+    assert declared["finance-dev"]["k8upSchedules"] == []
+    assert made["prod-ledger"]["k8upSchedules"] == ["prod-ledger/legacy"]
+    assert made["prod-ledger"]["databasesWithoutScheduledBackup"] == ["ledger"]
 
 
 def test_schedule_intervals_and_unjudgeable_forms(estate: tuple[Inventory, Any]) -> None:

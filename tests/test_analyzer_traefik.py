@@ -108,12 +108,14 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
                     "middlewares": ["finance-prod/secure", "shared/hsts"],
                     "hstsSeconds": 63072000,
                     "hstsIncludeSubdomains": True,
+                    "missing": ["finance-prod/ratelimit"],  # each route names its own
                 },
                 {
                     "match": "Host(`erp.example`) && PathPrefix(`/legacy`)",
                     "middlewares": ["finance-prod/legacy-hsts"],
                     "hstsSeconds": 600,
                     "hstsIncludeSubdomains": True,
+                    "missing": ["finance-prod/gone"],
                 },
             ],
             "missingMiddlewares": ["finance-prod/gone", "finance-prod/ratelimit"],
@@ -135,6 +137,7 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
                     "middlewares": [],
                     "hstsSeconds": 0,
                     "hstsIncludeSubdomains": False,
+                    "missing": [],
                 }
             ],
             "missingMiddlewares": [],
@@ -156,6 +159,7 @@ def test_routes_resolve_chains_providers_and_missing_references(tmp_path: Path) 
                     "middlewares": [],
                     "hstsSeconds": 0,
                     "hstsIncludeSubdomains": False,
+                    "missing": [],
                 }
             ],
             "missingMiddlewares": [],
@@ -208,6 +212,7 @@ def test_malformed_shapes_become_missing_facts_not_crashes(tmp_path: Path) -> No
             "middlewares": ["finance-prod/weird"],
             "hstsSeconds": 0,
             "hstsIncludeSubdomains": False,
+            "missing": ["finance-prod/(malformed reference 'plain-string')"],
         }
     ]
     assert facts["odd"]["missingMiddlewares"] == [

@@ -14,19 +14,9 @@ import pytest
 
 from scanner.celcost import Budget, Extent, Shape, estimate
 
+from .conftest import custom_rule_repo
+
 CONTAINERS = "object.spec.template.spec.containers"
-RULE = """id: {id}
-title: custom rule under test
-severity: high
-family: workloads
-controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: CM-6}}]
-match:
-  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
-assert: "{expr}"
-message: never
-remediation: Fix the object so that the rule can judge it.
-procedure: Read the object; passes when the assertion holds.
-"""
 
 
 def _deployment(name: str, containers: int, note: str = "x") -> str:
@@ -44,10 +34,7 @@ def _memory_cap() -> None:
 
 
 def _scan(root: Path, rule_id: str, expr: str, budget_s: str | None = None) -> list[dict]:  # type: ignore[type-arg]
-    policies = root / "policies"
-    policies.mkdir(parents=True, exist_ok=True)
-    (policies / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, expr=expr))
-    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [policies]\n  include: [{rule_id}]\n")
+    custom_rule_repo(root, rule_id, f'assert: "{expr}"\nmessage: never')
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     if budget_s is not None:
         env["LEDGERGATE_CEL_RULE_BUDGET_S"] = budget_s

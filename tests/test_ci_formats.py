@@ -91,6 +91,16 @@ def test_gitlab_sast_validates_against_the_schema(scanned: tuple[Path, ScanResul
         assert (top / v["location"]["file"]).is_file()
 
 
+def test_the_schema_is_the_release_the_report_names() -> None:
+    """The test data is GitLab's published schema of the version the report declares."""
+    from scanner.reporters.gitlab import SAST_SCHEMA_VERSION
+
+    schema = json.loads((DATA / "sast-report-format.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    assert schema["self"]["version"] == SAST_SCHEMA_VERSION
+    assert schema["title"] == "Report format for GitLab SAST"
+
+
 def test_the_schema_rejects_what_gitlab_rejects() -> None:
     """The test data can fail: a report without scan times or with a bad severity."""
     schema = json.loads((DATA / "sast-report-format.schema.json").read_text())

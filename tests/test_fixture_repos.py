@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-
-from scanner.config import find_config, load_config
 from scanner.model import Status
-from scanner.pipeline import scan_repo
 
-from .conftest import FIXTURE_REPOS, expected_markers, marker_lines
+from .conftest import FIXTURE_REPOS, expected_markers, marker_lines, scanned_fixture_repo
 
 
-@functools.cache
 def _scan(name: str):  # type: ignore[no-untyped-def]
-    """Each fixture repo is scanned once for this module (results are read, never changed)."""
-    repo = FIXTURE_REPOS / name
-    return repo, scan_repo(repo, load_config(find_config(repo, None)))
+    """Each fixture repo is scanned once (results are read, never changed)."""
+    return FIXTURE_REPOS / name, scanned_fixture_repo(name)
 
 
 def test_noncompliant_repo_finds_exactly_the_marked_violations() -> None:

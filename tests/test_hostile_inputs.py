@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from scanner.cli import cli
 from scanner.reporters import reporter_names
 
+from .conftest import custom_rule_repo
+
 OUTPUT_FORMATS = reporter_names()
 GOOD = """apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -167,17 +169,6 @@ def test_alias_bomb_in_a_rule_folder_is_refused(tmp_path: Path) -> None:
         load_rule(rule)
 
 
-RULE = """id: {id}
-title: custom rule under test
-severity: high
-family: secrets
-controls: [{{framework: soc2, id: CC6.1}}, {{framework: nist-800-53-r5, id: SC-28}}]
-match:
-  resources: [{{apiGroups: [apps], kinds: [Deployment]}}]
-{extra}
-remediation: Fix the object so that the rule can judge it.
-procedure: Read the object; passes when the assertion holds.
-"""
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
 metadata: {name: d, namespace: finance-prod}
@@ -186,11 +177,7 @@ spec: {replicas: 0, template: {metadata: {labels: {a: aaaaaaaaaa}}, spec: {conta
 
 
 def _custom_rule_result(tmp_path: Path, rule_id: str, extra: str) -> dict[str, object]:
-    root = tmp_path / "r"
-    rules = root / "policies"
-    rules.mkdir(parents=True)
-    (rules / f"{rule_id}.yaml").write_text(RULE.format(id=rule_id, extra=extra))
-    (root / "ledgergate.yaml").write_text(f"rules:\n  paths: [policies]\n  include: [{rule_id}]\n")
+    root = custom_rule_repo(tmp_path / "r", rule_id, extra)
     (root / "d.yaml").write_text(DEPLOYMENT)
     result = CliRunner().invoke(cli, ["scan", "repo", str(root), "--format", "json"])
     assert result.exit_code == 1, result.output

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 
 from scanner.cli import cli
 
+from .chromium import find_chromium, headless
 from .conftest import copy_fixture_repo, missing_tool
 
 HOSTILE = "<script>alert('pwned')</script>"
@@ -92,32 +92,17 @@ def test_report_is_self_contained_and_escaped(bundle: Path) -> None:
     assert errors and dom_urls == errors  # coverage gaps link to the unreadable inputs
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    missing_tool("chromium", "apt-get install chromium; scripts/install.sh does it")
-
-
 def test_report_renders_in_headless_chromium(bundle: Path, tmp_path: Path) -> None:
-    browser = _chromium()
+    browser = find_chromium() or missing_tool("chromium", "scripts/install.sh installs it")
     shot = tmp_path / "report.png"
-    command = [
+    command = headless(
         browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        tmp_path / "profile",
+        bundle / "report.html",
         "--window-size=1200,1600",
         f"--screenshot={shot}",
         "--dump-dom",
-        (bundle / "report.html").resolve().as_uri(),
-    ]
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     dom = _Dom()

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from scanner.config import find_config, load_config
 from scanner.model import Status
-from scanner.pipeline import scan_repo
 from scanner.reporters.json import JsonReporter
 
-from .conftest import FIXTURE_REPOS
-
-REPO = FIXTURE_REPOS / "odoo-finance-noncompliant"
+from .conftest import scanned_fixture_repo
 
 
 def test_problems_in_full_passes_as_per_rule_counts() -> None:
-    result = scan_repo(REPO, load_config(find_config(REPO, None)))
+    result = scanned_fixture_repo()
     doc = json.loads(JsonReporter().render(result))
     plain = Counter(
         f.rule_id for f in result.findings if f.status is Status.PASS and not f.evidence
@@ -36,7 +32,7 @@ def test_problems_in_full_passes_as_per_rule_counts() -> None:
 
 
 def test_the_bundle_document_keeps_every_finding() -> None:
-    result = scan_repo(REPO, load_config(find_config(REPO, None)))
+    result = scanned_fixture_repo()
     doc = json.loads(JsonReporter(full=True).render(result))
     assert len(doc["findings"]) == len(result.findings)
     assert "passes" not in doc

@@ -5,6 +5,7 @@ the object's first line: ``node-agent.yaml`` sets its bad fields 17 to 37 lines 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from functools import cache
 
@@ -12,6 +13,7 @@ from scanner.cli.util import load_scan_config
 from scanner.findings import ScanResult
 from scanner.pipeline import scan_repo
 from scanner.reporters import get_reporter
+from scanner.reporters.base import pinpoint
 
 from .conftest import FIXTURE_REPOS, marker_lines
 
@@ -19,10 +21,7 @@ REPO = FIXTURE_REPOS / "odoo-finance-noncompliant"
 FILE = "platform/monitoring/node-agent.yaml"
 #: rule id → the line its ``# expect:`` marker is on, in FILE (all far below line 1)
 MARKS = {rule: line for path, rule, line in marker_lines(REPO) if path == FILE}
-#: LG-WKL-003's evidence names the container's ``ports`` list (its fingerprint keeps that
-#: path), so its findings point at the ``ports:`` key, two lines above the hostPort marker
 _LINES = (REPO / FILE).read_text(encoding="utf-8").splitlines()
-MARKS["LG-WKL-003"] = next(i for i, t in enumerate(_LINES, 1) if t.strip() == "ports:")
 
 
 @cache
@@ -106,3 +105,33 @@ def test_a_file_inside_its_rendered_folder_is_named_once() -> None:
     rows = [r for r in text.splitlines() if "invoice-export.yaml" in r]
     assert rows
     assert all(" → " not in r and " apps/workers/invoice-export.yaml:" in r for r in rows), rows
+
+
+def test_rendered_objects_carry_the_fields_columns() -> None:
+    """Helm and Kustomize output too: the region starts at the key in the file the reviewer
+    edits (the patch, the base, the template) and ends past the field's one-line text."""
+    checked: dict[str, int] = {}
+    for f in _result().findings:
+        found = pinpoint(f)
+        if not f.origin.rendered_from or found is None or f.status.value != "fail":
+            continue
+        text = (REPO / f.origin.path).read_text(encoding="utf-8").splitlines()[found.line - 1]
+        key = re.sub(r"\[.*", "", found.path.rsplit(".", 1)[-1])
+        if not re.match(rf"\s*-?\s*{re.escape(key)}:", text):
+            continue  # the line holds an enclosing field (the named one is not set there)
+        assert found.column and found.end_column > found.column, (f.rule_id, text)
+        assert text[found.column - 1 :].startswith(key), (f.rule_id, text, found.column)
+        assert found.end_column - 1 <= len(text.rstrip())
+        assert "# expect" not in text[found.column - 1 : found.end_column - 1]  # no comment
+        kind = "helm" if f.origin.rendered_from.startswith("helm ") else "kustomize"
+        checked[kind] = checked.get(kind, 0) + 1
+    assert checked.get("helm", 0) >= 1 and checked.get("kustomize", 0) >= 5, checked
+    log = json.loads(get_reporter("sarif").render(_result()))
+    regions = [
+        r["locations"][0]["physicalLocation"]["region"]
+        for r in log["runs"][0]["results"]
+        if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+            "templates/cronjob.yaml"
+        )
+    ]
+    assert regions and all("startColumn" in g and "endColumn" in g for g in regions), regions

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from .chromium import headless
 from .conftest import scanned_bundle
 
 
@@ -67,15 +68,13 @@ def test_each_control_shows_objective_procedure_failures_and_remedy(bundle: Path
 def test_the_report_prints_to_a_readable_pdf(bundle: Path, tmp_path: Path) -> None:
     pdf = tmp_path / "report.pdf"
     done = subprocess.run(
-        [
+        headless(
             "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
+            tmp_path / "profile",
+            bundle / "report.html",
             f"--print-to-pdf={pdf}",
             "--no-pdf-header-footer",
-            (bundle / "report.html").as_uri(),
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=180,

@@ -20,12 +20,11 @@ from scanner.model import Severity, Status
 from scanner.pipeline import scan_repo
 from scanner.reporters.sarif import LIMITS, SarifReporter, build_log
 
-from .conftest import FIXTURE_REPOS
+from .conftest import FIXTURE_REPOS, scanned_fixture_repo
 
 
 def _log() -> dict:  # type: ignore[type-arg]
-    repo = FIXTURE_REPOS / "odoo-finance-noncompliant"
-    return build_log(scan_repo(repo, load_config(find_config(repo, None))))
+    return build_log(scanned_fixture_repo())
 
 
 def test_sarif_validates_against_official_schema(testdata: Path) -> None:
@@ -67,12 +66,13 @@ def test_sarif_region_points_at_the_offending_field() -> None:
 
     repo = FIXTURE_REPOS / "odoo-finance-noncompliant"
     marks = {(p, r): line for p, r, line in marker_lines(repo)}
-    results = [r for r in _log()["runs"][0]["results"] if r["ruleId"] == "LG-IMG-001"]
+    run = _log()["runs"][0]
+    results = [r for r in run["results"] if r["ruleId"] == "LG-IMG-001"]
     assert results
     for result in results:
         physical = result["locations"][0]["physicalLocation"]
         uri = physical["artifactLocation"]["uri"]
-        key = (uri.removeprefix(_log()["runs"][0]["properties"]["scannedPath"] + "/"), "LG-IMG-001")
+        key = (uri.removeprefix(run["properties"]["scannedPath"] + "/"), "LG-IMG-001")
         assert physical["region"]["startLine"] == marks[key]
 
 
@@ -172,8 +172,7 @@ def test_automation_id_tells_repo_cluster_and_image_runs_apart() -> None:
 
 def _many(count: int) -> ScanResult:
     """``count`` failing findings of mixed severities, copied from the fixture scan."""
-    repo = FIXTURE_REPOS / "odoo-finance-noncompliant"
-    base = scan_repo(repo, load_config(find_config(repo, None)))
+    base = scanned_fixture_repo()
     fails = [f for f in base.findings if f.status is Status.FAIL]
     made = [
         replace(fails[i % len(fails)], fingerprint=f"{i:08d}", severity=list(Severity)[i % 5])

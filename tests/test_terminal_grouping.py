@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
+from click.testing import CliRunner, Result
 
 from scanner.cli import cli
 from scanner.model import Severity
@@ -29,8 +30,14 @@ def _rank(row: tuple[str, str, str]) -> tuple[bool, int, str]:
     return row[0] == "WAIVED", -Severity(row[1]).rank, row[2]
 
 
-def test_findings_are_grouped_by_severity_then_rule() -> None:
-    done = CliRunner().invoke(cli, ["scan", "repo", REPO])
+@pytest.fixture(scope="module")
+def table() -> Result:
+    """``scan repo`` of the noncompliant repo with the default table, run once."""
+    return CliRunner().invoke(cli, ["scan", "repo", REPO])
+
+
+def test_findings_are_grouped_by_severity_then_rule(table: Result) -> None:
+    done = table
     assert done.exit_code == 1, done.output
     rows = _rows(done.stdout)
     assert len(rows) > 50
@@ -60,8 +67,8 @@ def test_waived_findings_come_last() -> None:
     assert order == [("LG-A", 1), ("LG-A", 3), ("LG-C", 4), ("LG-B", 2), ("LG-B", 1)]
 
 
-def test_the_last_line_gives_the_exit_reason_and_next_steps() -> None:
-    done = CliRunner().invoke(cli, ["scan", "repo", REPO])
+def test_the_last_line_gives_the_exit_reason_and_next_steps(table: Result) -> None:
+    done = table
     last = done.stdout.splitlines()[-1]
     first_rule = _rows(done.stdout)[0][2]
     assert last.startswith("Gate failed (exit 1): ")

@@ -35,7 +35,10 @@ def default_analyzers(
     from scanner.analyzers.provenance import ProvenanceAnalyzer
     from scanner.analyzers.rbac import RbacAnalyzer
     from scanner.analyzers.redis_args import RedisArgsAnalyzer
+    from scanner.analyzers.redis_clients import RedisClientAnalyzer
     from scanner.analyzers.redis_mounts import RedisMountAnalyzer
+    from scanner.analyzers.redis_operator import RedisOperatorAnalyzer
+    from scanner.analyzers.registries import RegistryApprovalAnalyzer
     from scanner.analyzers.retention import RetentionAnalyzer
     from scanner.analyzers.secrets import SecretLiteralsAnalyzer
     from scanner.analyzers.storage import StorageAnalyzer
@@ -46,6 +49,8 @@ def default_analyzers(
         TraefikStaticAnalyzer(),
         RedisArgsAnalyzer(),
         RedisMountAnalyzer(),
+        RedisOperatorAnalyzer(),
+        RedisClientAnalyzer(),
         SecretLiteralsAnalyzer(),
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
@@ -56,6 +61,7 @@ def default_analyzers(
         StorageAnalyzer(),
         PostgresAnalyzer(),
         RbacAnalyzer(),
+        RegistryApprovalAnalyzer(),
         ImageAnalyzer(settings=images),
         GateAnalyzer(),
         ChangeAnalyzer(),

@@ -165,6 +165,7 @@ class BackupAnalyzer(Analyzer):
         unread = _unread_backup_kinds(inventory)
         hours = _schedule_hours(inventory, result)
         k8up = _k8up_covers(inventory)
+        k8up_backups = _k8up_backups(inventory)
         cnpg_covers = self._cnpg_covers(inventory, hours)
         for namespace in inventory.namespace_names():
             velero = sorted(s.key for s in schedules if s.covers(namespace))
@@ -180,9 +181,13 @@ class BackupAnalyzer(Analyzer):
             dbs = databases.get(namespace, [])
             cnpg = sorted(backed_up.get(namespace, {}).values())
             missing = sorted(d for d in dbs if d not in backed_up.get(namespace, {}))
+            files = k8up_backups.get(namespace, [])
             fact = {
-                "covered": bool(velero) or (bool(dbs) and not missing),
+                # k8up copies volumes file by file: the namespace is covered, its CloudNativePG
+                # databases still need their own ScheduledBackups (a live copy is no backup).
+                "covered": bool(velero) or ((bool(files) or bool(dbs)) and not missing),
                 "veleroSchedules": velero,
+                "k8upSchedules": files,
                 "cnpgScheduledBackups": cnpg,
                 "databases": sorted(dbs),
                 "databasesWithoutScheduledBackup": missing,
@@ -319,6 +324,23 @@ def _k8up_covers(inventory: Inventory) -> dict[str, list[Cover]]:
     return found
 
 
+def _k8up_backups(inventory: Inventory) -> dict[str, list[str]]:
+    """Namespace -> its k8up Schedules that back up (a ``spec.backup`` with a schedule).
+
+    A k8up Schedule backs up the PVCs of its own namespace; one with only prune or check
+    jobs, or without a backup schedule, copies nothing. A one-off k8up ``Backup`` is a
+    single run, not coverage, as a one-off Velero ``Backup`` is not.
+    """
+    found: dict[str, list[str]] = {}
+    for index in _of(inventory, "Schedule", K8UP):
+        resource = inventory.resources[index]
+        backup = _spec(resource).get("backup")
+        raw = backup.get("schedule") if isinstance(backup, Mapping) else None
+        if isinstance(raw, str) and raw.strip():
+            found.setdefault(resource.ref.namespace, []).append(_key(resource))
+    return {namespace: sorted(keys) for namespace, keys in found.items()}
+
+
 def _production_test(inventory: Inventory, params: Mapping[str, Any]) -> Callable[[str], bool]:
     """Whether a namespace is production, by name and by its Namespace object's labels."""
     labels = inventory.namespace_labels()
@@ -384,7 +406,12 @@ def _default_location(inventory: Inventory, locations: list[int]) -> str:
 
 
 #: Kinds whose absence from the inventory would make a namespace look uncovered.
-BACKUP_KINDS = ("velero.io/Schedule", "postgresql.cnpg.io/ScheduledBackup")
+BACKUP_KINDS = (
+    "velero.io/Schedule",
+    "postgresql.cnpg.io/ScheduledBackup",
+    "k8up.io/Schedule",
+    "backup.appuio.ch/Schedule",
+)
 
 
 def _unread_backup_kinds(inventory: Inventory) -> str:

@@ -12,7 +12,13 @@ declare connections in several shapes, each read here once:
   ``pg_basebackup`` and ``import`` bootstraps) and Zalando ``postgresql``
   ``spec.standby.standby_host`` (streamed without a TLS setting: libpq's ``prefer``).
   Crunchy ``PostgresCluster`` standbys stream with the operator's own certificates
-  (``verify-ca``), so they are not connection maps to judge.
+  (``verify-ca``), so they are not connection maps to judge;
+- ``facts.cnpgHba`` on CloudNativePG ``Cluster``: the first pg_hba rule that admits a
+  TCP connection without TLS. The operator writes the user's ``spec.postgresql.pg_hba``
+  lines between its own ``hostssl`` rules and a closing ``host all all all <method>``, and
+  PostgreSQL takes the first line that matches, so clear text is refused only where a
+  ``hostnossl all all all reject`` (or ``0.0.0.0/0`` and ``::/0``) comes before any line
+  that admits plain connections; ``hostssl`` lines alone leave the closing rule open.
 """
 
 from __future__ import annotations
@@ -125,11 +131,49 @@ def _zalando_connections(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+#: The operator's closing pg_hba rule, which admits clear text unless a user line refused it.
+CNPG_CLOSING_RULE = "host all all all (the operator's closing rule)"
+_EVERY_V4 = ("0.0.0.0/0", "0.0.0.0 0.0.0.0")
+_EVERY_V6 = ("::/0", "::0/0")
+_MASK = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def cnpg_plain_hba(lines: list[str]) -> tuple[str, int]:
+    """(the first rule admitting a TCP connection without TLS, its index; -1 for the
+    operator's closing rule), or ("", -1) when a user line refuses every such connection."""
+    v4 = v6 = False
+    for index, line in enumerate(lines):
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 4 or fields[0] not in ("host", "hostnossl"):
+            continue  # local, hostssl, hostgssenc: never clear-text TCP
+        database, user, rest = fields[1], fields[2], fields[3:]
+        masked = len(rest) > 2 and _MASK.match(rest[1]) is not None  # "IP MASK METHOD"
+        address = " ".join(rest[:2]) if masked else rest[0]
+        method = rest[2 if masked else 1] if len(rest) > (2 if masked else 1) else ""
+        if method != "reject":
+            return line.strip(), index
+        if database == "all" and user == "all":
+            v4 = v4 or address == "all" or address in _EVERY_V4
+            v6 = v6 or address == "all" or address in _EVERY_V6
+        if v4 and v6:
+            return "", -1
+    return CNPG_CLOSING_RULE, -1
+
+
+def _cnpg_hba(spec: Mapping[str, Any]) -> dict[str, Any]:
+    postgresql = spec.get("postgresql")
+    hba = postgresql.get("pg_hba") if isinstance(postgresql, Mapping) else None
+    lines = [str(line) for line in hba] if isinstance(hba, list) else []
+    plain, index = cnpg_plain_hba(lines)
+    path = f"spec.postgresql.pg_hba[{index}]" if index >= 0 else "spec.postgresql.pg_hba"
+    return {"plain": plain, "path": path if lines else "spec"}
+
+
 class PostgresAnalyzer(Analyzer):
     """Judges every declared PostgreSQL connection's TLS mode once."""
 
     name = "postgres"
-    provides = ("postgresClient", "postgresOperatorConnections")
+    provides = ("postgresClient", "postgresOperatorConnections", "cnpgHba")
     #: Nothing beyond the judged object itself (a workload's env, a cluster's own maps).
     reads = ()
 
@@ -143,6 +187,7 @@ class PostgresAnalyzer(Analyzer):
             spec = spec if isinstance(spec, Mapping) else {}
             if (resource.ref.group, kind) == CNPG:
                 connections = _cnpg_connections(spec)
+                result.facts[index] = {"cnpgHba": _cnpg_hba(spec)}
             elif (resource.ref.group, kind) == ZALANDO:
                 connections = _zalando_connections(spec)
             elif (resource.ref.group, kind) in workload_kinds:
@@ -150,5 +195,5 @@ class PostgresAnalyzer(Analyzer):
                 continue
             else:
                 continue
-            result.facts[index] = {"postgresOperatorConnections": connections}
+            result.facts.setdefault(index, {})["postgresOperatorConnections"] = connections
         return result

@@ -7,7 +7,8 @@ answered once here. ``facts.traefikRoute`` on every IngressRoute holds:
 - ``tlsOption``: ``{ref, explicit, found, minVersion, sniStrict}``; without an explicit
   reference Traefik uses the TLSOption named ``default``, if one is declared;
 - ``routes``: per entry of ``spec.routes``, the middlewares it resolves to (chains
-  expanded) and the strongest HSTS they set (``hstsSeconds``, ``hstsIncludeSubdomains``);
+  expanded), the strongest HSTS they set (``hstsSeconds``, ``hstsIncludeSubdomains``) and
+  the references of that route that resolve to nothing (``missing``);
 - ``missingMiddlewares`` and ``externalMiddlewares``: references that resolve to
   nothing in the scan, and references to other providers (``@file``) that cannot be read;
 - ``tls`` (the route has a ``tls`` section) and ``plainEntryPoints``: the entry points it
@@ -175,15 +176,18 @@ class _Resolver:
             if not isinstance(entry, Mapping):
                 continue
             resolved: list[str] = []
+            unfound: set[str] = set()  # this route's own, so a finding can name the route
             best = (0, False)
             for raw in entry.get("middlewares") or []:
-                for ref, mw_spec in self._expand(raw, namespace, missing, external, set()):
+                for ref, mw_spec in self._expand(raw, namespace, unfound, external, set()):
                     resolved.append(ref)
                     best = max(best, _hsts(mw_spec))
+            missing |= unfound
             routes.append(
                 {
                     "match": str(entry.get("match") or ""),
                     "middlewares": resolved,
+                    "missing": sorted(unfound),
                     "hstsSeconds": best[0],
                     "hstsIncludeSubdomains": best[1],
                 }

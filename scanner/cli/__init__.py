@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from scanner import __version__
-from scanner.cli.evidence import AuditOptions, audit_options
-from scanner.cli.image import ImageFlags, image_options
 from scanner.cli.util import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_OK,
     ExitGroup,
-    OutputOptions,
     fail,
-    finish_scan,
     load_scan_config,
-    output_options,
-    progress,
 )
-
-if TYPE_CHECKING:
-    from scanner.targets import Targets
 
 
 @click.group(
@@ -79,102 +70,6 @@ def cli(no_color: bool, quiet: bool) -> None:
 @cli.group()
 def scan() -> None:
     """Scan a target: a repository, a live cluster, container images or a change history."""
-
-
-@scan.command("repo")
-@click.argument("path", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--base",
-    metavar="REF",
-    help="Pre-merge mode: also scan the merge base of REF and HEAD and fail only on findings "
-    "the change adds or makes worse; configuration, waivers and rule folders are read from "
-    "the merge base, and changes that loosen them are LG-GATE-001 findings.",
-)
-@click.option(
-    "--only-changed-files",
-    is_flag=True,
-    help="With --base: show only findings located in changed files (display only; the exit "
-    "code still judges every finding the change adds).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Configuration file (default: ledgergate.yaml at PATH, or at the merge base with "
-    "--base). Given here it is trusted and replaces the repository's.",
-)
-@output_options
-@audit_options
-@image_options()
-def scan_repo_cmd(
-    path: tuple[Path, ...],
-    base: str | None,
-    only_changed_files: bool,
-    config_path: Path | None,
-    outputs: OutputOptions,
-    audit: AuditOptions,
-    image_flags: ImageFlags,
-) -> None:
-    """Scan the manifests and estate config files of a repository (default: .).
-
-    One folder: that folder is scanned. Files or several paths (a pre-commit hook's
-    staged files): the whole Git work tree is scanned as context, and only findings
-    located in those paths are shown and decide the exit code.
-
-    Inside a Git work tree the files git tracks plus untracked, not-ignored files are
-    read; elsewhere the whole folder. Exit 0 when nothing reaches --fail-on, 1 when
-    something does or a rule could not be evaluated, 2 on a usage or config error
-    (with --base: also when git cannot compare the two trees), 4 when an input exists
-    but could not be read (a coverage gap).
-    """
-    from scanner.pipeline import repo_source, run_scan
-    from scanner.targets import resolve_targets
-
-    if only_changed_files and not base:
-        fail("--only-changed-files needs --base")
-    targets = resolve_targets(path)
-    if base:
-        _scan_premerge(targets, base, only_changed_files, config_path, outputs, audit, image_flags)
-    root = targets.root
-    config = image_flags.apply(load_scan_config(root, config_path))
-    analyzers = image_flags.analyzers(config)
-    outcome = run_scan(
-        repo_source(root, config),
-        config,
-        analyzers=analyzers,
-        progress=progress(sys.stderr.isatty()),
-        waivers=audit.load_register(root, config),
-    )
-    audit.keep_inventory(outcome.inventory)
-    finish_scan(targets.narrow(outcome.result), config, outputs, bundle=audit.write_bundle)
-
-
-def _scan_premerge(
-    targets: Targets,
-    base: str,
-    only_changed_files: bool,
-    config_path: Path | None,
-    outputs: OutputOptions,
-    audit: AuditOptions,
-    image_flags: ImageFlags,
-) -> None:
-    from scanner.premerge import scan_premerge
-
-    outcome = scan_premerge(
-        targets.root,
-        base,
-        cli_config=config_path,
-        cli_waivers=audit.waivers,
-        adjust=image_flags.apply,
-        analyzers=image_flags.analyzers,
-        progress=progress(sys.stderr.isatty()),
-    )
-    audit.keep_inventory(outcome.inventory)
-    audit.register = outcome.trusted.register
-    audit.waivers_file = outcome.trusted.waivers_path
-    result = targets.narrow(outcome.result)
-    shown = result.only_paths(set(outcome.changed)) if only_changed_files else result
-    finish_scan(shown, outcome.trusted.config, outputs, bundle=audit.write_bundle, gate=result)
 
 
 @cli.group()
@@ -319,7 +214,9 @@ def _register_subcommands() -> None:
     from scanner.cli.image import scan_image_cmd
     from scanner.cli.init import init_cmd
     from scanner.cli.rbac import rbac
+    from scanner.cli.repo import scan_repo_cmd
 
+    scan.add_command(scan_repo_cmd)
     scan.add_command(cluster)
     scan.add_command(changes)
     scan.add_command(scan_image_cmd)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,7 @@ from scanner.cli.util import (
     EXIT_FINDINGS,
     ExitCommand,
     ExitGroup,
+    F,
     fail,
     options_into,
     write_file,
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from scanner.findings import ScanResult
     from scanner.inventory import Inventory
     from scanner.waivers import WaiverRegister
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass

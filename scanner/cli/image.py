@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scanner.cli.util import (
     ExitCommand,
+    F,
     OutputOptions,
     finish_scan,
     load_scan_config,
@@ -28,8 +29,6 @@ from scanner.cli.util import (
 if TYPE_CHECKING:
     from scanner.config import Config
     from scanner.images.settings import ImageScanSettings
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,7 +26,6 @@ from scanner.cli.util import OutputOptions, fail, options_into, write_file
 if TYPE_CHECKING:
     from scanner.findings import ScanResult
 
-F = TypeVar("F", bound=Callable[..., Any])
 #: A run id becomes part of file names: letters, digits, dot, dash and underscore only.
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

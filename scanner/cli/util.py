@@ -220,34 +220,52 @@ class _Terminated(BaseException):
     """SIGTERM, raised in the main process so outputs in progress are cleaned up."""
 
 
+class _Interrupted(BaseException):
+    """SIGINT, raised instead of KeyboardInterrupt: a KeyboardInterrupt that passes through
+    an ``exec`` of source text (dataclass and namedtuple creation during a lazy import) sets
+    CPython's "unhandled KeyboardInterrupt" flag even when caught, and the process then dies
+    by SIGINT (-2) instead of exiting 130; an exception of our own never sets it."""
+
+
+_EXITS: dict[type[BaseException], tuple[str, int]] = {
+    _Interrupted: ("interrupted", EXIT_SIGINT),
+    _Terminated: ("terminated", EXIT_SIGTERM),
+}
+
+
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Exit 130 on SIGINT and 143 on SIGTERM (the shell's convention), after the
     temporary files of any output in progress are removed."""
     main = os.getpid()
 
-    def on_term(signum: int, frame: object) -> None:
-        if os.getpid() != main:  # a forked worker: die as the default handler would
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        raise _Terminated
+    def handler(raised: type[BaseException]) -> Callable[[int, object], None]:
+        def on_signal(signum: int, frame: object) -> None:
+            if os.getpid() != main:  # a forked worker: die as the default handler would
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
+            raise raised
+
+        return on_signal
 
     try:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        previous = {
+            signal.SIGINT: signal.signal(signal.SIGINT, handler(_Interrupted)),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, handler(_Terminated)),
+        }
     except ValueError:  # not the main thread (embedded use): keep the default handling
         yield
         return
     try:
         yield
-    except KeyboardInterrupt:
-        click.echo("ledgergate: interrupted; no report written", err=True)
-        sys.exit(EXIT_SIGINT)
-    except _Terminated:
-        click.echo("ledgergate: terminated; no report written", err=True)
-        sys.exit(EXIT_SIGTERM)
+    except (_Interrupted, _Terminated, KeyboardInterrupt) as stop:
+        what, code = _EXITS.get(type(stop), _EXITS[_Interrupted])
+        click.echo(f"ledgergate: {what}; no report written", err=True)
+        sys.exit(code)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 @dataclass(frozen=True)
@@ -299,11 +317,13 @@ def output_options(func: F) -> F:
         use_fingerprint_key(kwargs.pop("fingerprint_key"), kwargs.get("path"))
         from scanner.outputs import OutputError, remove_stale
 
-        try:  # an earlier run's report must not survive a run that fails or is stopped
-            remove_stale((outputs.output, outputs.sarif, outputs.json_out))
-        except (OutputError, OSError) as exc:
-            fail(exc.diagnostics() if isinstance(exc, OutputError) else str(exc))
+        # signals are handled from before the stale reports go: once they are gone (what a
+        # caller can watch for), an interrupt always ends in 130/143 and no report
         with interruptible():
+            try:  # an earlier run's report must not survive a run that fails or is stopped
+                remove_stale((outputs.output, outputs.sarif, outputs.json_out))
+            except (OutputError, OSError) as exc:
+                fail(exc.diagnostics() if isinstance(exc, OutputError) else str(exc))
             return func(*args, outputs=outputs, **kwargs)
 
     fingerprint = click.option(

@@ -16,11 +16,11 @@ the run's properties and in :attr:`SarifReporter.notes`.
 from __future__ import annotations
 
 import gzip
-import json
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
+from scanner import jsontext
 from scanner.findings import ScanResult
 from scanner.model import Finding, Severity, Status
 from scanner.reporters.base import (
@@ -299,7 +299,7 @@ def build_log(result: ScanResult, limit: int = LIMITS["resultsPerRun"]) -> dict[
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return json.dumps(log, indent=2, sort_keys=True) + "\n"
+    return jsontext.dumps(log) + "\n"
 
 
 class SarifReporter(Reporter):

@@ -20,6 +20,7 @@ from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.origins import concrete
@@ -228,6 +229,11 @@ class RepoSource(Source):
         self._destinations: list[destinations.Destination] = []
         self._generating: set[str] = set()
         self._covered: set[str] = set()
+        #: Files whose documents came from the content cache, their nodes not yet parsed.
+        self._without_nodes: set[str] = set()
+        #: Repo paths whose findings are kept (``scan repo FILE...``); None keeps all. A
+        #: cached file outside them is not parsed again to place evidence nobody sees.
+        self.kept: tuple[str, ...] | None = None
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty."""
@@ -263,6 +269,13 @@ class RepoSource(Source):
             if fields is not None and finding.status is not Status.PASS:
                 located.append(relocate(finding, fields))
                 continue
+            if (
+                origin.path in self._without_nodes
+                and finding.status is not Status.PASS
+                and any(e.path and not e.line for e in finding.evidence)
+                and (self.kept is None or _within(origin.path, self.kept))
+            ):
+                self._restore_nodes(origin.path)
             tree = self._nodes.get((origin.path, origin.start_line))
             if finding.status is Status.PASS or not finding.evidence or tree is None:
                 located.append(finding)
@@ -342,7 +355,22 @@ class RepoSource(Source):
             return _Loaded(path, text, ())
         if path.lower().endswith(".json"):
             return _Loaded(path, text, (_json_document(text),))
-        return _Loaded(path, text, tuple(parse_yaml(text)))
+        if kustomization.is_kustomization(path):  # its readers need the nodes
+            return _Loaded(path, text, tuple(parse_yaml(text)))
+        docs, cached = parse_cached(text)
+        if cached:
+            self._without_nodes.add(path)
+        return _Loaded(path, text, docs)
+
+    def _restore_nodes(self, path: str) -> None:
+        """Parse a file that came from the content cache again, for its nodes (a finding
+        there needs evidence lines); the same walk as a first read records them."""
+        self._without_nodes.discard(path)
+        text = self._safe_text(path)
+        for doc in parse_yaml(text or ""):
+            if isinstance(doc, Document):
+                for _item in self._objects(path, doc, doc.node):
+                    pass
 
     def _plan_landing(self, loaded: dict[str, _Loaded], context: list[str]) -> None:
         """Read kustomizations and GitOps destinations; load the extra files they name."""
@@ -634,6 +662,10 @@ class RepoSource(Source):
         return Resource(ref, body, origin, dict(facts or {}))
 
 
+def _within(path: str, selected: tuple[str, ...]) -> bool:
+    return any(path == s or path.startswith(s + "/") for s in selected)
+
+
 def _placed(evidence: Evidence, node: yaml.Node, offset: int, ref: ResourceRef | None) -> Evidence:
     """The evidence with its field's line (and columns) from the document's composed nodes.
 
@@ -645,7 +677,7 @@ def _placed(evidence: Evidence, node: yaml.Node, offset: int, ref: ResourceRef |
     if path is None:
         return evidence
     steps = parse_path(path)
-    line, column, end_column, complete = position_in(node, steps)
+    line, column, end_column, complete = position_in(node, steps, evidence.value)
     inherited = _pod_level(steps)
     if not complete and inherited:
         found = position_in(node, inherited)

@@ -68,31 +68,43 @@ def start_registry(
         settings[key] = {**settings.get(key, {}), **value}
     config = folder / "config.yml"
     config.write_text(yaml.safe_dump(settings))
-    port = free_port()
-    log = (folder / "registry.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, "serve", str(config)],
-        env={"REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     sess = session or requests.Session()
     sess.trust_env = False
-    base = f"{scheme}://127.0.0.1:{port}"
+    # The port is picked before the registry binds it: another process (a second
+    # pytest-xdist worker) can take it in between, so an early exit is retried on a new one.
+    for _ in range(3):
+        port = free_port()
+        proc = _serve(binary, config, port, folder / "registry.log")
+        base = f"{scheme}://127.0.0.1:{port}"
+        if _ready(proc, sess, base):
+            return Registry(f"127.0.0.1:{port}", proc, Pusher(base, sess), scheme)
+    pytest.fail(f"docker-registry exited: {(folder / 'registry.log').read_text()[-500:]}")
+
+
+def _serve(binary: str, config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [binary, "serve", str(config)],
+            env={"REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}", "PATH": "/usr/bin:/bin"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _ready(proc: subprocess.Popen[bytes], sess: requests.Session, base: str) -> bool:
+    """Whether the registry answers within 15 s (False: it exited; fails if it hangs)."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
             if sess.get(f"{base}/v2/", timeout=1).status_code in (200, 401):
-                break
+                return True
         except requests.RequestException:
             pass
         if proc.poll() is not None:
-            pytest.fail(f"docker-registry exited: {(folder / 'registry.log').read_text()[-500:]}")
+            return False
         time.sleep(0.05)
-    else:
-        stop(proc)
-        pytest.fail("docker-registry did not become ready in 15 s")
-    return Registry(f"127.0.0.1:{port}", proc, Pusher(base, sess), scheme)
+    stop(proc)
+    pytest.fail("docker-registry did not become ready in 15 s")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -20,6 +20,10 @@ class Location:
     start_line: int
     end_line: int
     note: str = ""
+    #: 1-based column where the field starts on ``line``, and just past it (0: unknown, or
+    #: the field spans lines), so SARIF regions underline it as for a raw manifest.
+    column: int = 0
+    end_column: int = 0
 
 
 class FieldMap(abc.ABC):
@@ -69,7 +73,9 @@ def relocate(finding: Finding, fields: FieldMap) -> Finding:
     if chosen is None:
         return finding
     evidence = tuple(
-        replace(item, line=loc.line if loc is not None and loc.path == chosen.path else 0)
+        replace(item, line=loc.line, column=loc.column, end_column=loc.end_column)
+        if loc is not None and loc.path == chosen.path
+        else replace(item, line=0)
         for item, loc in placed
     )
     # The field's line, not the object's first line: that is what a reviewer must change.

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.kubeyaml import Document
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.helm import Consumer
 from scanner.sources.render.helmmap import ValuesSource
 from scanner.yamlutil import compose
@@ -40,23 +41,29 @@ def find_consumers(
         text = read_text(path)
         if not text or ("Application" not in text and "HelmRelease" not in text):
             continue
-        for doc in parse_yaml(text):
-            if isinstance(doc, Document) and isinstance(doc.data, Mapping):
-                for folder, consumer in _consumers(path, text, doc):
+        lines: list[str] = []  # split once per file, only when a consumer is in it
+        for doc in parse_cached(text)[0]:
+            if (
+                isinstance(doc, Document)
+                and isinstance(doc.data, Mapping)
+                and doc.data.get("kind") in ("Application", "HelmRelease")
+            ):
+                lines = lines or text.splitlines()
+                for folder, consumer in _consumers(path, lines, doc):
                     if folder in charts:
                         found.setdefault(folder, []).append(consumer)
     return found
 
 
-def _consumers(path: str, text: str, doc: Document) -> Iterator[tuple[str, Consumer]]:
+def _consumers(path: str, lines: list[str], doc: Document) -> Iterator[tuple[str, Consumer]]:
     data = doc.data
     api, kind = str(data.get("apiVersion", "")), str(data.get("kind", ""))
     meta = _map(data.get("metadata"))
     spec = _map(data.get("spec"))
     name = str(meta.get("name", ""))
     label = f"{kind} {name} ({path}:{doc.start_line})"
-    lines = text.splitlines()[doc.start_line - 1 : doc.end_line]
-    doc_text, offset = "\n".join(lines), doc.start_line - 1
+    doc_text = "\n".join(lines[doc.start_line - 1 : doc.end_line])
+    offset = doc.start_line - 1
     if api.startswith("argoproj.io/") and kind == "Application":
         sources = [("source", spec.get("source"))]
         sources += [(f"sources[{i}]", s) for i, s in enumerate(spec.get("sources") or ())]

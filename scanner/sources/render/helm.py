@@ -16,6 +16,7 @@ the repository, so a template cannot read a file outside it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import posixpath
@@ -23,15 +24,17 @@ import sys
 import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from scanner import kinds
+from scanner import cache, kinds
 from scanner.config import HelmChartConfig, RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.base import RenderedObject, RenderOutput
 from scanner.sources.render.helmmap import HelmFieldMap, Section, ValuesSource, defines_of
 from scanner.sources.render.proc import RenderRunError, run_bounded
@@ -144,32 +147,50 @@ def missing_dependencies(chart: ChartInfo, root: Path, read_text: ReadText) -> l
     return missing
 
 
-def _archive(root: Path, chart: ChartInfo) -> bytes:
-    """The chart as a .tgz of its regular files inside the repository (symlinks out dropped),
-    with each local ``file://`` dependency vendored under ``charts/NAME/``."""
-    buf = io.BytesIO()
+def _chart_files(root: Path, chart: ChartInfo) -> list[tuple[str, bytes]]:
+    """The chart's regular files inside the repository (symlinks out dropped) as archive
+    members, with each local ``file://`` dependency vendored under ``charts/NAME/``."""
+    members: list[tuple[str, bytes]] = []
     folders = [(root / chart.folder, f"{chart.name}/")]
     folders += [
         (root / f, f"{chart.name}/charts/{n}/") for n, f in sorted(chart.local_deps.items())
     ]
+    for base, prefix in folders:
+        for path in sorted(base.rglob("*")):
+            real = path.resolve()
+            if not path.is_file() or not real.is_relative_to(root) or path.name.startswith(".git"):
+                continue
+            members.append((f"{prefix}{path.relative_to(base).as_posix()}", real.read_bytes()))
+    return members
+
+
+def _archive(members: list[tuple[str, bytes]]) -> bytes:
+    """The members as a .tgz."""
+    buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for base, prefix in folders:
-            _add_tree(tar, root, base, prefix)
+        for name, data in members:
+            entry = tarfile.TarInfo(name)
+            entry.size = len(data)
+            tar.addfile(entry, io.BytesIO(data))
             if buf.tell() > MAX_ARCHIVE_BYTES:
                 raise RenderRunError(f"chart is over {MAX_ARCHIVE_BYTES:,} bytes; not rendered")
     return buf.getvalue()
 
 
-def _add_tree(tar: tarfile.TarFile, root: Path, base: Path, prefix: str) -> None:
-    for path in sorted(base.rglob("*")):
-        real = path.resolve()
-        if not path.is_file() or not real.is_relative_to(root) or path.name.startswith(".git"):
-            continue
-        rel = path.relative_to(base).as_posix()
-        data = real.read_bytes()
-        entry = tarfile.TarInfo(f"{prefix}{rel}")
-        entry.size = len(data)
-        tar.addfile(entry, io.BytesIO(data))
+def _engine_identity() -> str:
+    try:
+        return f"{ENGINE_PACKAGE} {metadata.version('helm-python-sdk')}"
+    except metadata.PackageNotFoundError:
+        return ENGINE_PACKAGE
+
+
+def _render_key(members: list[tuple[str, bytes]], request: Mapping[str, Any]) -> bytes:
+    """The cache key of one render: the engine, every archive member and the request."""
+    parts: list[bytes | str] = [_engine_identity()]
+    for name, data in members:
+        parts.extend((name, hashlib.sha256(data).digest()))
+    parts.append(json.dumps(request, sort_keys=True))
+    return cache.digest("helm", parts)
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,27 +311,14 @@ class Helm:
                 values = _deep_merge(values, source.data)
             defaults = ValuesSource.from_file(self._file(chart, "values.yaml"), self.read_text)
             sources = [defaults, *overrides] if defaults is not None else overrides
-            request = {
-                "archive": base64.b64encode(_archive(self.root, chart)).decode(),
-                "values": values,
-                "release": consumer.release,
-                "namespace": consumer.namespace,
-            }
-            done = run_bounded(
-                [sys.executable, "-I", str(WORKER)],
-                cwd=self.root,
-                timeout_s=self.options.timeout_s,
-                max_bytes=self.options.max_output_bytes,
-                stdin=json.dumps(request).encode(),
-            )
-            answer = json.loads(done.stdout or b"{}")
+            answer, stderr = self._engine(_chart_files(self.root, chart), values, consumer)
         except (RenderRunError, OSError, ValueError) as exc:
             out.problems.append(
                 self._problem(chart, self._scrubbed(chart, consumer, f"{label}: {exc}"))
             )
             return out
         if "manifests" not in answer:
-            message = answer.get("error") or done.stderr.strip()[-500:] or "Helm engine failed"
+            message = answer.get("error") or stderr.strip()[-500:] or "Helm engine failed"
             out.problems.append(
                 self._problem(chart, self._scrubbed(chart, consumer, f"{label}: {message}"))
             )
@@ -321,6 +329,34 @@ class Helm:
                 self._objects(chart, template, text, sources, consumer, label, defines)
             )
         return out
+
+    def _engine(
+        self, members: list[tuple[str, bytes]], values: dict[str, Any], consumer: Consumer
+    ) -> tuple[dict[str, Any], str]:
+        """The engine's answer and its stderr; from the content cache when the chart's
+        files, the values and the engine are unchanged (successes only are kept)."""
+        request = {"values": values, "release": consumer.release, "namespace": consumer.namespace}
+        store = cache.active()
+        key = _render_key(members, request) if store is not None else b""
+        if store is not None:
+            hit = store.get(key)
+            if isinstance(hit, dict) and isinstance(hit.get("manifests"), dict):
+                return hit, ""
+        done = run_bounded(
+            [sys.executable, "-I", str(WORKER)],
+            cwd=self.root,
+            timeout_s=self.options.timeout_s,
+            max_bytes=self.options.max_output_bytes,
+            stdin=json.dumps(
+                {**request, "archive": base64.b64encode(_archive(members)).decode()}
+            ).encode(),
+        )
+        answer = json.loads(done.stdout or b"{}")
+        if not isinstance(answer, dict):
+            raise ValueError("the Helm engine's answer is not a JSON object")
+        if store is not None and isinstance(answer.get("manifests"), dict):
+            store.put(key, {"manifests": answer["manifests"]})
+        return answer, done.stderr
 
     def _objects(
         self,
@@ -341,7 +377,7 @@ class Helm:
                 path = posixpath.join(folder, rel[len(f"charts/{name}/") :])
         source_text = self.read_text(path) or ""
         seen: dict[str, int] = {}
-        for doc in parse_yaml(text):
+        for doc in parse_cached(text)[0]:
             if not isinstance(doc, Document) or not isinstance(doc.data, dict):
                 continue
             body = doc.data

@@ -131,6 +131,24 @@ def search(section: Section, keys: list[str | tuple[str, str]]) -> tuple[int, in
     return line, matched
 
 
+#: A trailing YAML comment on a template line (not part of what the field is set to).
+_COMMENT = re.compile(r"\s+#[^\"'}]*$")
+
+
+def _key_columns(text: str, last: list[str | tuple[str, str]]) -> tuple[int, int]:
+    """Columns of ``key: ...`` on a template line (the key, through the line's last
+    non-blank character: the template text a reviewer edits), or (0, 0) when the line does
+    not hold the key itself (a list item's ``- name: x`` or a templated key)."""
+    if not last or isinstance(last[0], tuple):
+        return 0, 0
+    found = re.search(rf"(?:^|[\s{{,-]){re.escape(last[0])}[\"']?\s*:", text)
+    if found is None:
+        return 0, 0
+    begin = found.start() + (0 if text[found.start()].isalnum() else 1)
+    end = len(_COMMENT.sub("", text).rstrip())
+    return begin + 1, end + 1
+
+
 class HelmFieldMap(FieldMap):
     """Field -> template line (plus the values line) for one object a chart rendered."""
 
@@ -194,7 +212,8 @@ class HelmFieldMap(FieldMap):
         start, end = (
             (section.start + 1, section.end) if section.path != self.path else self.segment()
         )
-        return Location(section.path, line + 1, start, max(start, end), note)
+        column, end_column = _key_columns(section.lines[line], keys[matched - 1 : matched])
+        return Location(section.path, line + 1, start, max(start, end), note, column, end_column)
 
     def _values_note(self, section: Section, line: int, rest: list[str | tuple[str, str]]) -> str:
         """``value from values.yaml:12 (.Values.image.tag)`` for the value behind a line."""

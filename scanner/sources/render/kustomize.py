@@ -28,11 +28,14 @@ from typing import Any
 
 import yaml
 
+from scanner import cache
 from scanner.config import RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
+from scanner.sources.render.cached import TreeHasher, kustomize_key, program_identity
 from scanner.sources.render.origins import (
     GeneratedFieldMap,
     KustomizeFieldMap,
@@ -207,6 +210,7 @@ class Kustomize:
         self.options = options
         self.read_text = read_text
         self.kubectl = shutil.which("kubectl")
+        self.hasher = TreeHasher(root)
 
     def render(self, paths: Iterable[str]) -> RenderOutput:
         """Render every root; failures become one error each and leave files to raw judging."""
@@ -229,7 +233,7 @@ class Kustomize:
         out = RenderOutput()
         node = graph[folder]
         objects: list[RenderedObject] = []
-        for doc in parse_yaml(text):
+        for doc in parse_cached(text)[0]:
             if not isinstance(doc, Document):
                 out.problems.append(
                     self._problem(node, f"unreadable Kustomize output: {doc.message}")
@@ -257,7 +261,7 @@ class Kustomize:
                 "kubectl >= 1.27); files below are judged unrendered",
             )
         try:
-            return self._run(folder)
+            return self._cached_run(folder, folders)
         except RenderRunError as exc:
             return self._problem(node, self._scrubbed(graph, folders, str(exc)))
 
@@ -276,6 +280,26 @@ class Kustomize:
             "kustomize",
             f"kustomization {where} not rendered: {message}",
         )
+
+    def _cached_run(self, folder: str, folders: set[str]) -> tuple[str, str]:
+        """``_run``, answered from the content cache when every input is unchanged (only
+        successful renders are kept: a failure may be a timeout)."""
+        store = cache.active()
+        program = program_identity(self.kubectl)
+        options = f"allow_remote={self.options.allow_remote}"
+        key = (
+            kustomize_key(self.hasher, folders, folder, program, options)
+            if store is not None and program is not None
+            else None
+        )
+        if store is not None and key is not None:
+            hit = store.get(key)
+            if isinstance(hit, list) and len(hit) == 2 and all(isinstance(x, str) for x in hit):
+                return hit[0], hit[1]
+        text, prefix = self._run(folder)
+        if store is not None and key is not None:
+            store.put(key, [text, prefix])
+        return text, prefix
 
     def _run(self, folder: str) -> tuple[str, str]:
         """Kustomize's output, and the repo root as seen from the wrapper folder."""

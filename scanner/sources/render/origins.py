@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,8 +22,9 @@ import yaml
 
 from scanner import kinds
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.base import FieldMap, Location
-from scanner.yamlutil import PathStep, compose, parse_path, walk
+from scanner.yamlutil import PathStep, compose, parse_path, position_in, walk
 
 try:  # pragma: no cover - depends on how PyYAML was built
     from yaml import CSafeLoader as _Loader
@@ -84,6 +86,13 @@ def translate(body: Any, steps: Sequence[PathStep]) -> tuple[list[PathStep], lis
     return named, indexed
 
 
+@lru_cache(maxsize=16)
+def _lines(text: str) -> list[str]:
+    """A source file's lines, split once: every object rendered from one large file (a
+    CRD bundle) would split the whole file again."""
+    return text.splitlines()
+
+
 def _name(body: Mapping[str, Any]) -> str:
     meta = body.get("metadata")
     return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
@@ -113,7 +122,7 @@ class SourceFiles:
         if path not in self._docs:
             self._docs[path] = [
                 (str(d.data.get("kind", "")), _name(d.data), d.start_line, d.end_line)
-                for d in parse_yaml(text)
+                for d in parse_cached(text)[0]
                 if isinstance(d, Document) and isinstance(d.data, Mapping)
             ]
         docs = self._docs[path]
@@ -210,7 +219,8 @@ class Patch:
                     path = str(op.get("path", ""))
                     if pointer == path or pointer.startswith(path.rstrip("/") + "/"):
                         line = op_node.start_mark.line + 1 + offset
-                        return Location(file, line, line, line)
+                        column = op_node.start_mark.column + 1 if self.file else 0
+                        return Location(file, line, line, line, "", column)
                 continue
             if not isinstance(data, Mapping):
                 continue
@@ -223,8 +233,18 @@ class Patch:
             if complete:
                 start = node.start_mark.line + 1 + offset
                 end = max(start, node.end_mark.line + offset)
-                return Location(file, line + offset, start, end)
+                # inline patch text sits indented in a block scalar: its columns are not the
+                # kustomization's, so only a patch file gets them
+                column, end_column = _columns(node, named) if self.file else (0, 0)
+                return Location(file, line + offset, start, end, "", column, end_column)
         return None
+
+
+def _columns(node: yaml.Node | None, named: list[PathStep]) -> tuple[int, int]:
+    """Start and end column of the field on ``named`` in a node composed from the file's
+    own text (0, 0 when the path is not all there or the field spans lines)."""
+    _, column, end_column, complete = position_in(node, named)
+    return (column, end_column) if complete else (0, 0)
 
 
 def _is_json6902(data: Any) -> bool:
@@ -305,13 +325,17 @@ class KustomizeFieldMap(FieldMap):
             if found is not None:
                 return found
         if not self._composed:
-            lines = self.text.splitlines()
+            lines = _lines(self.text)
             self._node = compose("\n".join(lines[self.span[0] - 1 : self.span[1]]))
             self._composed = True
         line, _ = walk(self._node, named)
         if not line:
             return None
-        return Location(self.path, self.span[0] - 1 + line, self.span[0], self.span[1])
+        # the document was composed from whole lines of the file: its columns are the file's
+        column, end_column = _columns(self._node, named)
+        return Location(
+            self.path, self.span[0] - 1 + line, self.span[0], self.span[1], "", column, end_column
+        )
 
 
 _GENERATORS = {"ConfigMapGenerator": "configMapGenerator", "SecretGenerator": "secretGenerator"}
