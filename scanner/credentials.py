@@ -113,6 +113,9 @@ ALLOWED_NAMES = frozenset(
         "authpassthrough",
     }
 )
+#: First words that make a name describe a digest of the object it names: Helm charts'
+#: ``checksum/secret`` pod annotations hold the sha256 of a rendered Secret, not a secret.
+DIGEST_WORDS = frozenset({"checksum", "sha256sum", "digest"})
 #: ``<owner>Key`` names that hold a key in any spelling.
 _KEY_OWNERS = frozenset({"api", "private", "access", "signing", "master", "client", "license"})
 _COMPOUND_ENDS = ("password", "passwd", "secret", "token", "apikey", "passphrase")
@@ -156,14 +159,16 @@ def words(name: str) -> list[str]:
 
 
 def is_allowed_name(name: str) -> bool:
-    """A well-known setting that holds an identifier despite its name (:data:`ALLOWED_NAMES`)."""
-    return "".join(words(name)) in ALLOWED_NAMES
+    """A well-known setting that holds an identifier despite its name (:data:`ALLOWED_NAMES`),
+    or a digest of the object it names (:data:`DIGEST_WORDS`)."""
+    parts = words(name)
+    return "".join(parts) in ALLOWED_NAMES or bool(parts and parts[0] in DIGEST_WORDS)
 
 
 def is_credential_name(name: str) -> bool:
     """True when the name says it holds a credential (not points at or configures one)."""
     parts = words(name)
-    if not parts or "".join(parts) in ALLOWED_NAMES:
+    if not parts or is_allowed_name(name):
         return False
     last = parts[-1]
     if last == "key":

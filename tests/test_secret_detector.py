@@ -342,3 +342,19 @@ def test_secret_store_references_in_secret_data_are_not_values() -> None:
         "data": {"url": "b3A6Ly92YXVsdC9pdGVtL2ZpZWxk"},  # base64 of op://vault/item/field
     }
     assert found("Secret", body) == {("stringData.password", "kubernetes-secret")}
+
+
+def test_helm_checksum_annotations_are_digests_not_secrets() -> None:
+    """Rendered Helm charts roll pods on a config change through ``checksum/secret``: the
+    value is the sha256 of the rendered Secret (Bitnami's Redis chart, among many)."""
+    digest = "1f2e3d4c5b6a79880f1e2d3c4b5a69788f9e0d1c2b3a49586f7e8d9c0b1a2f3e"
+    meta = {"annotations": {"checksum/secret": digest, "checksum/config": digest}}
+    body = {"spec": {"template": {"metadata": meta, "spec": pod({})["spec"]}}}
+    assert found("StatefulSet", body) == set()
+    # a known token format is still found under a digest name, and a credential name beside
+    meta["annotations"]["checksum/token"] = AWS_KEY
+    meta["annotations"]["secret"] = "Zq8vLr2pT9wX"
+    assert found("StatefulSet", body) == {
+        ("spec.template.metadata.annotations.checksum/token", "aws-access-key"),
+        ("spec.template.metadata.annotations.secret", "credential-literal"),
+    }
