@@ -129,7 +129,7 @@ def test_a_worker_that_dies_without_its_result_is_an_incomplete_scan_not_a_hang(
             os._exit(9)
         return sum(share)
 
-    with pytest.raises(WorkerError, match="worker 1 .*exit code 9") as raised:
+    with pytest.raises(WorkerError, match=r"worker 1 .*exit code 9") as raised:
         parallel.map_shares(work, parallel.shares_of(range(10), 2))
     assert error_exit(raised.value) == EXIT_INCOMPLETE
 
