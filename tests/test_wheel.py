@@ -36,6 +36,13 @@ def _user_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
+def _path_without_ledgergate() -> list[str]:
+    """``PATH`` without the folders that hold a ``ledgergate`` already (a contributor's or
+    CI's editable install): the action must find none and install its own."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    return [f for f in folders if f and not (Path(f) / "ledgergate").exists()]
+
+
 def _scans_the_fixture_repo(ledgergate: Path, work: Path) -> None:
     """A real ``scan repo`` of the non-compliant fixture repo, from outside the source."""
     repo_copy = work / "repo"
@@ -69,7 +76,7 @@ def test_the_action_installs_its_own_release_with_runtime_dependencies_only(
     bin_dir = env_dir / "bin"
     env = {
         **_user_env(),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PATH": os.pathsep.join([str(bin_dir), *_path_without_ledgergate()]),
         "GITHUB_ACTION_PATH": str(src),
         "LG_VERSION": action["inputs"]["version"]["default"],
     }
