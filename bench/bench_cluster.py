@@ -3,9 +3,12 @@
 The server runs in a child process; the scan runs through the CLI exactly as the nightly
 CronJob runs it (``--fail-on=none``, a signed ``--evidence`` bundle), as a process of its
 own, and is measured whole: wall, CPU and the peak RSS of its process tree (forked workers
-included). Targets: <= 120 s and <= 1 GiB on 2 cores.
+included). It also writes the JSON report (``--json``) and measures every output: the
+bundle's files, and the time headless Chromium takes to render the bundle's HTML report.
+Targets (issue 13.3 and 13.4): <= 120 s and <= 1 GiB on 2 cores; JSON <= 20 MB, HTML
+<= 5 MB rendered in <= 5 s.
 
-    python -m bench.bench_cluster [--objects 50000] [--page-size 500]
+    python -m bench.bench_cluster [--objects 50000] [--page-size 500] [--chromium chromium]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 from multiprocessing.connection import Connection
@@ -140,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=50_000)
     parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--rss-limit-mib", type=float, default=4096, help="stop the scan here")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = parser.parse_args()
 
     from bench.proctree import HEADER, measure
@@ -157,22 +163,56 @@ def main() -> None:
                 "--kubeconfig", str(kubeconfig), "--request-timeout=60", "--fail-on=none",
                 "--format=table", "-o", str(Path(workdir) / "table.txt"),
                 f"--page-size={args.page_size}", f"--evidence={bundle}",
+                f"--json={Path(workdir) / 'report.json'}",
                 f"--sign-key={_sign_key(Path(workdir))}",
             ]  # fmt: skip
             env = {**os.environ, "PYTHONPATH": str(ROOT), "LEDGERGATE_RUN_ID": "bench"}
-            run = measure(argv, env=env, cwd=Path(workdir), label="ledgergate")
+            run_load = os.getloadavg()
+            run = measure(
+                argv, env=env, cwd=Path(workdir), label="ledgergate",
+                rss_limit_mib=args.rss_limit_mib,
+            )  # fmt: skip
         finally:
             parent.send("stop")
             proc.join(30)
-        size = bundle.stat().st_size if bundle.exists() else 0
+        sizes, render_s = _outputs(Path(workdir), bundle, args.chromium)
     print(f"scan cluster, {args.objects:,} objects, page size {args.page_size}, signed bundle")
+    print(f"load average before/after: {run_load[0]:.2f} / {os.getloadavg()[0]:.2f}")
     print(HEADER)
     print(run.line("ledgergate"))
-    print(f"objects/s: {args.objects / run.wall_s:,.0f}; bundle: {size / 2**20:,.1f} MiB")
+    print(f"objects/s: {args.objects / run.wall_s:,.0f}")
+    for name, size in sizes.items():
+        print(f"  {name:<28} {size / 1e6:>10.2f} MB")
+    json_mb, html_mb = sizes.get("report.json", 0) / 1e6, sizes.get("bundle:report.html", 0) / 1e6
+    render = f"{render_s:.1f}/5 s ({render_s / 5:.2f}x)" if render_s >= 0 else "not measured"
     print(
         f"targets: wall {run.wall_s:.0f}/120 s ({run.wall_s / 120:.2f}x), peak RSS of the "
-        f"process tree {run.peak_rss_mib:,.0f}/1024 MiB ({run.peak_rss_mib / 1024:.2f}x)"
+        f"process tree {run.peak_rss_mib:,.0f}/1024 MiB ({run.peak_rss_mib / 1024:.2f}x), "
+        f"JSON {json_mb:.1f}/20 MB ({json_mb / 20:.2f}x), HTML {html_mb:.1f}/5 MB "
+        f"({html_mb / 5:.2f}x), Chromium render {render}"
     )
+
+
+def _outputs(workdir: Path, bundle: Path, chromium: str) -> tuple[dict[str, int], float]:
+    """Sizes of the outputs (the bundle's files one by one) and Chromium's render time of
+    the bundle's HTML report (-1 when Chromium is not installed or there is no report)."""
+    import zipfile
+
+    from bench.bench_outputs import chromium_seconds
+
+    sizes = {p.name: p.stat().st_size for p in (workdir / "report.json", workdir / "table.txt")}
+    sizes = {k: v for k, v in sizes.items() if v}
+    if not bundle.exists():
+        return sizes, -1.0
+    sizes["bundle (zip)"] = bundle.stat().st_size
+    with zipfile.ZipFile(bundle) as archive:
+        for info in sorted(archive.infolist(), key=lambda i: -i.file_size)[:6]:
+            sizes[f"bundle:{info.filename}"] = info.file_size
+        report = workdir / "report.html"
+        report.write_bytes(archive.read("report.html"))
+    if not shutil.which(chromium):
+        return sizes, -1.0
+    return sizes, chromium_seconds(chromium, report, workdir / "chromium-profile")
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ def measure(
     cwd: Path | None = None,
     timeout_s: float = 3600,
     label: str = "",
+    rss_limit_mib: float | None = None,
 ) -> Run:
-    """Run ``argv`` to completion (output discarded) and measure its process tree."""
+    """Run ``argv`` to completion (output discarded) and measure its process tree.
+
+    ``rss_limit_mib`` stops the tree once it passes that much (a run far over its target
+    on a shared machine); the run then reports the peak seen and a negative return code."""
     import psutil
 
     if label:
@@ -89,8 +93,13 @@ def measure(
         if pid:
             break
         peak = max(peak, _tree_rss(proc))
-        if time.perf_counter() - start > timeout_s:
+        over = rss_limit_mib is not None and peak > rss_limit_mib * 2**20
+        if over or time.perf_counter() - start > timeout_s:
+            for descendant in proc.children(recursive=True):
+                descendant.kill()
             child.kill()
+            child.wait()
+            break
         time.sleep(0.02)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start

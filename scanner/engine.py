@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner import celrt, kinds, parallel
@@ -137,6 +137,26 @@ def _skip_reason(resource: Resource) -> str:
     return f"unknown kind {ref.kind} ({ref.api_version}): no rule applies"
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What one run's judging reads besides the resource: built once, never mutated."""
+
+    ns_labels: Mapping[str, Mapping[str, str]]
+    failures: tuple[AnalyzerFailure, ...] = ()
+    #: Fact name -> why it rests on context the source could not read.
+    unread: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one engine run produced: the findings (a stream, in inventory order), the
+    resources no rule could judge and the analyzers that failed."""
+
+    findings: Iterator[Finding]
+    skipped: tuple[Skipped, ...]
+    failures: tuple[AnalyzerFailure, ...]
+
+
 class Engine:
     """Runs analyzers once, then judges every resource against the rules indexed for its kind."""
 
@@ -153,16 +173,20 @@ class Engine:
         self.observed = observed
         self.params = dict(params)
         self.analyzers = analyzers
-        self.failures: list[AnalyzerFailure] = []
-        #: Fact name -> why it rests on context the source could not read.
-        self.unread_context: dict[str, str] = {}
 
     def run(self, inventory: Inventory) -> tuple[list[Finding], list[Skipped]]:
-        """Every finding for the inventory, plus resources no rule could judge."""
-        self._apply_analyzers(inventory)
-        findings = [input_finding(p) for p in inventory.problems]
+        """Every finding for the inventory as a list, plus resources no rule could judge
+        (tests and ``ledgergate test``; a scan streams :meth:`judge`)."""
+        judgement = self.judge(inventory)
+        return list(judgement.findings), list(judgement.skipped)
+
+    def judge(self, inventory: Inventory) -> Judgement:
+        """Run the analyzers, then judge: findings are yielded share by share, so a caller
+        that keeps only what it needs (a scan keeps no passes) never holds them all."""
+        unread = unread_context(inventory, self.analyzers)
+        failures = self._apply_analyzers(inventory)
+        context = _Context(inventory.namespace_labels(), failures, unread)
         skipped: list[Skipped] = []
-        ns_labels = inventory.namespace_labels()
         judged: list[int] = []
         for index, resource in enumerate(inventory.resources):
             if self.rules.for_kind(resource.ref.api_version, resource.ref.kind):
@@ -170,35 +194,40 @@ class Engine:
             elif self._is_unknown(resource):
                 skipped.append(Skipped(resource.origin, _skip_reason(resource)))
         shares = parallel.shares_of(judged, parallel.worker_count(len(judged)))
-        judged_shares = parallel.map_shares(
-            lambda share: self.judge_indexes(inventory, share, ns_labels), shares
-        )
-        findings.extend(finding for share in judged_shares for finding in share)
-        return findings, skipped
+        return Judgement(self._findings(inventory, shares, context), tuple(skipped), failures)
 
-    def judge_indexes(
-        self,
-        inventory: Inventory,
-        indexes: Sequence[int],
-        ns_labels: Mapping[str, Mapping[str, str]],
-    ) -> list[Finding]:
+    def _findings(
+        self, inventory: Inventory, shares: Sequence[Sequence[int]], context: _Context
+    ) -> Iterator[Finding]:
+        yield from (input_finding(p) for p in inventory.problems)
+        if len(shares) < 2:  # one process: a pure stream, nothing held
+            yield from self._judge_indexes(inventory, shares[0] if shares else (), context)
+            return
+        judged_shares = parallel.map_shares(
+            lambda share: list(self._judge_indexes(inventory, share, context)), shares
+        )
+        for share in judged_shares:
+            yield from share
+
+    def _judge_indexes(
+        self, inventory: Inventory, indexes: Sequence[int], context: _Context
+    ) -> Iterator[Finding]:
         """Findings for the resources at ``indexes`` (one worker's share of the inventory)."""
-        found: list[Finding] = []
         for index in indexes:
             resource = inventory.resources[index]
             rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
             secrets = [s for h in inventory.secrets.get(index, []) for s in h.spellings()]
-            found.extend(self._judge(resource, rules, ns_labels, secrets))
-        return found
+            yield from self._judge(resource, rules, context, secrets)
 
     def _is_unknown(self, resource: Resource) -> bool:
         ref = resource.ref
         return kinds.lookup(ref.api_version, ref.kind) is None and ref.group != SYNTHETIC_GROUP
 
-    def _apply_analyzers(self, inventory: Inventory) -> None:
+    def _apply_analyzers(self, inventory: Inventory) -> tuple[AnalyzerFailure, ...]:
+        """Attach every needed analyzer's facts; the analyzers that raised, in order."""
         from scanner.analyzers.secrets import secret_hits
 
-        self.unread_context = unread_context(inventory, self.analyzers)
+        failures: list[AnalyzerFailure] = []
         needed = self.rules.facts_read()
         for analyzer in self.analyzers:
             if not analyzer.needed_by(needed):
@@ -206,7 +235,7 @@ class Engine:
             try:
                 result = analyzer.analyze(inventory, self.params)
             except Exception as exc:  # noqa: BLE001 - fail closed: dependent rules become error
-                self.failures.append(
+                failures.append(
                     AnalyzerFailure(
                         analyzer.name, analyzer.provides, f"{type(exc).__name__}: {exc}"
                     )
@@ -221,6 +250,7 @@ class Engine:
         # ran (or when it failed) are searched too.
         unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
         inventory.secrets.update(secret_hits(inventory, unsearched))
+        return tuple(failures)
 
     def _variables(
         self,
@@ -257,12 +287,13 @@ class Engine:
         self,
         resource: Resource,
         rules: Iterable[Rule],
-        ns_labels: Mapping[str, Mapping[str, str]],
+        context: _Context,
         secrets: list[str],
     ) -> Iterator[Finding]:
         meta = resource.body.get("metadata")
         labels = (meta.get("labels") if isinstance(meta, Mapping) else None) or {}
         scope = namespace_scope(resource)
+        ns_labels = context.ns_labels
         env = environment_of(resource, self.params, ns_labels)
         activation: Any = None
         no_pod = kinds.is_workload(resource.ref.api_version, resource.ref.kind) and (
@@ -287,7 +318,7 @@ class Engine:
                     activation = celrt.activation(self._variables(resource, ns_labels, env))
                 except Exception as exc:  # noqa: BLE001 - fail closed: the rules become error
                     activation = _Unusable(f"{type(exc).__name__}: {exc}")
-            finding = self._evaluate(rule, resource, activation, secrets)
+            finding = self._evaluate(rule, resource, activation, secrets, context)
             if finding is not None:
                 yield _with_environment_note(finding, rule, env)
 
@@ -326,9 +357,10 @@ class Engine:
         message = f"{', '.join(paths[:3])} is not an object: the containers cannot be judged"
         return cls._pod_error(rule, resource, message, paths, shown=paths[:3])
 
-    def _missing_facts(self, rule: Rule, resource: Resource) -> str | None:
+    @staticmethod
+    def _missing_facts(rule: Rule, resource: Resource, context: _Context) -> str | None:
         for name in rule.requires:
-            unread = self.unread_context.get(name.split(".", 1)[0])
+            unread = context.unread.get(name.split(".", 1)[0])
             if unread:
                 return f"fact {name!r} could not be derived: {unread}"
             found, reason = fact_at(resource.facts, name)
@@ -337,12 +369,17 @@ class Engine:
             if reason:
                 return f"fact {name!r} could not be derived: {reason}"
             head = name.split(".", 1)[0]
-            why = next((f.message for f in self.failures if head in f.provides), "")
+            why = next((f.message for f in context.failures if head in f.provides), "")
             return f"fact {name!r} is not available" + (f": {why}" if why else "")
         return None
 
     def _evaluate(
-        self, rule: Rule, resource: Resource, activation: Any, secrets: list[str]
+        self,
+        rule: Rule,
+        resource: Resource,
+        activation: Any,
+        secrets: list[str],
+        context: _Context,
     ) -> Finding | None:
         def make(status: Status, message: str, evidence: tuple[Evidence, ...] = ()) -> Finding:
             return Finding(
@@ -371,7 +408,7 @@ class Engine:
                     )
                 if not selected:
                     return None
-            missing = self._missing_facts(rule, resource)
+            missing = self._missing_facts(rule, resource, context)
             if missing:
                 return make(Status.ERROR, f"rule could not be evaluated: {missing}")
             verdict = rule.assertion.evaluate(activation)

@@ -78,3 +78,19 @@ def dumps(doc: Any) -> str:
         raw = _FLOAT.sub(_python_float, raw)
     text = raw.decode()
     return text if text.isascii() and "\x7f" not in text else _NOT_ASCII.sub(_escape, text)
+
+
+def dumpb(doc: Any) -> bytes:
+    """:func:`dumps` as ASCII bytes, without a text copy when orjson's output is ASCII
+    already (a large document exists once, not three times)."""
+    try:
+        import orjson
+
+        raw = orjson.dumps(doc, option=_options())
+    except (ImportError, TypeError):
+        return dumps(doc).encode()
+    if (b"null" in raw and _nonfinite(doc)) or not raw.isascii() or b"\x7f" in raw:
+        return dumps(doc).encode()
+    if any(pattern.search(raw) for pattern in _MAYBE_DIFFERENT):
+        raw = _FLOAT.sub(_python_float, raw)
+    return raw

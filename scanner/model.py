@@ -52,7 +52,7 @@ _SEVERITY_RANK = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, slots=True, order=True)
 class ResourceRef:
     """Identity of a resource: what a human would type after ``kubectl get``."""
 
@@ -72,7 +72,7 @@ class ResourceRef:
         return f"{self.kind} {where}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Where a resource came from: a file span, a cluster object or an image."""
 
@@ -98,7 +98,7 @@ class Origin:
         return self.image_digest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """One object to judge, with its origin and the facts analyzers derived for it."""
 
@@ -112,7 +112,7 @@ class Resource:
         return Resource(self.ref, self.body, self.origin, {**self.facts, **extra})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Control:
     """A framework control a rule evidences, e.g. (``pci-dss-4.0``, ``8.2.1``)."""
 
@@ -120,7 +120,7 @@ class Control:
     id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """A field path and its (already redacted) value that made the rule decide."""
 
@@ -134,7 +134,7 @@ class Evidence:
     end_column: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The outcome of one rule on one resource (or of one unreadable input)."""
 

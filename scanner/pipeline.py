@@ -139,7 +139,8 @@ def run_scan(
             default_analyzers(now) if analyzers is None else analyzers,
             observed=source.observes_state,
         )
-        findings, unknown = engine.run(inventory)
+        judgement = engine.judge(inventory)
+        findings = list(judgement.findings)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
@@ -148,13 +149,13 @@ def run_scan(
         coverage = [*inventory.coverage, *scope_notes]
         coverage.extend(environment_coverage(inventory, config.params))
         coverage.extend(
-            CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in engine.failures
+            CoverageEntry("analyzer", f.analyzer, f.message, f.provides) for f in judgement.failures
         )
         result = ScanResult.build(
             findings,
             ruleset.rules,
             coverage=tuple(coverage),
-            skipped=[*inventory.skipped, *unknown],
+            skipped=[*inventory.skipped, *judgement.skipped],
             target=source.target(),
             started=started,
             finished=now_iso(),
@@ -162,7 +163,7 @@ def run_scan(
             resources_scanned=len(inventory.resources),
             scope=effective_scope(config, ruleset, findings, source.scope()),
         )
-    return ScanOutcome(result, inventory, tuple(engine.failures))
+    return ScanOutcome(result, inventory, judgement.failures)
 
 
 def repo_source(root: Path, config: Config) -> Source:

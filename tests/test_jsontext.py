@@ -42,6 +42,7 @@ _docs = st.recursive(
 @given(_docs)
 def test_same_text_as_the_standard_encoder(doc: Any) -> None:
     assert jsontext.dumps(doc) == _reference(doc)
+    assert jsontext.dumpb(doc) == _reference(doc).encode()
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,7 @@ def test_same_text_as_the_standard_encoder(doc: Any) -> None:
 )
 def test_edge_cases_fall_back_or_match(doc: Any) -> None:
     assert jsontext.dumps(doc) == _reference(doc)
+    assert jsontext.dumpb(doc) == _reference(doc).encode()
 
 
 def test_types_the_standard_encoder_refuses_still_raise() -> None:

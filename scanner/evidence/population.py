@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
+import zlib
+from array import array
 from collections.abc import Iterator, Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 from scanner.errors import ReportError
@@ -43,40 +45,119 @@ def _location(f: Mapping[str, Any]) -> str:
     return str(loc.get("image", ""))
 
 
+def _row(f: Mapping[str, Any], index: int, control: Mapping[str, Any]) -> list[str]:
+    """One row, in :data:`COLUMNS` order."""
+    res = f.get("resource") or {}
+    return [
+        str(control["framework"]),
+        str(control["id"]),
+        str(f["ruleId"]),
+        str(res.get("kind", "")),
+        str(res.get("namespace", "")),
+        str(res.get("name", "")),
+        _location(f),
+        str(f["status"]),
+        str(f.get("fingerprint", "")),
+        f"{FINDINGS}#/findings/{index}",
+    ]
+
+
 def rows(doc: Mapping[str, Any]) -> Iterator[dict[str, str]]:
     """Population rows of a findings document, in finding order then control order."""
     for index, f in enumerate(doc.get("findings", ())):
-        res = f.get("resource") or {}
         for c in f.get("controls", ()):
-            yield {
-                "framework": str(c["framework"]),
-                "control": str(c["id"]),
-                "rule": str(f["ruleId"]),
-                "kind": str(res.get("kind", "")),
-                "namespace": str(res.get("namespace", "")),
-                "name": str(res.get("name", "")),
-                "location": _location(f),
-                "result": str(f["status"]),
-                "fingerprint": str(f.get("fingerprint", "")),
-                "evidence": f"{FINDINGS}#/findings/{index}",
-            }
+            yield dict(zip(COLUMNS, _row(f, index, c), strict=True))
+
+
+def ordered_rows(doc: Mapping[str, Any]) -> Iterator[list[str]]:
+    """The rows sorted by (framework, control, rule), finding order within each: the order
+    of sorting :func:`rows`, but only (finding, control) positions are held, packed in
+    arrays, and each row is built as it is written (a nightly estate has millions)."""
+    findings = doc.get("findings", ())
+    groups: dict[tuple[str, str, str], array[int]] = {}
+    for index, f in enumerate(findings):
+        rule = str(f["ruleId"])
+        for position, c in enumerate(f.get("controls", ())):
+            key = (str(c["framework"]), str(c["id"]), rule)
+            groups.setdefault(key, array("Q")).append(index << 16 | position)
+    for key in sorted(groups):
+        for packed in groups[key]:
+            f = findings[packed >> 16]
+            yield _row(f, packed >> 16, f["controls"][packed & 0xFFFF])
+
+
+class _Sink:
+    """Text collected in batches and kept plain, or gzipped once :meth:`gzip` is called:
+    the same bytes as ``gzip.compress(data, 6, mtime=0)``, which is zlib with a gzip
+    wrapper, without the whole file ever existing uncompressed."""
+
+    BATCH = 1 << 18
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.batch: list[str] = []
+        self.pending = 0
+        self.size = 0
+        self.zipper: Any = None
+
+    def write(self, text: str) -> None:
+        self.batch.append(text)
+        self.pending += len(text)
+        if self.pending >= self.BATCH:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        data = "".join(self.batch).encode()
+        self.batch.clear()
+        self.pending = 0
+        self.size += len(data)
+        self.parts.append(data if self.zipper is None else self.zipper.compress(data))
+
+    def gzip(self) -> None:
+        """Compress what was written and everything that follows."""
+        self.zipper = zlib.compressobj(6, zlib.DEFLATED, 31)
+        self.parts = [self.zipper.compress(part) for part in self.parts]
+
+    def close_batch(self) -> None:
+        """Move the pending text into the parts (so :attr:`size` is final)."""
+        if self.batch:
+            self._flush_batch()
+
+    def close(self) -> bytes:
+        self.close_batch()
+        if self.zipper is not None:
+            self.parts.append(self.zipper.flush())
+        return b"".join(self.parts)
+
+
+#: A JSONL line with sorted keys, filled with JSON-encoded strings: the same bytes as
+#: ``json.dumps(row, sort_keys=True, ensure_ascii=False)``, without a dict per row.
+_ORDER = sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i])
+_LINE = "{" + ", ".join(f'"{COLUMNS[i]}": %s' for i in _ORDER) + "}\n"
 
 
 def population_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
-    """``population.csv`` and ``population.jsonl`` (``.gz`` when large), sorted by control."""
-    ordered = sorted(rows(doc), key=lambda r: (r["framework"], r["control"], r["rule"]))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    """``population.csv`` and ``population.jsonl`` (``.gz`` when large), sorted by control.
+
+    One pass writes both; once the CSV passes :data:`GZIP_OVER` bytes both are gzipped
+    from then on, so neither exists uncompressed in memory at nightly scale."""
+    quote = encode_basestring
+    csv_sink, json_sink = _Sink(), _Sink()
+    writer = csv.writer(csv_sink, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows([r[c] for c in COLUMNS] for r in ordered)
-    csv_bytes = buffer.getvalue().encode()
-    keys = sorted(COLUMNS)  # the same bytes as sort_keys=True, without sorting each row
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    jsonl = "".join(encode({k: r[k] for k in keys}) + "\n" for r in ordered)
-    files = {CSV_NAME: csv_bytes, JSONL_NAME: jsonl.encode()}
-    if len(csv_bytes) > GZIP_OVER:
-        files = {f"{n}.gz": gzip.compress(b, compresslevel=6, mtime=0) for n, b in files.items()}
-    return files
+    for row in ordered_rows(doc):
+        writer.writerow(row)
+        json_sink.write(_LINE % tuple(quote(row[i]) for i in _ORDER))
+        if csv_sink.zipper is None and csv_sink.size + csv_sink.pending > GZIP_OVER:
+            csv_sink.gzip()
+            json_sink.gzip()
+    csv_sink.close_batch()
+    if csv_sink.zipper is None and csv_sink.size > GZIP_OVER:  # multi-byte text at the end
+        csv_sink.gzip()
+        json_sink.gzip()
+    csv_bytes, jsonl = csv_sink.close(), json_sink.close()
+    suffix = ".gz" if csv_sink.zipper is not None else ""
+    return {CSV_NAME + suffix: csv_bytes, JSONL_NAME + suffix: jsonl}
 
 
 def population_name(files: Mapping[str, bytes]) -> str:

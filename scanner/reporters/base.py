@@ -78,8 +78,31 @@ def finding_where(f: Finding) -> str:
     return origin.display()
 
 
-def finding_to_dict(f: Finding) -> dict[str, Any]:
-    """The JSON shape of one finding, shared by every reporter that writes JSON."""
+def finding_to_dict(f: Finding, shared: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """The JSON shape of one finding, shared by every reporter that writes JSON.
+
+    ``shared`` (one dict per document) lets findings on the same object and rule share
+    their read-only ``location``, ``resource`` and ``controls`` parts: a nightly estate has
+    dozens of findings per object, and a document of them all was most of the memory.
+    """
+    if shared is None:
+        return _finding_dict(f, _location_dict(f), _resource_dict(f), _controls_list(f))
+    origin, ref = f.origin, f.resource
+    # a file location points at the finding's own field; a cluster's or image's does not
+    location = _location_dict(f) if origin.path else _memo(shared, origin, _location_dict, f)
+    resource = _memo(shared, ("ref", ref), _resource_dict, f)
+    controls = _memo(shared, ("controls", f.controls), _controls_list, f)
+    return _finding_dict(f, location, resource, controls)
+
+
+def _memo(shared: dict[Any, Any], key: Any, make: Any, f: Finding) -> Any:
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = make(f)
+    return found
+
+
+def _location_dict(f: Finding) -> dict[str, Any]:
     origin = f.origin
     location: dict[str, Any] = {}
     if origin.path:
@@ -105,6 +128,30 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         location["gitSource"] = origin.git_source
     if origin.rendered_from:
         location["renderedFrom"] = origin.rendered_from
+    return location
+
+
+def _resource_dict(f: Finding) -> dict[str, str] | None:
+    if f.resource is None:
+        return None
+    return {
+        "apiVersion": f.resource.api_version,
+        "kind": f.resource.kind,
+        "namespace": f.resource.namespace,
+        "name": f.resource.name,
+    }
+
+
+def _controls_list(f: Finding) -> list[dict[str, str]]:
+    return [{"framework": c.framework, "id": c.id} for c in f.controls]
+
+
+def _finding_dict(
+    f: Finding,
+    location: dict[str, Any],
+    resource: dict[str, str] | None,
+    controls: list[dict[str, str]],
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ruleId": f.rule_id,
         "status": f.status.value,
@@ -112,19 +159,12 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "title": f.title,
         "message": f.message,
         "location": location,
-        "resource": None
-        if f.resource is None
-        else {
-            "apiVersion": f.resource.api_version,
-            "kind": f.resource.kind,
-            "namespace": f.resource.namespace,
-            "name": f.resource.name,
-        },
+        "resource": resource,
         "evidence": [
             {"path": e.path, "value": e.value, "line": e.line, "column": e.column}
             for e in f.evidence
         ],
-        "controls": [{"framework": c.framework, "id": c.id} for c in f.controls],
+        "controls": controls,
         "fingerprint": f.fingerprint,
     }
     if f.waiver:

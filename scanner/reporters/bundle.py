@@ -32,7 +32,7 @@ from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list
 from scanner.reporters.html import render_html
-from scanner.reporters.json import JsonReporter, result_to_dict
+from scanner.reporters.json import encode_json, result_to_dict
 from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view, controls_csv
 from scanner.waivers import EXPIRED_RULE_ID, STALE_RULE_ID, WaiverRegister
@@ -175,7 +175,7 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     result = inputs.result
     doc = result_to_dict(result, full=True)
     files: dict[str, bytes] = {
-        "findings.json": JsonReporter(full=True).render(result).encode(),
+        "findings.json": encode_json(doc),  # the same bytes as JsonReporter(full=True)
         "findings.sarif": SarifReporter().render(result).encode(),
         "inventory.json": canonical(snapshot(inputs.inventory)),
         "waivers.json": canonical(waivers_doc(inputs.register, result)),

@@ -9,6 +9,7 @@ bundle's own ``findings.json`` (``full=True``) keeps every finding for its point
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from scanner import jsontext
@@ -49,6 +50,7 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
     bundle's ``findings.json``, whose population rows point into it)."""
     counts = result.counts()
     shown = result.findings if full else [f for f in result.findings if listed(f)]
+    shared: dict[Any, Any] = {}  # parts findings on one object and rule share, read-only
     doc: dict[str, Any] = {
         "schemaVersion": OUTPUT_SCHEMA_VERSION,
         "tool": {"name": "ledgergate", "version": result.tool_version},
@@ -65,7 +67,7 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
                 else {}
             ),
         },
-        "findings": [finding_to_dict(f) for f in shown],
+        "findings": [finding_to_dict(f, shared) for f in shown],
         "coverage": coverage_to_list(result),
         "skipped": skipped_to_list(result),
     }
@@ -77,6 +79,17 @@ def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
     if result.scope:
         doc["scope"] = dict(result.scope)
     return doc
+
+
+def render_json(doc: Mapping[str, Any]) -> str:
+    """A findings document as the JSON reporter writes it (pretty, sorted keys)."""
+    return jsontext.dumps(doc) + "\n"
+
+
+def encode_json(doc: Mapping[str, Any]) -> bytes:
+    """:func:`render_json` as UTF-8 bytes without a text copy in between (the bundle's
+    ``findings.json`` is the largest file a nightly scan writes)."""
+    return jsontext.dumpb(doc) + b"\n"
 
 
 class JsonReporter(Reporter):
@@ -92,5 +105,4 @@ class JsonReporter(Reporter):
         """Pretty JSON with a trailing newline."""
         # an image scan's verdicts are per image (a handful): each pass is the answer
         full = self.full or result.target.get("type") == "image"
-        doc = result_to_dict(result, full=full)
-        return jsontext.dumps(doc) + "\n"
+        return render_json(result_to_dict(result, full=full))

@@ -342,6 +342,10 @@ class KubeSource(Source):
 
     def _resource(self, served: Served, item: dict[str, Any], *, metadata_only: bool) -> Resource:
         meta = item.get("metadata") or {}
+        if isinstance(meta, dict):
+            # Server-side apply's field ownership: often a third of an object, read by no rule,
+            # and hidden by ``kubectl get -o yaml`` since 1.21; the snapshot matches kubectl.
+            meta.pop("managedFields", None)
         if metadata_only:
             body: dict[str, Any] = {"metadata": meta}
         else:

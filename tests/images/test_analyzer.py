@@ -129,8 +129,8 @@ def test_disabled_image_scanning_errors_with_a_clear_reason(tmp_path: Path) -> N
     (tmp_path / "d.yaml").write_text(_deployment("off", ["nginx:1.27"]))
     rules = load_rules(include=["LG-IMG-05*"])
     inventory = Inventory.from_items(RepoSource(tmp_path).collect())
-    engine = Engine(rules, default_params(), [ImageAnalyzer()])
-    findings, _ = engine.run(inventory)
+    judgement = Engine(rules, default_params(), [ImageAnalyzer()]).judge(inventory)
+    findings = list(judgement.findings)
     assert {(f.rule_id, f.status.value) for f in findings} == {
         ("LG-IMG-050", "error"),
         ("LG-IMG-051", "error"),
@@ -142,7 +142,7 @@ def test_disabled_image_scanning_errors_with_a_clear_reason(tmp_path: Path) -> N
         "so image signatures, vulnerabilities and users are checked, or exclude these rules "
         "under rules.exclude in ledgergate.yaml"
     }
-    assert engine.failures == []  # no coverage gap: scanning images was simply not asked for
+    assert judgement.failures == ()  # no coverage gap: scanning images was simply not asked for
 
 
 def test_no_trust_configured_is_an_error_not_a_pass(registry: Registry, tmp_path: Path) -> None:
