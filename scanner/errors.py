@@ -57,6 +57,11 @@ class AnalyzerError(ScannerError):
     """An analyzer could not derive a fact (a schedule it cannot judge, ...)."""
 
 
+class WorkerError(ScannerError):
+    """A forked worker ended without its result (killed, out of memory): the scan is
+    incomplete, never a shorter result (exit 4)."""
+
+
 class ReportError(ScannerError):
     """A reporter could not render or write its output, or a bundle cannot be read."""
 

@@ -12,8 +12,12 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, TypeVar
+
+from scanner.errors import WorkerError
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -84,18 +88,62 @@ def shares_of(items: Sequence[S], workers: int) -> list[Sequence[S]]:
     return [items[i::workers] for i in range(workers)] if workers > 1 else [items]
 
 
-def _run_share(position: int) -> Any:
-    return _shared["fn"](_shared["shares"][position])
+def _work(position: int, sender: Connection) -> None:
+    """In the forked worker: run the job on its share and send back (ok, result or error)."""
+    try:
+        outcome: tuple[bool, Any] = (True, _shared["fn"](_shared["shares"][position]))
+    except BaseException as exc:  # noqa: BLE001 - travels to the parent, raised there again
+        outcome = (False, exc)
+    try:
+        sender.send(outcome)
+    except Exception as exc:  # noqa: BLE001 - an unpicklable result: say so, never hang
+        sender.send((False, WorkerError(f"worker {position} could not send its result: {exc}")))
+    finally:
+        sender.close()
 
 
 def map_shares(fn: Callable[[S], T], shares: Sequence[S]) -> list[T]:
     """``[fn(share) for share in shares]``, one forked worker per share when there are
-    several; results come back in order."""
+    several; results come back in order.
+
+    Workers are forked from this thread alone, one pipe each, with no pool: a
+    ``multiprocessing.Pool`` forks replacement workers from its handler thread, and a
+    child forked while another thread holds a lock sleeps on it forever (a 5,000-object
+    cluster scan once hung so). A worker that dies without a result raises
+    :class:`WorkerError`; an exception in ``fn`` is raised again here.
+    """
     if len(shares) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [fn(share) for share in shares]
+    context = multiprocessing.get_context("fork")
     _shared.update(fn=fn, shares=shares)
+    workers: list[tuple[BaseProcess, Connection]] = []
     try:
-        with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-            return pool.map(_run_share, range(len(shares)))
+        for position in range(len(shares)):
+            receiver, sender = context.Pipe(duplex=False)
+            worker = context.Process(target=_work, args=(position, sender), daemon=True)
+            worker.start()
+            sender.close()  # the parent keeps only the reading end: EOF when the child dies
+            workers.append((worker, receiver))
+        return [_result_of(position, *pair) for position, pair in enumerate(workers)]
     finally:
         _shared.clear()
+        for process, receiver in workers:
+            receiver.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+
+
+def _result_of(position: int, process: BaseProcess, receiver: Connection) -> Any:
+    """Worker ``position``'s result, read before it is joined (a large result fills the pipe)."""
+    try:
+        ok, value = receiver.recv()
+    except EOFError:
+        process.join()
+        raise WorkerError(
+            f"worker {position} of the scan ended without its result (exit code "
+            f"{process.exitcode}; killed or out of memory?): the scan is incomplete"
+        ) from None
+    if not ok:
+        raise value
+    return value

@@ -65,6 +65,9 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
     )
     assert init.returncode == 0, init.stderr
     lib = pkcs11.lib(MODULE)
+    # one loaded module per process: a token made after another file's (another xdist
+    # order) is seen only after SoftHSM2 re-reads SOFTHSM2_CONF
+    lib.reinitialize()
     with lib.get_token(token_label="ledgergate").open(rw=True, user_pin=PIN) as session:
         params = session.create_domain_parameters(
             pkcs11.KeyType.EC,

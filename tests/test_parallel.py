@@ -113,3 +113,50 @@ def test_analyzers_whose_facts_no_rule_reads_do_not_run(tmp_path: Path) -> None:
     Engine(only_rbac, {}, spies).run(inventory)
     assert ran == ["rbac"]
     assert inventory.secrets  # redaction never depends on which analyzers ran
+
+
+def test_a_worker_that_dies_without_its_result_is_an_incomplete_scan_not_a_hang() -> None:
+    """A killed worker (out of memory, SIGKILL) raises WorkerError (exit 4), never a
+    shorter result and never a parent waiting forever."""
+    import os
+
+    from scanner.cli.util import EXIT_INCOMPLETE, error_exit
+    from scanner.errors import WorkerError
+
+    def work(share: object) -> int:
+        assert isinstance(share, range)
+        if share.start == 1:
+            os._exit(9)
+        return sum(share)
+
+    with pytest.raises(WorkerError, match=r"worker 1 .*exit code 9") as raised:
+        parallel.map_shares(work, parallel.shares_of(range(10), 2))
+    assert error_exit(raised.value) == EXIT_INCOMPLETE
+
+
+def test_an_exception_in_a_worker_is_raised_again_in_the_parent() -> None:
+    def work(share: object) -> int:
+        assert isinstance(share, range)
+        if share.start == 0:
+            raise LookupError("share 0 failed")
+        return sum(share)
+
+    with pytest.raises(LookupError, match="share 0 failed"):
+        parallel.map_shares(work, parallel.shares_of(range(10), 2))
+
+
+def test_workers_are_forked_without_helper_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pool: a ``multiprocessing.Pool`` starts handler threads and forks replacement
+    workers from one, and a child forked while a thread holds a lock sleeps on it forever."""
+    import threading
+
+    def no_threads(self: threading.Thread) -> None:
+        raise AssertionError(f"map_shares started a thread: {self.name}")
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+
+    def work(share: object) -> int:
+        assert isinstance(share, range)
+        return sum(share)
+
+    assert parallel.map_shares(work, parallel.shares_of(range(10), 2)) == [20, 25]

@@ -24,6 +24,7 @@ from scanner.errors import (
     ExpressionError,
     ScannerError,
     SourceUnavailable,
+    WorkerError,
 )
 from scanner.model import Severity
 from scanner.reporters import FORMATS
@@ -59,6 +60,7 @@ ERROR_EXITS: dict[type[ScannerError], int] = {
     ScannerError: EXIT_USAGE,
     SourceUnavailable: EXIT_INCOMPLETE,
     AnalyzerError: EXIT_INCOMPLETE,
+    WorkerError: EXIT_INCOMPLETE,
     ExpressionError: EXIT_INTERNAL,
 }
 #: ``--fail-on`` choices, most severe first: the :class:`~scanner.model.Severity` values.
