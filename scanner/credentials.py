@@ -202,6 +202,27 @@ def is_placeholder(value: str) -> bool:
     )
 
 
+#: Last words of names that hold who logs in, not how: a user name authenticates nobody.
+_IDENTITY_ENDS = ("user", "username", "login", "loginname")
+#: ``$NAME`` is a reference in an env value, but in a Secret it may be a password's start.
+_BARE_VARIABLE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_identity_name(name: str) -> bool:
+    """True when the name says it holds a user name (``username``, ``POSTGRES_USER``)."""
+    return "".join(words(name)).endswith(_IDENTITY_ENDS) and not is_credential_name(name)
+
+
+def is_placeholder_data(value: str) -> bool:
+    """A Secret value that is an obvious placeholder or reference (``your-key-here``,
+    ``<...>``, ``${VAR}``, ``changeme``): stricter than :func:`is_placeholder`, since any
+    string, ``$``-led ones included, may be a password there."""
+    stripped = value.strip().strip("'\"")
+    return (
+        bool(stripped) and bool(PLACEHOLDER.match(stripped)) and not _BARE_VARIABLE.match(stripped)
+    )
+
+
 def is_literal(name: str, value: str) -> bool:
     """A non-empty value that is not a reference, path, placeholder or object name."""
     stripped = value.strip().strip("'\"")

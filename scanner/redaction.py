@@ -26,8 +26,10 @@ from scanner.credentials import (
     SECRET_STORE_REFERENCE,
     is_allowed_name,
     is_credential_name,
+    is_identity_name,
     is_literal,
     is_placeholder,
+    is_placeholder_data,
 )
 
 #: A PEM private-key header, whatever the number of dashes or the spacing.
@@ -397,6 +399,8 @@ def _secret_data(kind: str, body: Mapping[str, Any], prefix: str) -> Iterator[Se
                 plain = decoded if decoded is not None else value
                 if SECRET_STORE_REFERENCE.match(plain.strip()):
                     continue  # the address of a credential in a store, written at deploy time
+                if is_placeholder_data(plain) or is_identity_name(str(k)):
+                    continue  # no credential yet, or who logs in rather than how
                 secret_type = (
                     PUBLIC_CERTIFICATE if _only_certificates(plain) else "kubernetes-secret"
                 )

@@ -358,3 +358,29 @@ def test_helm_checksum_annotations_are_digests_not_secrets() -> None:
         ("spec.template.metadata.annotations.checksum/token", "aws-access-key"),
         ("spec.template.metadata.annotations.secret", "credential-literal"),
     }
+
+
+def test_placeholders_in_secret_data_are_not_values() -> None:
+    """A Secret committed with ``your-...-here`` or ``<...>`` holds no credential yet (issue 18:
+    a placeholder is not a literal); a real value beside it, even a ``$``-led one, still counts."""
+    import base64
+
+    body = {
+        "stringData": {
+            "HF_API_KEY": "your-huggingface-api-key-here",
+            "token": "<paste the token>",
+            "ref": "${API_TOKEN}",
+            "password": "$ecret-Pa55",
+        },
+        "data": {"api_key": base64.b64encode(b"changeme").decode()},
+    }
+    assert found("Secret", body) == {("stringData.password", "kubernetes-secret")}
+
+
+def test_identity_names_in_secret_data_are_not_credentials() -> None:
+    """A user name authenticates nobody: a Secret with a user name and an empty password
+    holds no credential value, while the same Secret with a password does."""
+    body = {"stringData": {"username": "root", "MYSQL_USER_NAME": "root", "password": ""}}
+    assert found("Secret", body) == set()
+    body["stringData"]["password"] = "test"
+    assert found("Secret", body) == {("stringData.password", "kubernetes-secret")}
