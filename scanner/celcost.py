@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,12 +119,21 @@ class Extent:
     chars: int
 
     @classmethod
-    def of(cls, variables: Mapping[str, Any]) -> Extent:
-        """Measured once per resource, shared by every rule that judges it."""
-        items = chars = 0
-        for length, text in _sizes(dict(variables)):
-            items, chars = max(items, length), max(chars, text)
+    def of(cls, variables: Mapping[str, Any], *, skip: Collection[str] = ()) -> Extent:
+        """Measured once per resource, shared by every rule that judges it; ``skip`` names
+        variables measured elsewhere (the parameters, the same for every resource) or that
+        are parts of another (the pod spec is inside the object)."""
+        items, chars = len(variables), 0
+        for name, value in variables.items():
+            if name in skip:
+                continue
+            for length, text in _sizes(value):
+                items, chars = max(items, length), max(chars, text)
         return cls(items, chars)
+
+    def join(self, other: Extent) -> Extent:
+        """The extent of two inputs together."""
+        return Extent(max(self.items, other.items), max(self.chars, other.chars))
 
 
 def estimate(shape: Shape, extent: Extent) -> int:

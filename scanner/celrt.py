@@ -110,15 +110,32 @@ class Bound:
     """An activation and the variables behind it; their extent (for the cost estimate) is
     measured once, and only when an expression could cost more than its input's size."""
 
-    def __init__(self, native: Any, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self, native: Any, variables: Mapping[str, Any], shared: SharedExtent | None = None
+    ) -> None:
         self.native, self.variables = native, variables
+        self.shared = shared
         self._extent: Extent | None = None
 
     def extent(self) -> Extent:
         """The largest collection and longest string in the variables."""
         if self._extent is None:
-            self._extent = Extent.of(self.variables)
+            if self.shared is None:
+                self._extent = Extent.of(self.variables)
+            else:
+                own = Extent.of(self.variables, skip=self.shared.skip)
+                self._extent = own.join(self.shared.extent)
         return self._extent
+
+
+@dataclass(frozen=True)
+class SharedExtent:
+    """The part of every resource's extent measured once per scan: ``extent`` covers the
+    variables in ``skip`` that are the same for every resource (the parameters) or lie
+    inside another variable (the pod spec inside the object)."""
+
+    extent: Extent
+    skip: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -242,8 +259,8 @@ def expand_variables(source: str, variables: Sequence[tuple[str, str]]) -> str:
     return body
 
 
-def activation(variables: Mapping[str, Any]) -> Bound:
+def activation(variables: Mapping[str, Any], shared: SharedExtent | None = None) -> Bound:
     """Bind the variables for one resource; shared by every rule that judges it."""
     data = dict.fromkeys(VARIABLES)
     data.update(variables)
-    return Bound(_env().Activation(data=data), data)
+    return Bound(_env().Activation(data=data), data, shared)

@@ -9,6 +9,7 @@ from typing import Any
 
 from scanner import celrt, kinds, parallel
 from scanner.analyzers.base import Analyzer
+from scanner.celcost import Extent
 from scanner.environment import Environment
 from scanner.inventory import (
     Inventory,
@@ -173,6 +174,11 @@ class Engine:
         self.observed = observed
         self.params = dict(params)
         self.analyzers = analyzers
+        #: The parameters are the same for every resource and the pod spec lies inside the
+        #: object: their part of the CEL cost estimate is measured once, not per resource.
+        self._shared_extent = celrt.SharedExtent(
+            Extent.of({"params": self.params}), frozenset({"params", "podSpec"})
+        )
 
     def run(self, inventory: Inventory) -> tuple[list[Finding], list[Skipped]]:
         """Every finding for the inventory as a list, plus resources no rule could judge
@@ -315,7 +321,9 @@ class Engine:
                 continue
             if activation is None:
                 try:
-                    activation = celrt.activation(self._variables(resource, ns_labels, env))
+                    activation = celrt.activation(
+                        self._variables(resource, ns_labels, env), self._shared_extent
+                    )
                 except Exception as exc:  # noqa: BLE001 - fail closed: the rules become error
                     activation = _Unusable(f"{type(exc).__name__}: {exc}")
             finding = self._evaluate(rule, resource, activation, secrets, context)

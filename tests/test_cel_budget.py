@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from scanner.celcost import Budget, Extent, Shape, estimate
+from scanner.celrt import SharedExtent, activation
 
 from .conftest import custom_rule_repo
 
@@ -106,3 +107,16 @@ def test_estimate_counts_allocation_per_iteration() -> None:
     assert estimate(Shape(2, True), extent) == 2_500_000_000
     assert Budget(1.0).refusal(Shape(2, True), extent) is not None
     assert Budget(1.0).refusal(Shape(1, True), extent) is None
+
+
+def test_shared_extent_of_the_parameters_counts_as_if_measured_with_each_resource() -> None:
+    """The engine measures the parameters once per scan; a large parameter list still
+    bounds every resource's estimate, exactly as measuring it per resource would."""
+    params = {"approvedRegistries": [f"r{i}.example" for i in range(400)], "s": "p" * 5000}
+    obj = {"spec": {"template": {"spec": {"containers": [{"name": "a" * 70}]}}}}
+    variables = {"object": obj, "params": params, "podSpec": obj["spec"]["template"]["spec"]}
+    shared = SharedExtent(Extent.of({"params": params}), frozenset({"params", "podSpec"}))
+    bound = activation(variables, shared)
+    assert bound.extent() == Extent.of(variables) == Extent(400, 5000)
+    small = activation({"object": {"a": list(range(3))}, "params": {}}, shared)
+    assert small.extent() == Extent(400, 5000)  # the scan's parameters still count
