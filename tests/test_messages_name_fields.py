@@ -48,3 +48,19 @@ def test_secret_messages_name_the_env_var_and_container(tmp_path: Path) -> None:
         assert all(value not in m for m in messages)
     secret = [m for r, m in failed if r == "LG-SEC-001"]
     assert secret == ["Secret db holds values in the manifest: stringData.password"]
+
+
+def test_load_balancer_message_names_only_the_clear_text_ports() -> None:
+    """LG-ENC-012 names the port to change, not every port of the Service (443 is TLS and
+    80 redirects beside it)."""
+    from scanner.config import default_params
+    from scanner.rules import load_rules
+    from scanner.ruletest import fixture_findings
+
+    rule = next(r for r in load_rules() if r.id == "LG-ENC-012")
+    fixture = rules_dir() / "encryption" / "LG-ENC-012" / "fail.plain-port-beside-tls.yaml"
+    found = fixture_findings(rule, fixture, default_params())
+    (finding,) = [f for f in found if f.rule_id == rule.id]
+    assert "port(s) 8069/odoo:" in finding.message
+    assert "443" not in finding.message and "80/http" not in finding.message
+    assert [e.path for e in finding.evidence] == ["spec.ports[port=8069].port"]
