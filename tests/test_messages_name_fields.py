@@ -64,3 +64,28 @@ def test_load_balancer_message_names_only_the_clear_text_ports() -> None:
     assert "port(s) 8069/odoo:" in finding.message
     assert "443" not in finding.message and "80/http" not in finding.message
     assert [e.path for e in finding.evidence] == ["spec.ports[port=8069].port"]
+
+
+#: Rules whose message once said only what was wrong ("TLSOption does not set sniStrict
+#: true"): a reviewer reading the table or the PR comment saw neither object nor field.
+NAMING = ("LG-BAK-001", "LG-BAK-005", "LG-ENC-008", "LG-TLS-001", "LG-TLS-004", "LG-TLS-008")
+
+
+def test_messages_name_the_object_and_the_field() -> None:
+    import re
+
+    from scanner.config import default_params
+    from scanner.rules import load_rules
+    from scanner.ruletest import fixture_findings, fixtures_of
+
+    checked = 0
+    for rule in (r for r in load_rules() if r.id in NAMING):
+        for fixture in (f for f in fixtures_of(rule) if f.name.startswith("fail.")):
+            for f in fixture_findings(rule, fixture, default_params()):
+                if f.rule_id != rule.id or f.status.value != "fail":
+                    continue
+                assert f.resource is not None and f.resource.name in f.message, f.message
+                field = re.sub(r"\[.*?\]", "", f.evidence[0].path).rsplit(".", 1)[-1]
+                assert field in f.message, (rule.id, field, f.message)
+                checked += 1
+    assert checked >= len(NAMING)
