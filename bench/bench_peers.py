@@ -121,13 +121,16 @@ def main() -> None:
     print(HEADER)
     for name, run in runs.items():
         print(run.line(name))
-    lg = runs["ledgergate"]
-    for name, run in runs.items():
-        if name not in ("ledgergate", "lg warm"):
+    for lg_name in ("ledgergate", "lg warm"):
+        lg = runs[lg_name]
+        for name, run in runs.items():
+            if name in ("ledgergate", "lg warm"):
+                continue
             print(
-                f"{name}/ledgergate: wall {run.wall_s / lg.wall_s:.1f}x, "
-                f"cpu {run.cpu_s / lg.cpu_s:.1f}x; ledgergate peak memory "
-                f"{lg.peak_rss_mib / run.peak_rss_mib:.2f}x of {name}'s"
+                f"{name}/{lg_name}: wall {run.wall_s / lg.wall_s:.1f}x, "
+                f"cpu {run.cpu_s / lg.cpu_s:.1f}x; {lg_name} peak memory "
+                f"{lg.peak_rss_mib / run.peak_rss_mib:.2f}x of {name}'s (RSS sums), "
+                f"{lg.peak_pss_mib / max(run.peak_pss_mib, 1e-9):.2f}x (PSS: shared pages once)"
             )
 
 
