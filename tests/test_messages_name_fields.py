@@ -68,7 +68,10 @@ def test_load_balancer_message_names_only_the_clear_text_ports() -> None:
 
 #: Rules whose message once said only what was wrong ("TLSOption does not set sniStrict
 #: true"): a reviewer reading the table or the PR comment saw neither object nor field.
-NAMING = ("LG-BAK-001", "LG-BAK-005", "LG-ENC-008", "LG-TLS-001", "LG-TLS-004", "LG-TLS-008")
+NAMING = (
+    *("LG-BAK-001", "LG-BAK-003", "LG-BAK-004", "LG-BAK-005", "LG-ENC-003", "LG-ENC-008"),
+    *("LG-TLS-001", "LG-TLS-002", "LG-TLS-003", "LG-TLS-004", "LG-TLS-008"),
+)
 
 
 def test_messages_name_the_object_and_the_field() -> None:
@@ -85,7 +88,8 @@ def test_messages_name_the_object_and_the_field() -> None:
                 if f.rule_id != rule.id or f.status.value != "fail":
                     continue
                 assert f.resource is not None and f.resource.name in f.message, f.message
-                field = re.sub(r"\[.*?\]", "", f.evidence[0].path).rsplit(".", 1)[-1]
-                assert field in f.message, (rule.id, field, f.message)
+                if f.evidence:  # a field of another object (a plugin's store) is not named
+                    field = re.sub(r"\[.*?\]", "", f.evidence[0].path).rsplit(".", 1)[-1]
+                    assert field == "spec" or field in f.message, (rule.id, field, f.message)
                 checked += 1
     assert checked >= len(NAMING)
