@@ -44,7 +44,10 @@ def _reference(doc: dict[str, Any]) -> dict[str, bytes]:
     jsonl = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in ordered)
     files = {population.CSV_NAME: csv_bytes, population.JSONL_NAME: jsonl.encode()}
     if len(csv_bytes) > population.GZIP_OVER:
-        files = {f"{n}.gz": gzip.compress(b, compresslevel=6, mtime=0) for n, b in files.items()}
+        files = {
+            f"{n}.gz": gzip.compress(b, compresslevel=population.LEVEL, mtime=0)
+            for n, b in files.items()
+        }
     return files
 
 
