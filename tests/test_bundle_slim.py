@@ -217,3 +217,26 @@ def test_report_rerendered_from_the_bundle_is_the_report_it_holds(
     assert "item(s) passed (listed in" in page
     # the re-render is stamped UNVERIFIED (no key given); otherwise the same page
     assert stamp_unverified(page, "html") == again
+
+
+def test_report_doc_is_built_once_per_result_and_released_with_it() -> None:
+    import gc
+
+    from scanner.findings import ScanResult
+    from scanner.reporters import json as json_reporter
+
+    from .conftest import scanned_fixture_repo
+
+    base = scanned_fixture_repo()
+    result = ScanResult.build(base.findings, base.rules, target={"type": "repo"})
+    first = json_reporter.report_doc(result)
+    assert json_reporter.report_doc(result) is first
+    other = ScanResult.build(base.findings[:3], base.rules, target={"type": "repo"})
+    assert json_reporter.report_doc(other) is not first
+    assert json_reporter.report_doc(other)["summary"] != first["summary"]
+    del result, first
+    gc.collect()
+    assert json_reporter.report_doc(other) is json_reporter.report_doc(other)
+    del other
+    gc.collect()
+    assert json_reporter._last == []

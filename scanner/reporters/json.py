@@ -9,6 +9,7 @@ at the findings it lists and at the judged object in ``inventory.json`` for the 
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,9 +43,26 @@ def lister(result: ScanResult) -> Callable[[Finding], bool]:
     return _every if result.target.get("type") == "image" else listed
 
 
+#: The last :func:`report_doc`, while its result lives: ``--json`` and ``--evidence`` of
+#: one scan share it (a nightly estate's took seconds to build, twice).
+_last: list[tuple[weakref.ref[ScanResult], dict[str, Any]]] = []
+
+
 def report_doc(result: ScanResult) -> dict[str, Any]:
-    """The document the JSON reporter writes and the bundle's ``findings.json`` holds."""
-    return result_to_dict(result, full=result.target.get("type") == "image")
+    """The document the JSON reporter writes and the bundle's ``findings.json`` holds
+    (built once per result; callers only read it)."""
+    if _last and _last[0][0]() is result:
+        return _last[0][1]
+    doc = result_to_dict(result, full=result.target.get("type") == "image")
+    ref = weakref.ref(result)
+    _last[:] = [(ref, doc)]
+    weakref.finalize(result, _forget, ref)
+    return doc
+
+
+def _forget(ref: weakref.ref[ScanResult]) -> None:
+    """Drop the cached document of a result that is gone (not a later result's)."""
+    _last[:] = [entry for entry in _last if entry[0] is not ref]
 
 
 def pass_counts(result: ScanResult) -> list[dict[str, Any]]:
