@@ -111,30 +111,13 @@ def objects(total: int, estate: str = "failing") -> list[dict[str, Any]]:
             image = "registry.finance.internal/odoo:17.0" + (
                 "@sha256:" + "ab" * 32 if i % 3 else ""
             )
-            docs.append(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": meta,
-                    "spec": {
-                        "replicas": 2,
-                        "selector": {"matchLabels": {"app": meta["name"]}},
-                        "template": {
-                            "metadata": {"labels": {"app": meta["name"]}},
-                            "spec": {
-                                "containers": [
-                                    {
-                                        "name": "app",
-                                        "image": image,
-                                        "env": [{"name": "LOG_LEVEL", "value": "info"}],
-                                        "resources": {"limits": {"memory": "1Gi"}},
-                                    }
-                                ]
-                            },
-                        },
-                    },
-                }
-            )
+            container = {
+                "name": "app",
+                "image": image,
+                "env": [{"name": "LOG_LEVEL", "value": "info"}],
+                "resources": {"limits": {"memory": "1Gi"}},
+            }
+            docs.append(_workload(meta, {"app": meta["name"]}, {"containers": [container]}))
     return docs
 
 
@@ -416,6 +399,17 @@ def _deployment(meta: dict[str, Any], violations: int) -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
+    pod = {
+        "serviceAccountName": "app",
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+    }
+    return _workload(meta, {**meta["labels"], "app": meta["name"]}, pod)
+
+
+def _workload(meta: dict[str, Any], labels: dict[str, str], pod: dict[str, Any]) -> dict[str, Any]:
+    """A two-replica Deployment of ``pod`` whose pods carry ``labels``."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -423,18 +417,7 @@ def _deployment(meta: dict[str, Any], violations: int) -> dict[str, Any]:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": meta["name"]}},
-            "template": {
-                "metadata": {"labels": {**meta["labels"], "app": meta["name"]}},
-                "spec": {
-                    "serviceAccountName": "app",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
