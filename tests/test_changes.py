@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,9 @@ class Estate:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys(tmp_path_factory.mktemp("keys"))
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
+    with Keys(tmp_path_factory.mktemp("keys")) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -508,6 +509,7 @@ def test_verdicts_agree_with_git_verify_commit_itself(estate: Estate, tmp_path: 
             )
             label = estate.label(commit.sha)
             assert (verdict.status == "trusted") == (done.returncode == 0), (label, verdict)
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], timeout=30, check=False)
 
 
 def test_an_uncommitted_config_edit_cannot_judge_the_history(
