@@ -485,9 +485,8 @@ def main() -> None:
         try:
             # The CronJob's arguments (deploy/nightly-audit/base/cronjob.yaml), signed bundle.
             argv = [
-                sys.executable, "-m", "scanner", "scan", "cluster",
+                sys.executable, "-m", "scanner", "--quiet", "scan", "cluster",
                 "--kubeconfig", str(kubeconfig), "--request-timeout=60", "--fail-on=none",
-                "--format=table", "-o", str(Path(workdir) / "table.txt"),
                 f"--page-size={args.page_size}", f"--evidence={bundle}",
                 f"--json={Path(workdir) / 'report.json'}",
                 f"--sign-key={_sign_key(Path(workdir))}",
@@ -516,7 +515,8 @@ def main() -> None:
     render = f"{render_s:.1f}/5 s ({render_s / 5:.2f}x)" if render_s >= 0 else "not measured"
     print(
         f"targets: wall {run.wall_s:.0f}/120 s ({run.wall_s / 120:.2f}x), peak RSS of the "
-        f"process tree {run.peak_rss_mib:,.0f}/1024 MiB ({run.peak_rss_mib / 1024:.2f}x), "
+        f"process tree {run.peak_rss_mib:,.0f}/1024 MiB ({run.peak_rss_mib / 1024:.2f}x; PSS "
+        f"{run.peak_pss_mib:,.0f} MiB, {run.peak_pss_mib / 1024:.2f}x), "
         f"JSON {json_mb:.1f}/20 MB ({json_mb / 20:.2f}x), HTML {html_mb:.1f}/5 MB "
         f"({html_mb / 5:.2f}x), Chromium render {render}"
     )
@@ -529,7 +529,7 @@ def _outputs(workdir: Path, bundle: Path, chromium: str) -> tuple[dict[str, int]
 
     from bench.bench_outputs import chromium_seconds
 
-    sizes = {p.name: p.stat().st_size for p in (workdir / "report.json", workdir / "table.txt")}
+    sizes = {p.name: p.stat().st_size for p in (workdir / "report.json",) if p.exists()}
     sizes = {k: v for k, v in sizes.items() if v}
     if not bundle.exists():
         return sizes, -1.0
