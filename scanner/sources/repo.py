@@ -244,9 +244,17 @@ class RepoSource(Source):
         #: Repo paths whose findings are kept (``scan repo FILE...``); None keeps all. A
         #: cached file outside them is not parsed again to place evidence nobody sees.
         self.kept: tuple[str, ...] | None = None
+        self._target: dict[str, str] | None = None
 
     def target(self) -> dict[str, str]:
-        """Repository identity: remote, commit and whether the tree is dirty."""
+        """Repository identity: remote, commit and whether the tree is dirty (as read when
+        the scan began: git forked from a process holding the whole scan is briefly
+        counted at the parent's size, which was the corpus scan's peak)."""
+        if self._target is None:
+            self._target = self._identity()
+        return dict(self._target)
+
+    def _identity(self) -> dict[str, str]:
         info = {"type": "repo", "path": str(self.root)}
         commit = _git(self.root, "rev-parse", "HEAD")
         if commit:
@@ -276,13 +284,18 @@ class RepoSource(Source):
         (all its findings together) and dropped again, so no scan holds every node tree."""
         located = list(findings)
         waiting: dict[tuple[str, int], list[int]] = {}
+        rendered: dict[int, tuple[FieldMap, list[int]]] = {}
         for index, finding in enumerate(findings):
             origin = finding.origin
             fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
             if fields is not None and finding.status is not Status.PASS:
-                located[index] = relocate(finding, fields)
+                rendered.setdefault(id(fields), (fields, []))[1].append(index)
             elif finding.status is not Status.PASS and finding.evidence:
                 waiting.setdefault((origin.path, origin.start_line), []).append(index)
+        for fields, indexes in rendered.values():
+            for index in indexes:
+                located[index] = relocate(findings[index], fields)
+            fields.release()
         roots: dict[tuple[str, int], yaml.Node | None] = {}
         for key, indexes in waiting.items():
             tree = self._tree(key, roots)
@@ -322,6 +335,7 @@ class RepoSource(Source):
 
     def collect(self) -> Iterator[SourceItem]:
         """Yield every resource of every candidate file, in path order."""
+        self.target()
         listed = sorted(self.only) if self.only is not None else list_files(self.root)
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)

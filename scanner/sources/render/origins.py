@@ -321,6 +321,11 @@ class KustomizeFieldMap(FieldMap):
         self._node: yaml.Node | None = None
         self._composed = False
 
+    def release(self) -> None:
+        """Forget the base document's nodes (1,666 rendered objects each kept theirs)."""
+        self._node = None
+        self._composed = False
+
     def where(self, path: str) -> Location | None:
         """The patch line that set ``path``, else its line in the base document."""
         real = concrete(self.body, path)
