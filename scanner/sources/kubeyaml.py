@@ -383,8 +383,10 @@ def may_alias(text: str) -> bool:
 
 
 def needs_limit_check(text: str) -> bool:
-    """Whether a YAML text could exceed the alias or depth limits."""
-    if "&" in text or _DEEP_BLOCK.search(text):
+    """Whether a YAML text could exceed the alias or depth limits (without an alias its
+    depth shows in its shape, as for any text; an ``&`` alone no longer sends it to the
+    node walk)."""
+    if may_alias(text) or _DEEP_BLOCK.search(text):
         return True
     return text.count("[") + text.count("{") >= 40 and _DEEP_FLOW.search(text) is not None
 
