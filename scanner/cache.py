@@ -26,6 +26,7 @@ Trust and secrets:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -58,6 +59,45 @@ def digest(kind: str, parts: Iterable[bytes | str]) -> bytes:
         h.update(len(raw).to_bytes(8, "big"))  # length-prefixed: no two splits collide
         h.update(raw)
     return h.digest()
+
+
+def canonical(value: Any) -> bytes | None:
+    """One JSON spelling of ``value`` (keys sorted), or None when it has none.
+
+    Dates, dataclasses and ``str``/``int`` subclasses are refused rather than spelled like
+    a plain string or number, so two different inputs cannot share a key.
+    """
+    import orjson
+
+    options = (
+        orjson.OPT_SORT_KEYS
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
+    try:
+        return orjson.dumps(value, option=options)
+    except TypeError:  # orjson.JSONEncodeError included
+        return None
+
+
+@functools.cache
+def code_digest() -> str:
+    """Digest of every module of this package and the CEL runtime's version, for entries
+    derived by running this code (verdicts, analyzer results): changed code, a version
+    bump or not, never reads what older code derived."""
+    from importlib import metadata
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    try:
+        h.update(metadata.version("cel-expr-python").encode())
+    except metadata.PackageNotFoundError:
+        h.update(b"cel-expr-python: unknown")
+    return h.hexdigest()
 
 
 class Cache:

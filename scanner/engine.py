@@ -31,6 +31,7 @@ from scanner.model import (
 from scanner.redaction import redact_value, scrub
 from scanner.rules import Rule, RuleSet
 from scanner.sources.base import InputProblem, Skipped
+from scanner.verdicts import Verdicts
 
 INPUT_SEVERITY = Severity.HIGH
 #: Start of the message of a workload rule on an object without a pod spec: about the input.
@@ -146,6 +147,8 @@ class _Context:
     failures: tuple[AnalyzerFailure, ...] = ()
     #: Fact name -> why it rests on context the source could not read.
     unread: Mapping[str, str] = field(default_factory=dict)
+    #: Findings stored by earlier runs with the same inputs (None: no content cache).
+    verdicts: Verdicts | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,14 @@ class Engine:
         that keeps only what it needs (a scan keeps no passes) never holds them all."""
         unread = unread_context(inventory, self.analyzers)
         failures = self._apply_analyzers(inventory)
-        context = _Context(inventory.namespace_labels(), failures, unread)
+        verdicts = Verdicts.for_run(
+            self.rules,
+            self.params,
+            observed=self.observed,
+            unread=unread,
+            failures=[(f.analyzer, f.provides, f.message) for f in failures],
+        )
+        context = _Context(inventory.namespace_labels(), failures, unread, verdicts)
         skipped: list[Skipped] = []
         judged: list[int] = []
         for index, resource in enumerate(inventory.resources):
@@ -219,11 +229,33 @@ class Engine:
         self, inventory: Inventory, indexes: Sequence[int], context: _Context
     ) -> Iterator[Finding]:
         """Findings for the resources at ``indexes`` (one worker's share of the inventory)."""
+        verdicts = context.verdicts
         for index in indexes:
             resource = inventory.resources[index]
             rules = self.rules.for_kind(resource.ref.api_version, resource.ref.kind)
             secrets = [s for h in inventory.secrets.get(index, []) for s in h.spellings()]
-            yield from self._judge(resource, rules, context, secrets)
+            env = environment_of(resource, self.params, context.ns_labels)
+            if verdicts is None:
+                yield from self._judge(resource, rules, context, secrets, env)
+                continue
+            scope = namespace_scope(resource)
+            key = verdicts.key(
+                resource,
+                rules,
+                scope=scope,
+                env=env,
+                ns_labels=context.ns_labels.get(scope),
+                secrets=secrets,
+            )
+            stored = verdicts.get(key, resource) if key is not None else None
+            if stored is not None:
+                yield from stored
+                continue
+            raised: list[str] = []
+            judged = list(self._judge(resource, rules, context, secrets, env, raised))
+            if key is not None and not raised:  # an exception may not recur: judge again
+                verdicts.put(key, judged)
+            yield from judged
 
     def _is_unknown(self, resource: Resource) -> bool:
         ref = resource.ref
@@ -295,12 +327,17 @@ class Engine:
         rules: Iterable[Rule],
         context: _Context,
         secrets: list[str],
+        env: Environment,
+        raised: list[str] | None = None,
     ) -> Iterator[Finding]:
+        """Every finding of one object; ``env`` is its environment classification. Rules
+        whose evaluation raised (a CEL error, a cost or time budget, a crash) are added to
+        ``raised``: their ``error`` may not recur, so the verdicts are not stored."""
+        raised = [] if raised is None else raised
         meta = resource.body.get("metadata")
         labels = (meta.get("labels") if isinstance(meta, Mapping) else None) or {}
         scope = namespace_scope(resource)
         ns_labels = context.ns_labels
-        env = environment_of(resource, self.params, ns_labels)
         activation: Any = None
         no_pod = kinds.is_workload(resource.ref.api_version, resource.ref.kind) and (
             pod_spec_of(resource) is None
@@ -326,7 +363,8 @@ class Engine:
                     )
                 except Exception as exc:  # noqa: BLE001 - fail closed: the rules become error
                     activation = _Unusable(f"{type(exc).__name__}: {exc}")
-            finding = self._evaluate(rule, resource, activation, secrets, context)
+                    raised.append(rule.id)
+            finding = self._evaluate(rule, resource, activation, secrets, context, raised)
             if finding is not None:
                 yield _with_environment_note(finding, rule, env)
 
@@ -388,6 +426,7 @@ class Engine:
         activation: Any,
         secrets: list[str],
         context: _Context,
+        raised: list[str],
     ) -> Finding | None:
         def make(status: Status, message: str, evidence: tuple[Evidence, ...] = ()) -> Finding:
             return Finding(
@@ -433,8 +472,10 @@ class Engine:
             evidence = self._evidence(rule, activation, secrets)
             return make(Status.FAIL, message, evidence)
         except celrt.CelEvalError as exc:
+            raised.append(rule.id)
             return make(Status.ERROR, f"rule could not be evaluated: {exc}")
         except Exception as exc:  # noqa: BLE001 - fail closed: never lose the rest of the scan
+            raised.append(rule.id)
             return make(Status.ERROR, f"rule crashed: {type(exc).__name__}: {exc}")
 
     @staticmethod

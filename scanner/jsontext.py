@@ -94,3 +94,20 @@ def dumpb(doc: Any) -> bytes:
     if any(pattern.search(raw) for pattern in _MAYBE_DIFFERENT):
         raw = _FLOAT.sub(_python_float, raw)
     return raw
+
+
+def dumpb_utf8(doc: Any) -> bytes:
+    """``json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()``, through
+    orjson when it can: orjson writes UTF-8 unescaped, as ``ensure_ascii=False`` does, so
+    only floats and non-finite numbers need the treatment :func:`dumps` gives them."""
+    try:
+        import orjson
+
+        raw = orjson.dumps(doc, option=_options())
+    except (ImportError, TypeError):  # lone surrogates raise below, as they always did
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
+    if b"null" in raw and _nonfinite(doc):
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False).encode()
+    if any(pattern.search(raw) for pattern in _MAYBE_DIFFERENT):
+        raw = _FLOAT.sub(_python_float, raw)
+    return raw

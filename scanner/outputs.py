@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from scanner.errors import ScannerError
 
@@ -53,16 +54,22 @@ def safe_target(path: Path, cwd: Path | None = None) -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a unique temporary file and a rename."""
+    write_atomic_with(path, lambda handle: handle.write(data))
+
+
+def write_atomic_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """:func:`write_atomic` of what ``write`` streams into the file (a large archive need
+    not exist in memory first)."""
     target = safe_target(path)
     if target.exists() and not target.is_file():  # /dev/null, a FIFO: write, never replace
         with open(target, "wb") as stream:
-            stream.write(data)
+            write(stream)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)

@@ -28,7 +28,7 @@ Progress = Callable[[str], None]
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic collector while building large acyclic structures.
 
     Tens of thousands of parsed objects make every generation-2 pass walk them all;
@@ -128,7 +128,7 @@ def run_scan(
     ruleset, scope_notes = external_backup_scope(ruleset, config.params)
     say = progress or (lambda _msg: None)
     say(f"reading {source.name}")
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         items: list[SourceItem] = list(source.collect())
         inventory = Inventory.from_items(items)
         del items

@@ -37,9 +37,13 @@ TERMINAL = Terminal()
 
 
 def quiet_text(text: str) -> str:
-    """``--quiet``: of a terminal table, only its last line (the summary with the counts)."""
+    """``--quiet``: of a terminal table, the coverage gaps (why a scan is incomplete, exit 4)
+    and the last line (the summary with the counts); a CI or CronJob log stays short."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] + "\n" if lines else ""
+    if not lines:
+        return ""
+    gaps = [line for line in lines[:-1] if line.startswith("COVERAGE gap ")]
+    return "".join(f"{line}\n" for line in [*gaps, lines[-1]])
 
 
 class Spinner:

@@ -22,6 +22,8 @@ from scanner.waivers import Waiver, WaiverRegister
 
 ANNOTATION = "ledgergate.io/waiver"
 COMMENT = re.compile(r"#\s*ledgergate:\s*waiver\s+([A-Za-z0-9][A-Za-z0-9._-]*)")
+#: Text every line matching COMMENT contains.
+COMMENT_MARK = "ledgergate:"
 UNKNOWN_RULE_ID = "waiver/unknown-reference"
 EXPIRED_RULE_ID = "waiver/expired-reference"
 MISMATCH_RULE_ID = "waiver/mismatched-reference"
@@ -30,7 +32,9 @@ Lines = Callable[[str], Sequence[str]]
 
 
 def file_lines(root: Path | None) -> Lines:
-    """Lines of a repo file by its relative path (none for a cluster or a missing file)."""
+    """Lines of a repo file by its relative path, for reference comments: none for a
+    cluster, a missing file, or a file no line of which can hold one (most files: their
+    objects' lines are then not searched one by one)."""
     cache: dict[str, Sequence[str]] = {}
 
     def read(path: str) -> Sequence[str]:
@@ -38,9 +42,10 @@ def file_lines(root: Path | None) -> Lines:
             return ()
         if path not in cache:
             try:
-                cache[path] = (root / path).read_text(encoding="utf-8").splitlines()
+                text = (root / path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
-                cache[path] = ()
+                text = ""
+            cache[path] = text.splitlines() if COMMENT_MARK in text else ()
         return cache[path]
 
     return read

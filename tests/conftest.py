@@ -274,3 +274,15 @@ def _no_cache_between_tests() -> Any:
     from scanner import cache
 
     cache.configure(None)
+
+
+@pytest.fixture(autouse=True)
+def _terminal_preferences_per_test() -> Any:
+    """``--quiet`` and ``--no-color`` of an in-process CLI run are the process's terminal
+    preferences; the next test starts with the defaults (a quiet run silenced the spinner
+    of a later test in the same worker)."""
+    yield
+    from scanner.terminal import TERMINAL
+
+    TERMINAL.no_color = TERMINAL.quiet = False
+    TERMINAL.spinners.clear()

@@ -57,6 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("2 inventory", ("scanner.inventory", "scanner.changes")),
     ("3 analysis libraries", ("scanner.images", "scanner.rbac")),
     ("3 analyzers", ("scanner.analyzers",)),
+    ("4 engine: findings kept between runs", ("scanner.verdicts",)),
     ("4 engine", ("scanner.engine",)),
     ("4 engine: inputs not enabled, folded per rule", ("scanner.inputs",)),
     ("5 findings", ("scanner.findings", "scanner.scope")),

@@ -92,16 +92,36 @@ def test_rcm_ids_appear_beside_framework_controls(bundle: Path) -> None:
 def test_population_lists_every_tested_item_with_a_pointer_to_its_evidence(
     bundle: Path,
 ) -> None:
-    findings = _json(bundle, "findings.json")["findings"]
+    doc = _json(bundle, "findings.json")
+    findings = doc["findings"]
+    inventory = _json(bundle, "inventory.json")["resources"]
     rows = list(csv.DictReader(io.StringIO((bundle / "population.csv").read_text())))
     jsonl = read_population({"population.jsonl": (bundle / "population.jsonl").read_bytes()})
     assert rows == jsonl
-    assert len(rows) == sum(len(f["controls"]) for f in findings)
+    # every listed finding per control, and every pass findings.json only counts
+    counted = sum(p["count"] * len(p["controls"]) for p in doc["passes"])
+    assert counted and len(rows) == sum(len(f["controls"]) for f in findings) + counted
     assert {r["result"] for r in rows} >= {"pass", "fail"}
+    pointed = {"findings": 0, "inventory": 0}
     for row in rows:
-        finding = findings[int(row["evidence"].rsplit("/", 1)[1])]
-        assert finding["ruleId"] == row["rule"] and finding["status"] == row["result"]
-        assert {"framework": row["framework"], "id": row["control"]} in finding["controls"]
+        name, _, path = row["evidence"].partition("#")
+        index = int(path.rsplit("/", 1)[1])
+        if name == "findings.json":
+            pointed["findings"] += 1
+            finding = findings[index]
+            assert finding["ruleId"] == row["rule"] and finding["status"] == row["result"]
+            assert {"framework": row["framework"], "id": row["control"]} in finding["controls"]
+        else:  # a counted pass points at the object it judged
+            assert name == "inventory.json" and path.startswith("/resources/")
+            pointed["inventory"] += 1
+            judged = inventory[index]
+            assert row["result"] == "pass"
+            assert (judged["kind"], judged["namespace"], judged["name"]) == (
+                row["kind"],
+                row["namespace"],
+                row["name"],
+            )
+    assert pointed["findings"] and pointed["inventory"] == counted
 
 
 def test_large_populations_are_gzipped_reproducibly() -> None:
@@ -147,10 +167,24 @@ def test_sample_is_reproducible_and_redoable_with_sha256(bundle: Path, tmp_path:
         if (r["framework"], r["control"]) == ("nist-800-53-r5", "AC-5")
     ]
     assert record["populationSize"] == len(rows)
-    # An auditor redraws the sample with nothing but sha256.
-    ranked = sorted(rows, key=lambda r: hashlib.sha256(f"7:{r['evidence']}".encode()).hexdigest())
+
+    # An auditor redraws the sample with nothing but sha256 (a counted pass's pointer is
+    # the object every rule on it shares: its fingerprint makes the key unique).
+    def key(r: dict[str, str]) -> str:
+        listed = r["evidence"].startswith("findings.json#")
+        text = f"7:{r['evidence']}" if listed else f"7:{r['evidence']}:{r['fingerprint']}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    assert len({key(r) for r in rows}) == len(rows)
+    ranked = sorted(rows, key=key)
     assert [i["evidence"] for i in record["selection"]] == [r["evidence"] for r in ranked[:3]]
     assert all(i["finding"]["ruleId"] == i["rule"] for i in record["selection"])
+    every = _sample(str(bundle), "--control", "AC-5", "--size", "1000", "--seed", "7", "-o",
+                    str(record_path))  # fmt: skip
+    assert every.exit_code == 0, every.output
+    selection = json.loads(record_path.read_text())["selection"]
+    judged = [i for i in selection if "judged" in i]
+    assert judged and all(i["judged"]["name"] == i["name"] for i in judged)
     assert (
         record["manifestSha256"]
         == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()

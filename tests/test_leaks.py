@@ -56,3 +56,22 @@ def test_a_leaking_reporter_stops_the_bundle(
     assert result.exit_code == 2
     assert "report.html would contain a secret value" in result.output
     assert not out.exists()
+
+
+def test_a_secret_inside_a_gzipped_member_is_found_even_across_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The population files are gzipped: their compressed bytes hide any value, so the
+    check reads them inflated, piece by piece, with no value lost at a piece's edge."""
+    import gzip
+    import random
+
+    from scanner.evidence import leaks
+
+    monkeypatch.setattr(leaks, "CHUNK", 64)  # many pieces, a value straddling two
+    noise = "".join(random.Random(7).choices("abcdefghij,\n", k=20_000))
+    leaky = gzip.compress(f"{noise}{SECRET}{noise}".encode(), 1, mtime=0)
+    clean = gzip.compress(noise.encode(), 1, mtime=0)
+    assert SECRET.encode() not in leaky  # compressed, the value is not there to see
+    assert find_leak({"population.csv.gz": leaky}, [SECRET]) == "population.csv.gz"
+    assert find_leak({"population.csv.gz": clean}, [SECRET]) is None

@@ -48,3 +48,48 @@ def test_secret_messages_name_the_env_var_and_container(tmp_path: Path) -> None:
         assert all(value not in m for m in messages)
     secret = [m for r, m in failed if r == "LG-SEC-001"]
     assert secret == ["Secret db holds values in the manifest: stringData.password"]
+
+
+def test_load_balancer_message_names_only_the_clear_text_ports() -> None:
+    """LG-ENC-012 names the port to change, not every port of the Service (443 is TLS and
+    80 redirects beside it)."""
+    from scanner.config import default_params
+    from scanner.rules import load_rules
+    from scanner.ruletest import fixture_findings
+
+    rule = next(r for r in load_rules() if r.id == "LG-ENC-012")
+    fixture = rules_dir() / "encryption" / "LG-ENC-012" / "fail.plain-port-beside-tls.yaml"
+    found = fixture_findings(rule, fixture, default_params())
+    (finding,) = [f for f in found if f.rule_id == rule.id]
+    assert "port(s) 8069/odoo:" in finding.message
+    assert "443" not in finding.message and "80/http" not in finding.message
+    assert [e.path for e in finding.evidence] == ["spec.ports[port=8069].port"]
+
+
+#: Rules whose message once said only what was wrong ("TLSOption does not set sniStrict
+#: true"): a reviewer reading the table or the PR comment saw neither object nor field.
+NAMING = (
+    *("LG-BAK-001", "LG-BAK-003", "LG-BAK-004", "LG-BAK-005", "LG-ENC-003", "LG-ENC-008"),
+    *("LG-TLS-001", "LG-TLS-002", "LG-TLS-003", "LG-TLS-004", "LG-TLS-008"),
+)
+
+
+def test_messages_name_the_object_and_the_field() -> None:
+    import re
+
+    from scanner.config import default_params
+    from scanner.rules import load_rules
+    from scanner.ruletest import fixture_findings, fixtures_of
+
+    checked = 0
+    for rule in (r for r in load_rules() if r.id in NAMING):
+        for fixture in (f for f in fixtures_of(rule) if f.name.startswith("fail.")):
+            for f in fixture_findings(rule, fixture, default_params()):
+                if f.rule_id != rule.id or f.status.value != "fail":
+                    continue
+                assert f.resource is not None and f.resource.name in f.message, f.message
+                if f.evidence:  # a field of another object (a plugin's store) is not named
+                    field = re.sub(r"\[.*?\]", "", f.evidence[0].path).rsplit(".", 1)[-1]
+                    assert field == "spec" or field in f.message, (rule.id, field, f.message)
+                checked += 1
+    assert checked >= len(NAMING)

@@ -41,8 +41,14 @@ def test_document_is_valid_oscal_assessment_results(bundle: Path) -> None:
 
 def test_results_say_what_was_tested_and_how_it_came_out(bundle: Path) -> None:
     result = _oscal(bundle)["assessment-results"]["results"][0]
-    findings = json.loads((bundle / "findings.json").read_text())["findings"]
-    assert len(result["observations"]) == len(findings)
+    doc = json.loads((bundle / "findings.json").read_text())
+    findings = doc["findings"]
+    counted = sum(p["count"] for p in doc["passes"])
+    assert counted, "the bundle's findings.json counts its plain passes"
+    # one observation per tested item: each listed finding, and each counted pass
+    assert len(result["observations"]) == len(findings) + counted
+    hrefs = [e["href"] for o in result["observations"] for e in o["relevant-evidence"]]
+    assert sum(h.startswith("inventory.json#/resources/") for h in hrefs) == counted
     assert {m for o in result["observations"] for m in o["methods"]} == {"TEST"}
     reviewed = {
         c["control-id"]

@@ -145,6 +145,22 @@ def test_an_exception_in_a_worker_is_raised_again_in_the_parent() -> None:
         parallel.map_shares(work, parallel.shares_of(range(10), 2))
 
 
+def test_a_result_that_cannot_travel_back_is_an_incomplete_scan_not_a_hang() -> None:
+    """A worker whose result cannot be pickled sends a WorkerError instead (exit 4)."""
+    import threading
+
+    from scanner.cli.util import EXIT_INCOMPLETE, error_exit
+    from scanner.errors import WorkerError
+
+    def work(share: object) -> object:
+        assert isinstance(share, range)
+        return threading.Lock() if share.start == 0 else sum(share)
+
+    with pytest.raises(WorkerError, match=r"worker 0 could not send its result") as raised:
+        parallel.map_shares(work, parallel.shares_of(range(10), 2))
+    assert error_exit(raised.value) == EXIT_INCOMPLETE
+
+
 def test_workers_are_forked_without_helper_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """No pool: a ``multiprocessing.Pool`` starts handler threads and forks replacement
     workers from one, and a child forked while a thread holds a lock sleeps on it forever."""

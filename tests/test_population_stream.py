@@ -44,7 +44,10 @@ def _reference(doc: dict[str, Any]) -> dict[str, bytes]:
     jsonl = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in ordered)
     files = {population.CSV_NAME: csv_bytes, population.JSONL_NAME: jsonl.encode()}
     if len(csv_bytes) > population.GZIP_OVER:
-        files = {f"{n}.gz": gzip.compress(b, compresslevel=6, mtime=0) for n, b in files.items()}
+        files = {
+            f"{n}.gz": gzip.compress(b, compresslevel=population.LEVEL, mtime=0)
+            for n, b in files.items()
+        }
     return files
 
 
@@ -72,3 +75,21 @@ def test_threshold_counts_bytes_not_characters(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(population, "GZIP_OVER", text_length)
     assert population.population_files(doc) == _reference(doc)
     assert population.CSV_NAME + ".gz" in population.population_files(doc)
+
+
+@pytest.mark.parametrize(
+    "odd", ['quote"d', "com,ma", "new\nline", "back\\slash", "tab\tbed", "cr\rlf", "bell\x07"]
+)
+def test_batches_needing_quotes_or_escapes_are_byte_identical(
+    monkeypatch: pytest.MonkeyPatch, odd: str
+) -> None:
+    """Plain batches are joined, others go through csv and the JSON encoder: one odd name
+    among hundreds gives the same bytes as the reference either way."""
+    monkeypatch.setattr(population, "BATCH_ROWS", 50)
+    doc = _doc(300)
+    doc["findings"][123]["resource"]["name"] = odd
+    doc["findings"][7]["location"]["context"] = odd
+    got = population.population_files(doc)
+    assert got == _reference(doc)
+    rows = population.read_population(got)
+    assert sum(r["name"] == odd for r in rows) == 3

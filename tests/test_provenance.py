@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -106,8 +108,13 @@ def test_unreadable_owners_make_provenance_an_error_not_a_fail_or_pass(tmp_path:
     assert redis.status is Status.ERROR
 
 
-def test_repo_links_each_synced_revision_to_its_change(tmp_path: Path) -> None:
-    keys = Keys(tmp_path / "keys")
+@pytest.fixture
+def keys(tmp_path: Path) -> Iterator[Keys]:
+    with Keys(tmp_path / "keys") as made:
+        yield made
+
+
+def test_repo_links_each_synced_revision_to_its_change(tmp_path: Path, keys: Keys) -> None:
     repo = Repo(tmp_path / "gitops", keys)
     repo.commit({"README.md": "odoo\n"}, "FIN-0 layout", sign="gpg:alice")
     repo.git("checkout", "-q", "-b", "fin-7")

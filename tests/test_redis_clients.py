@@ -67,3 +67,25 @@ def test_a_reference_is_no_evidence_either_way() -> None:
     assert not configures_client([("e", "REDIS_SERVER", "$(REDIS_SERVER)")])
     assert configures_client([("e", "REDIS_SERVER", "argocd-redis:6379")])
     assert configures_client([("e", "BROKER", "rediss://queue:6380")])
+
+
+def test_the_redis_flag_is_a_host_setting_at_its_value() -> None:
+    """Argo CD takes its Redis address as ``--redis host:port`` (or ``--redis=...``); the
+    finding points at the word holding the address."""
+    from scanner.analyzers.redis_clients import flag_settings
+
+    container = {
+        "command": ["argocd-server"],
+        "args": ["--redis", "argocd-redis-ha-haproxy:6379", "--redis=cache:6379", "--redis-x"],
+    }
+    settings = flag_settings("spec.containers[0]", container)
+    assert settings == [
+        ("spec.containers[0].args[1]", "--redis", "argocd-redis-ha-haproxy:6379"),
+        ("spec.containers[0].args[2]", "--redis", "cache:6379"),
+    ]
+    assert [p["target"] for p in plain_connections(settings)] == [
+        "argocd-redis-ha-haproxy:6379",
+        "cache:6379",
+    ]
+    assert plain_connections(settings, ["--redis-use-tls"]) == []
+    assert plain_connections([("a", "--redis", "localhost:6379")]) == []

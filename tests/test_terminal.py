@@ -212,3 +212,22 @@ def test_progress_waits_for_its_delay() -> None:
     assert slow._status is not None
     slow.stop()
     assert slow._status is None
+
+
+def test_quiet_keeps_the_coverage_gaps_that_make_a_scan_incomplete() -> None:
+    """A nightly log under ``--quiet`` still says why the job exited 4."""
+    from scanner.terminal import quiet_text
+
+    table = (
+        "┃ status ┃ rule ┃\n"
+        "│ fail   │ LG-X │\n"
+        "COVERAGE note cluster Secret: not requested\n"
+        "COVERAGE gap cluster rbac.authorization.k8s.io/RoleBinding: 403 Forbidden\n"
+        "\n"
+        "3 resources, 2 rules: 1 failed, 0 errors, 0 waived, 1 passed\n"
+    )
+    assert quiet_text(table) == (
+        "COVERAGE gap cluster rbac.authorization.k8s.io/RoleBinding: 403 Forbidden\n"
+        "3 resources, 2 rules: 1 failed, 0 errors, 0 waived, 1 passed\n"
+    )
+    assert quiet_text("") == ""

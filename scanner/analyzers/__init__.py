@@ -26,6 +26,7 @@ def default_analyzers(
     """
     from scanner.analyzers.backup import BackupAnalyzer
     from scanner.analyzers.backup_runs import BackupRunsAnalyzer
+    from scanner.analyzers.cached import PerObjectCached
     from scanner.analyzers.changes import ChangeAnalyzer
     from scanner.analyzers.gate import GateAnalyzer
     from scanner.analyzers.gateway import GatewayRouteAnalyzer
@@ -51,7 +52,7 @@ def default_analyzers(
         RedisMountAnalyzer(),
         RedisOperatorAnalyzer(),
         RedisClientAnalyzer(),
-        SecretLiteralsAnalyzer(),
+        PerObjectCached(SecretLiteralsAnalyzer()),  # per object: warm scans reuse it
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
         RetentionAnalyzer(),

@@ -198,12 +198,20 @@ class ProvenanceAnalyzer(Analyzer):
             key = f"{res.ref.kind}/{res.ref.namespace}/{res.ref.name}"
             exempt = any(fnmatchcase(key, str(p)) for p in params.get("gitopsExemptObjects") or ())
             result.facts[index] = {"provenance": {"applies": True, **fact, "exempt": exempt}}
+        # owners of at least one production object, in one pass (not one per owner)
+        sync_owners = {sync["owner"] for sync in syncs.values()}
+        producing: set[str] = set()
+        for i, f in result.facts.items():
+            owned_by = f.get("provenance", {}).get("owner")
+            namespace = inventory.resources[i].ref.namespace
+            if (
+                owned_by in sync_owners
+                and owned_by not in producing
+                and is_production(namespace, params)
+            ):
+                producing.add(owned_by)
         for index, sync in syncs.items():
-            owned_production = any(
-                f.get("provenance", {}).get("owner") == sync["owner"]
-                and is_production(inventory.resources[i].ref.namespace, params)
-                for i, f in result.facts.items()
-            )
+            owned_production = sync["owner"] in producing
             owner = inventory.resources[index]
             live = bool(owner.origin.cluster) or self.all_live
             # an owner read only for provenance (outside --namespace) is not judged itself

@@ -7,7 +7,8 @@ only what states clear text plainly. A setting is a plain connection when
 
 - its value is a ``redis://`` URL (``rediss://`` is TLS) to a host that is not local, or
 - its name is a Redis host setting (``REDIS_HOST``, ``*_REDIS_HOST``/``_ADDR``/``_SERVER``,
-  ``redis_host``) with a literal, non-local host, and nothing beside it (the same
+  ``redis_host``, or the ``--redis host:port`` flag of Argo CD's server, repo server and
+  application controller) with a literal, non-local host, and nothing beside it (the same
   container, ConfigMap, or configuration text) turns TLS on: a ``*REDIS*TLS*``/``*SSL*``
   setting that is true, a ``rediss://`` URL, or a ``--redis-use-tls``/``--tls`` flag.
 
@@ -35,7 +36,11 @@ from scanner.kinds import WORKLOAD_KINDS
 _URL = re.compile(r"\bredis://[^\s'\",;)]+", re.IGNORECASE)
 _TLS_URL = re.compile(r"\brediss://", re.IGNORECASE)
 _TLS_URL_VALUE = re.compile(r"\brediss://[^\s'\",;)]+", re.IGNORECASE)
-_HOST_NAME = re.compile(r"(^|[_.-])redis[_.-]?(host|hostname|addr|address|server)$", re.IGNORECASE)
+_HOST_NAME = re.compile(
+    r"(^|[_.-])redis[_.-]?(host|hostname|addr|address|server)$|^--redis$", re.IGNORECASE
+)
+#: Command-line flags that name the Redis server (Argo CD: ``--redis argocd-redis:6379``).
+_HOST_FLAGS = ("--redis",)
 _TLS_NAME = re.compile(r"redis.*(tls|ssl)|(tls|ssl).*redis", re.IGNORECASE)
 _SETTING_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*[=:]\s*(.*?)\s*$")
 _TEMPLATE = ("$(", "${", "{{", "%(", "<")
@@ -158,6 +163,27 @@ def _server(container: Mapping[str, Any], words: list[str]) -> bool:
     )
 
 
+def flag_settings(path: str, container: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``--redis host:port`` and ``--redis=host:port`` in a container's command or args, as
+    (path of the value's word, flag, value) host settings."""
+    found: list[tuple[str, str, str]] = []
+    for section in ("command", "args"):
+        words = container.get(section)
+        if not isinstance(words, list):
+            continue
+        for i, word in enumerate(words):
+            if not isinstance(word, str):
+                continue
+            flag, equals, value = word.partition("=")
+            if flag not in _HOST_FLAGS:
+                continue
+            if equals:
+                found.append((f"{path}.{section}[{i}]", flag, value))
+            elif i + 1 < len(words) and isinstance(words[i + 1], str | int):
+                found.append((f"{path}.{section}[{i + 1}]", flag, str(words[i + 1])))
+    return found
+
+
 def _workload_fact(resource: Any) -> dict[str, Any]:
     plain: list[dict[str, str]] = []
     client = False
@@ -172,6 +198,7 @@ def _workload_fact(resource: Any) -> dict[str, Any]:
             if "value" in e
         ]
         settings += [(f"{path}.args", "args", w) for w in words]
+        settings += flag_settings(path, container)
         client = client or configures_client(settings)
         plain += plain_connections(settings, words)
     return {"client": client or bool(plain), "plain": plain}

@@ -455,8 +455,11 @@ def sample_cmd(
     """Draw a reproducible random sample of a control's tested population.
 
     Rows are ranked by sha256("SEED:EVIDENCE-POINTER") and the first SIZE taken, so the
-    same seed always gives the same items, with any sha256 tool. Each item is printed
-    with its finding's evidence; --output records seed, method and selection as JSON.
+    same seed always gives the same items, with any sha256 tool (a pass findings.json
+    only counts points at the object it judged in inventory.json and is ranked by
+    sha256("SEED:EVIDENCE-POINTER:FINGERPRINT")). Each item is printed with its
+    finding's evidence; --output records seed, method and selection as JSON, with the
+    judged object of each counted pass.
     """
     import json
     import secrets
@@ -483,7 +486,10 @@ def sample_cmd(
             f"- {item['result']:<6} {item['rule']} {item['kind']} {name} at {where} "
             f"({item['evidence']})"
         )
-        click.echo(f"    {f.get('message', '')}")
+        if "judged" in item:
+            click.echo(f"    passed; the object as judged is in the bundle at {item['evidence']}")
+        else:
+            click.echo(f"    {f.get('message', '')}")
         for e in f.get("evidence", ()):
             value = f" = {e['value']}" if e.get("value") else ""
             click.echo(f"    evidence: {e.get('path', '')}{value}")
@@ -545,6 +551,7 @@ def _oscal(path: Path) -> str:
     from scanner.errors import ReportError
     from scanner.evidence import archive
     from scanner.evidence.manifest import MANIFEST
+    from scanner.evidence.population import read_population
     from scanner.evidence.verify import verify_files
     from scanner.reporters.oscal import render_oscal
 
@@ -554,7 +561,10 @@ def _oscal(path: Path) -> str:
     for problem in verify_files(files).problems:
         click.echo(f"ledgergate: warning: unverified bundle: {problem}", err=True)
     try:
-        return render_oscal(json.loads(files["findings.json"]), json.loads(files[MANIFEST]))
+        doc = json.loads(files["findings.json"])
+        # a findings.json that counts its passes: their observations come from the population
+        rows = read_population(files) if doc.get("passes") else []
+        return render_oscal(doc, json.loads(files[MANIFEST]), rows)
     except (KeyError, UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: not a readable evidence bundle: {exc}") from exc
 

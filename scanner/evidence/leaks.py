@@ -8,9 +8,11 @@ stays linear in the bundle size instead of growing with the number of secrets.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 
 from markupsafe import escape
 
@@ -33,12 +35,36 @@ def variants(secret: str) -> set[str]:
     return found
 
 
+#: Bytes of a gzipped member inflated at a time: the population of a nightly estate is
+#: hundreds of megabytes as text, and never needs to exist whole.
+CHUNK = 1 << 22
+
+
+def _texts(name: str, data: bytes, overlap: int) -> Iterator[str]:
+    """A member's text, in pieces that overlap by ``overlap`` characters (so a value that
+    straddles two pieces is still whole in one); a ``.gz`` member is searched inflated,
+    since its compressed bytes hide every value in it."""
+    if not name.endswith(".gz"):
+        yield data.decode("utf-8", "replace")
+        return
+    inflater = zlib.decompressobj(wbits=31)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    tail = ""
+    for start in range(0, len(data), CHUNK):
+        text = tail + decoder.decode(inflater.decompress(data[start : start + CHUNK]))
+        yield text
+        tail = text[-overlap:] if overlap else ""
+    yield tail + decoder.decode(inflater.flush(), final=True)
+
+
 def find_leak(files: Mapping[str, bytes], secrets: Iterable[str]) -> str | None:
     """The name of the first file holding any secret value (in any spelling), or None."""
-    pattern = trie_pattern({v for s in secrets for v in variants(s) if v}, re.IGNORECASE)
+    spellings = {v for s in secrets for v in variants(s) if v}
+    pattern = trie_pattern(spellings, re.IGNORECASE)
     if pattern is None:
         return None
+    overlap = max(map(len, spellings)) - 1
     for name in sorted(files):
-        if pattern.search(files[name].decode("utf-8", "replace")):
+        if any(pattern.search(text) for text in _texts(name, files[name], overlap)):
             return name
     return None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from scanner import jsontext
 from scanner.findings import ScanResult
 from scanner.redaction import strip_userinfo
 from scanner.rules import Rule
@@ -26,8 +26,9 @@ def sha256(data: bytes) -> str:
 
 
 def canonical(data: Any) -> bytes:
-    """Sorted, indented JSON with a trailing newline: the bytes every bundle file uses."""
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """Sorted, indented JSON with a trailing newline: the bytes every bundle file uses
+    (``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``, written by orjson)."""
+    return jsontext.dumpb_utf8(data) + b"\n"
 
 
 def _file_digest(path: Path) -> str:

@@ -2,21 +2,27 @@
 
 Selection needs no particular random-number generator, so an auditor can redo it with
 any sha256 tool: rank the control's population rows by
-``sha256("<seed>:<evidence pointer>")`` and take the first N.
+``sha256("<seed>:<evidence pointer>")`` and take the first N. A pass that
+``findings.json`` only counts points at the object it judged, which every rule on that
+object shares, so its row is ranked by ``sha256("<seed>:<evidence>:<fingerprint>")``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ReportError
-from scanner.evidence.population import FINDINGS, read_population
+from scanner.evidence.population import FINDINGS, Resolver, read_population
 
-METHOD = "rank rows by sha256('<seed>:<evidence>') ascending (hex), take the first N"
+METHOD = (
+    "rank rows by sha256('<seed>:<evidence>') ascending (hex), "
+    "sha256('<seed>:<evidence>:<fingerprint>') for rows whose evidence is not in "
+    f"{FINDINGS}, take the first N"
+)
+_LISTED = f"{FINDINGS}#/findings/"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,10 @@ class Sample:
 
 
 def _rank(seed: str, row: Mapping[str, str]) -> str:
-    return hashlib.sha256(f"{seed}:{row['evidence']}".encode()).hexdigest()
+    key = f"{seed}:{row['evidence']}"
+    if not row["evidence"].startswith(_LISTED):
+        key += f":{row['fingerprint']}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _resolve(rows: Sequence[Mapping[str, str]], control: str, framework: str | None) -> str:
@@ -64,14 +73,23 @@ def _resolve(rows: Sequence[Mapping[str, str]], control: str, framework: str | N
     return found[0]
 
 
-def _finding(findings: Sequence[Any], pointer: str) -> Mapping[str, Any]:
-    prefix = f"{FINDINGS}#/findings/"
-    if pointer.startswith(prefix) and pointer[len(prefix) :].isdigit():
-        index = int(pointer[len(prefix) :])
-        found = findings[index] if index < len(findings) else None
+def _finding(resolve: Resolver, row: Mapping[str, str]) -> dict[str, Any]:
+    """The sampled item's evidence: its finding, or for a counted pass the pass as the
+    row records it plus the object (or rule) it points at."""
+    pointer = row["evidence"]
+    found = resolve(pointer)
+    if pointer.startswith(_LISTED) and pointer[len(_LISTED) :].isdigit():
         if isinstance(found, Mapping):
-            return found
-    raise ReportError(f"population row points at missing evidence {pointer}")
+            return {"finding": found}
+        raise ReportError(f"population row points at missing evidence {pointer}")
+    judged = {
+        "ruleId": row["rule"],
+        "status": row["result"],
+        "resource": {"kind": row["kind"], "namespace": row["namespace"], "name": row["name"]},
+        "location": row["location"],
+        "fingerprint": row["fingerprint"],
+    }
+    return {"finding": judged, "judged": found}
 
 
 def draw(
@@ -82,13 +100,8 @@ def draw(
     framework = _resolve(rows, control, framework)
     control = control.split(":", 1)[1] if control.startswith(f"{framework}:") else control
     population = [r for r in rows if r["framework"] == framework and r["control"] == control]
-    try:
-        findings = json.loads(files[FINDINGS]).get("findings", [])
-    except (KeyError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        raise ReportError(f"{FINDINGS}: missing or unreadable: {exc}") from exc
+    resolve = Resolver(files)
+    resolve(f"{FINDINGS}#")  # a bundle without its findings is refused, sampled or not
     chosen = sorted(population, key=lambda r: _rank(seed, r))[:size]
-    items = tuple(
-        {**row, "rank": _rank(seed, row), "finding": _finding(findings, row["evidence"])}
-        for row in chosen
-    )
+    items = tuple({**row, "rank": _rank(seed, row), **_finding(resolve, row)} for row in chosen)
     return Sample(framework, control, seed, len(population), items)

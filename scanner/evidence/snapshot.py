@@ -13,7 +13,7 @@ from typing import Any
 
 from scanner.credentials import is_placeholder
 from scanner.inventory import Inventory
-from scanner.model import Resource
+from scanner.model import Origin, Resource, ResourceRef
 from scanner.redaction import SENSITIVE_KEY, SecretHit, classify, fingerprint, scrub
 
 SNAPSHOT_VERSION = "1.0"
@@ -129,45 +129,63 @@ def redacted_body(
     return out
 
 
+#: Where a resource is: the snapshot's sort key, then the cluster uid.
+Identity = tuple[str, int, str, str, str, str]
+
+
+def identity(origin: Origin, ref: ResourceRef) -> Identity:
+    """A resource's (or a finding's) place in the snapshot order."""
+    return (origin.path, origin.start_line, ref.kind, ref.namespace, ref.name, origin.uid)
+
+
+def _order(inventory: Inventory) -> list[int]:
+    """Inventory indexes in snapshot order (by location and identity, stable)."""
+    keys = [identity(r.origin, r.ref)[:5] for r in inventory.resources]
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def positions(inventory: Inventory | None) -> dict[Identity, int]:
+    """Identity -> index in ``inventory.json``'s ``resources`` (the first, if repeated):
+    what a population row points at for a pass the findings document only counts."""
+    if inventory is None:
+        return {}
+    out: dict[Identity, int] = {}
+    resources = inventory.resources
+    for position, index in enumerate(_order(inventory)):
+        res = resources[index]
+        out.setdefault(identity(res.origin, res.ref), position)
+    return out
+
+
 def snapshot(inventory: Inventory | None) -> dict[str, Any]:
     """The JSON document of the inventory (sorted by location and identity)."""
     if inventory is None:
         return {"schemaVersion": SNAPSHOT_VERSION, "resources": [], "captured": False}
-    rows: list[tuple[tuple[str, int, str, str, str], dict[str, Any]]] = []
+    rows: list[dict[str, Any]] = []
     public = public_values(inventory)
     secrets = _Scrubber(
         {s for hits in inventory.secrets.values() for h in hits for s in h.spellings()} - public
     )
-    for index, res in enumerate(inventory.resources):
-        key = (
-            res.origin.path,
-            res.origin.start_line,
-            res.ref.kind,
-            res.ref.namespace,
-            res.ref.name,
-        )
+    for index in _order(inventory):
+        res = inventory.resources[index]
         rows.append(
-            (
-                key,
-                {
-                    "apiVersion": res.ref.api_version,
-                    "kind": res.ref.kind,
-                    "namespace": res.ref.namespace,
-                    "name": res.ref.name,
-                    "origin": {
-                        "path": res.origin.path,
-                        "startLine": res.origin.start_line,
-                        "endLine": res.origin.end_line,
-                        "cluster": res.origin.cluster,
-                        "uid": res.origin.uid,
-                        "image": res.origin.image_digest,
-                    },
-                    "body": redacted_body(res, secrets, inventory.secrets.get(index)),
+            {
+                "apiVersion": res.ref.api_version,
+                "kind": res.ref.kind,
+                "namespace": res.ref.namespace,
+                "name": res.ref.name,
+                "origin": {
+                    "path": res.origin.path,
+                    "startLine": res.origin.start_line,
+                    "endLine": res.origin.end_line,
+                    "cluster": res.origin.cluster,
+                    "uid": res.origin.uid,
+                    "image": res.origin.image_digest,
                 },
-            )
+                "body": redacted_body(res, secrets, inventory.secrets.get(index)),
+            }
         )
-    rows.sort(key=lambda r: r[0])
-    return {"schemaVersion": SNAPSHOT_VERSION, "resources": [r for _, r in rows], "captured": True}
+    return {"schemaVersion": SNAPSHOT_VERSION, "resources": rows, "captured": True}
 
 
 def secret_values(inventory: Inventory | None, min_length: int = 8) -> set[str]:

@@ -8,7 +8,7 @@ a detected secret value is refused (fail closed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list
 from scanner.reporters.html import render_html
-from scanner.reporters.json import encode_json, result_to_dict
+from scanner.reporters.json import encode_json, lister, report_doc
 from scanner.reporters.sarif import SarifReporter
 from scanner.reporters.view import NOT_EVALUATED, ReportView, build_view, controls_csv
 from scanner.waivers import EXPIRED_RULE_ID, STALE_RULE_ID, WaiverRegister
@@ -119,16 +119,8 @@ def waivers_doc(register: WaiverRegister | None, result: ScanResult) -> dict[str
     }
 
 
-def bundle_view(
-    doc: Mapping[str, Any],
-    manifest: Mapping[str, Any],
-    files: Mapping[str, bytes] | None = None,
-) -> ReportView:
-    """The report view of a bundle: the findings document plus the manifest's identity.
-
-    Used both when the bundle is written and when ``ledgergate report`` re-renders it,
-    so both give the same HTML.
-    """
+def bundle_identity(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What the report shows of a bundle's manifest (its own file and the report omitted)."""
     shown = [f for f in manifest.get("files", []) if f["path"] not in (REPORT, MANIFEST)]
     identity = {
         key: manifest.get(key)
@@ -147,8 +139,21 @@ def bundle_view(
     }
     identity["ruleSet"] = {"sha256": manifest.get("ruleSet", {}).get("sha256", "")}
     identity["files"] = shown
+    return identity
+
+
+def bundle_view(
+    doc: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    files: Mapping[str, bytes] | None = None,
+) -> ReportView:
+    """The report view of a bundle: the findings document plus the manifest's identity.
+
+    Used both when the bundle is written and when ``ledgergate report`` re-renders it,
+    so both give the same HTML.
+    """
     catalogue = manifest.get("ruleSet", {}).get("rules", [])
-    view = build_view(doc, catalogue, identity)
+    view = build_view(doc, catalogue, bundle_identity(manifest))
     if files is None:
         return view
     from scanner.reporters.auditview import with_audit
@@ -173,9 +178,9 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     differs between two runs.
     """
     result = inputs.result
-    doc = result_to_dict(result, full=True)
+    doc = report_doc(result)
     files: dict[str, bytes] = {
-        "findings.json": encode_json(doc),  # the same bytes as JsonReporter(full=True)
+        "findings.json": encode_json(doc),  # the same bytes as JsonReporter
         "findings.sarif": SarifReporter().render(result).encode(),
         "inventory.json": canonical(snapshot(inputs.inventory)),
         "waivers.json": canonical(waivers_doc(inputs.register, result)),
@@ -189,8 +194,9 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     }
     files.update(
         auditor_files(
-            doc,
+            result.findings,
             result.rules,
+            listed=lister(result),
             inventory=inputs.inventory,
             params=inputs.audit.params,
             rcm_name=inputs.audit.rcm_name,
@@ -204,7 +210,8 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
     view = bundle_view(doc, manifest_of({}), files)
     files["controls.csv"] = controls_csv(view).encode()
     files["coverage.json"] = canonical(coverage_doc(result, view))
-    view = bundle_view(doc, manifest_of(files), files)
+    # the same view, now naming every file but the report (the control rows are final)
+    view = replace(view, bundle=bundle_identity(manifest_of(files)))
     files[REPORT] = render_html(view).encode()
     manifest = manifest_of(files)
     files[MANIFEST] = canonical(manifest)

@@ -2,14 +2,16 @@
 (a pass is listed only when it records evidence).
 
 Every pass in full is what made a nightly report of 50k objects weigh half a gigabyte; an
-auditor samples passes from the evidence bundle's population file instead, and the
-bundle's own ``findings.json`` (``full=True``) keeps every finding for its pointers.
+auditor samples passes from the evidence bundle's population file instead. The bundle's
+own ``findings.json`` is this same document (:func:`report_doc`): the population points
+at the findings it lists and at the judged object in ``inventory.json`` for the rest.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scanner import jsontext
@@ -31,6 +33,38 @@ def listed(f: Finding) -> bool:
     return f.status is not Status.PASS or bool(f.evidence)
 
 
+def _every(f: Finding) -> bool:
+    return True
+
+
+def lister(result: ScanResult) -> Callable[[Finding], bool]:
+    """Which findings the report lists in full: :func:`listed`, or every one for an image
+    scan (its verdicts are per image, a handful: each pass is the answer)."""
+    return _every if result.target.get("type") == "image" else listed
+
+
+#: The last :func:`report_doc`, while its result lives: ``--json`` and ``--evidence`` of
+#: one scan share it (a nightly estate's took seconds to build, twice).
+_last: list[tuple[weakref.ref[ScanResult], dict[str, Any]]] = []
+
+
+def report_doc(result: ScanResult) -> dict[str, Any]:
+    """The document the JSON reporter writes and the bundle's ``findings.json`` holds
+    (built once per result; callers only read it)."""
+    if _last and _last[0][0]() is result:
+        return _last[0][1]
+    doc = result_to_dict(result, full=result.target.get("type") == "image")
+    ref = weakref.ref(result)
+    _last[:] = [(ref, doc)]
+    weakref.finalize(result, _forget, ref)
+    return doc
+
+
+def _forget(ref: weakref.ref[ScanResult]) -> None:
+    """Drop the cached document of a result that is gone (not a later result's)."""
+    _last[:] = [entry for entry in _last if entry[0] is not ref]
+
+
 def pass_counts(result: ScanResult) -> list[dict[str, Any]]:
     """Passes not listed, per rule, with the rule's controls so a report can credit them."""
     counts = Counter(f.rule_id for f in result.findings if not listed(f))
@@ -46,8 +80,8 @@ def pass_counts(result: ScanResult) -> list[dict[str, Any]]:
 
 
 def result_to_dict(result: ScanResult, *, full: bool = False) -> dict[str, Any]:
-    """The JSON document of a scan; ``full`` lists passes one by one too (the evidence
-    bundle's ``findings.json``, whose population rows point into it)."""
+    """The JSON document of a scan; ``full`` lists passes one by one too (an image scan's,
+    and the bundles earlier versions wrote)."""
     counts = result.counts()
     shown = result.findings if full else [f for f in result.findings if listed(f)]
     shared: dict[Any, Any] = {}  # parts findings on one object and rule share, read-only
@@ -103,6 +137,6 @@ class JsonReporter(Reporter):
 
     def render(self, result: ScanResult) -> str:
         """Pretty JSON with a trailing newline."""
-        # an image scan's verdicts are per image (a handful): each pass is the answer
-        full = self.full or result.target.get("type") == "image"
-        return render_json(result_to_dict(result, full=full))
+        if self.full:
+            return render_json(result_to_dict(result, full=True))
+        return render_json(report_doc(result))

@@ -2,7 +2,8 @@
 
 One result per scan: the NIST SP 800-53 r5 controls reviewed (OSCAL control ids such
 as ``ac-6.1``), one observation per tested item (method ``TEST``, subject the
-resource, evidence the finding in ``findings.json``), one finding per control with
+resource, evidence the finding in ``findings.json``, or for a pass that document only
+counts the population row's pointer to the judged object), one finding per control with
 ``satisfied`` / ``not-satisfied``, a risk per failing rule, and what was not
 evaluated. Controls of other frameworks ride along as properties, because OSCAL
 control ids must name a catalogue's controls. UUIDs are derived from the content
@@ -14,9 +15,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from scanner import jsontext
+from scanner.evidence.population import FINDINGS, location_text
 from scanner.reporters.view import NOT_EVALUATED, control_rows
 
 OSCAL_VERSION = "1.1.2"
@@ -49,22 +52,57 @@ def _prop(name: str, value: str) -> dict[str, str]:
 def _subject(f: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     res = f.get("resource") or {}
     where = f"{res.get('namespace', '')}/{res.get('name', '')}".strip("/")
-    title = f"{res.get('kind', 'input')} {where}".strip()
-    loc = f.get("location") or {}
-    item_id = _uuid("item", title, json.dumps(loc, sort_keys=True))
-    item = {
-        "uuid": item_id,
-        "description": title,
-        "props": [
-            _prop("location", str(loc.get("path") or loc.get("uid") or loc.get("image", "-")))
-        ],
-    }
+    title = f"{res.get('kind') or 'input'} {where}".strip()
+    text = str(f.get("where") or location_text(f))  # a counted pass: its row's location
+    item_id = _uuid("item", title, text)
+    item = {"uuid": item_id, "description": title, "props": [_prop("location", text or "-")]}
     return item_id, item
 
 
-def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The OSCAL document (a plain dict, ``{"assessment-results": ...}``)."""
+def counted_passes(
+    population: Iterable[Mapping[str, str]], catalogue: Iterable[Mapping[str, Any]]
+) -> list[tuple[dict[str, Any], str]]:
+    """The passes a findings document only counts, one per tested item, from the
+    population rows (one per control): (finding-shaped record, evidence pointer)."""
+    titles = {str(r.get("id")): str(r.get("title", "")) for r in catalogue}
+    items: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in population:
+        if row["evidence"].startswith(f"{FINDINGS}#/findings/"):
+            continue
+        key = (row["evidence"], row["rule"], row["fingerprint"])
+        item = items.get(key)
+        if item is None:
+            item = items[key] = {
+                "ruleId": row["rule"],
+                "status": row["result"],
+                "title": titles.get(row["rule"], ""),
+                "message": "",
+                "resource": {
+                    "kind": row["kind"],
+                    "namespace": row["namespace"],
+                    "name": row["name"],
+                },
+                "where": row["location"],
+                "fingerprint": row["fingerprint"],
+                "controls": [],
+            }
+        item["controls"].append({"framework": row["framework"], "id": row["control"]})
+    return [(items[k], k[0]) for k in sorted(items)]
+
+
+def assessment_results(
+    doc: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    population: Iterable[Mapping[str, str]] = (),
+) -> dict[str, Any]:
+    """The OSCAL document (a plain dict, ``{"assessment-results": ...}``).
+
+    ``population`` (the bundle's rows) gives the passes a slim ``findings.json`` only
+    counts their observations; the control verdicts count them either way."""
     findings = list(doc.get("findings", ()))
+    catalogue = manifest.get("ruleSet", {}).get("rules", [])
+    tested = [(f, f"{FINDINGS}#/findings/{i}") for i, f in enumerate(findings)]
+    tested += counted_passes(population, catalogue) if doc.get("passes") else []
     started, finished = _time(str(doc.get("started", ""))), _time(str(doc.get("finished", "")))
     digest = json.dumps(manifest.get("files", []), sort_keys=True)
     rules_resource = _uuid("rules.json", digest)
@@ -72,10 +110,10 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
     observations: list[dict[str, Any]] = []
     by_control: dict[str, list[str]] = {}
     risks: dict[str, dict[str, Any]] = {}
-    for index, f in enumerate(findings):
+    for f, href in tested:
         item_id, item = _subject(f)
         items.setdefault(item_id, item)
-        obs_id = _uuid("observation", index, f.get("fingerprint", ""), f.get("ruleId"))
+        obs_id = _uuid("observation", href, f.get("fingerprint", ""), f.get("ruleId"))
         props = [_prop("rule", str(f["ruleId"])), _prop("result", str(f["status"]))]
         props += [
             _prop("framework-control", f"{c['framework']} {c['id']}") for c in f.get("controls", ())
@@ -91,7 +129,10 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
                 "subjects": [{"subject-uuid": item_id, "type": "inventory-item"}],
                 "collected": finished,
                 "relevant-evidence": [
-                    {"href": f"findings.json#/findings/{index}", "description": "the finding"}
+                    {
+                        "href": href,
+                        "description": "the finding" if "where" not in f else "the object judged",
+                    }
                 ],
             }
         )
@@ -106,8 +147,8 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
                 "statement": str(f.get("message", "")),
                 "status": "open",
             }
-    catalogue = manifest.get("ruleSet", {}).get("rules", [])
-    rows = [r for r in control_rows(findings, catalogue) if r.framework == NIST]
+    every_row = control_rows(findings, catalogue, doc.get("passes", ()))
+    rows = [r for r in every_row if r.framework == NIST]
     reviewed = sorted({oscal_control_id(r.control) for r in rows} - {""})
     oscal_findings = []
     for row in rows:
@@ -133,11 +174,7 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
             # OSCAL wants at least one related observation, or none named at all
             | ({"related-observations": related} if related else {})
         )
-    not_evaluated = [
-        f"{r.framework} {r.control}"
-        for r in control_rows(findings, catalogue)
-        if r.status == NOT_EVALUATED
-    ]
+    not_evaluated = [f"{r.framework} {r.control}" for r in every_row if r.status == NOT_EVALUATED]
     target = ", ".join(f"{k}={v}" for k, v in sorted((doc.get("target") or {}).items()))
     selection: dict[str, Any] = (
         {"include-controls": [{"control-id": c} for c in reviewed]}
@@ -185,6 +222,10 @@ def assessment_results(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> d
     }
 
 
-def render_oscal(doc: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+def render_oscal(
+    doc: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    population: Iterable[Mapping[str, str]] = (),
+) -> str:
     """Pretty, sorted JSON with a trailing newline."""
-    return json.dumps(assessment_results(doc, manifest), indent=2, sort_keys=True) + "\n"
+    return jsontext.dumps(assessment_results(doc, manifest, population)) + "\n"

@@ -404,7 +404,8 @@ class RepoSource(Source):
             return _Loaded(path, text, ())
         if path.lower().endswith(".json"):
             return _Loaded(path, text, (_json_document(text),))
-        if kustomization.is_kustomization(path):  # its readers need the nodes
+        if kustomization.is_kustomization(path) or configfiles.is_traefik_static_yaml(path):
+            # their readers (or their findings' lines) need the nodes
             return _Loaded(path, text, tuple(parse_yaml(text)))
         docs, cached = parse_once(text, keep=True, memo=self._memo)
         if cached:
@@ -616,6 +617,8 @@ class RepoSource(Source):
                     yield Skipped(origin, f"not a Kubernetes manifest ({doc.message})")
             elif traefik_static and isinstance(doc.data, dict):
                 body = configfiles.synthetic_body("TraefikStaticConfig", path, doc.data)
+                if doc.node is not None:  # evidence paths are keys of the file: its lines
+                    self._nodes[(path, doc.start_line)] = (doc.node, doc.line_offset)
                 yield self._resource(body, path, doc.start_line, doc.end_line)
             else:
                 if file.composable:
@@ -639,7 +642,9 @@ class RepoSource(Source):
             )
         body = configfiles.synthetic_body(parsed.kind, path, parsed.spec)
         lines = text.count("\n") + 1
-        yield self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
+        resource = self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
+        self._fields[(resource.ref, "")] = configfiles.KeyLines.of(path, text, parsed)
+        yield resource
 
     def _objects(
         self,

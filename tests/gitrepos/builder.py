@@ -81,6 +81,22 @@ class Keys:
                 ]
             )
 
+    def close(self) -> None:
+        """Stop the gpg-agent that key generation and signing started for this home (it
+        would outlive the test run otherwise)."""
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.gpg_home), "--kill", "all"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+
+    def __enter__(self) -> Keys:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def _gpg(self, *args: str) -> str:
         return _run(["gpg", "--homedir", str(self.gpg_home), "--batch", *args])
 
