@@ -9,12 +9,21 @@ repositories instead (all archives in one folder, then twice over): PyYAML's C l
 merely loading every YAML file, against a full cold scan through the CLI (all rules and
 analyzers, rendering, JSON and SARIF written, ``--no-cache``), each a whole process.
 Targets: scan/load <= 1.5x; 2x the corpus <= 2.1x the scan time.
+
+``--corpus --same-as REF [--repos bitnami-odoo,traefik]`` is the check that a speed-up
+changed no result: the tree at Git ref ``REF`` (``git archive``) and this one scan the
+same folder with ``SOURCE_DATE_EPOCH`` set, and their JSON and SARIF must be
+byte-identical. Charts that draw random values (Helm's ``genCA``, ``randAlphaNum``) give
+another certificate each render, so the lengths inside ``[REDACTED ... len=N]`` may
+differ between any two runs; they are compared with the length masked, and said so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import resource
 import subprocess
 import sys
@@ -118,6 +127,56 @@ def corpus(only: list[str], copies: tuple[int, ...] = (1, 2)) -> None:
         )
 
 
+#: A redacted value's length: random Helm certificates differ in it from render to render.
+_REDACTED_LENGTH = re.compile(rb"(\[REDACTED [a-z0-9-]+ len=)\d+\]")
+
+
+def _outputs(tree: Path, folder: Path, out: Path) -> dict[str, bytes]:
+    """JSON and SARIF of a cold, reproducible scan of ``folder`` by the code in ``tree``."""
+    out.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(tree), "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run(
+        [
+            sys.executable, "-m", "scanner", "scan", "repo", str(folder), "--fail-on=none",
+            "--format=json", "-o", str(out / "r.json"), "--sarif", str(out / "r.sarif"),
+            "--no-cache",
+        ],
+        env=env, cwd=tree, check=True, timeout=3600, capture_output=True,
+    )  # fmt: skip
+    return {name: (out / name).read_bytes() for name in ("r.json", "r.sarif")}
+
+
+def same_as(ref: str, only: list[str]) -> bool:
+    """Whether this tree writes the same JSON and SARIF as the tree at ``ref``."""
+    from bench.proctree import temp_corpus
+
+    folder = temp_corpus(1, only)
+    work = Path(tempfile.mkdtemp(prefix="lg-same-"))
+    base = work / "base"
+    base.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True, timeout=120
+    )
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True, timeout=120)
+    before = _outputs(base, folder, work / "before")
+    after = _outputs(ROOT, folder, work / "after")
+    same = True
+    for name in before:
+        if before[name] == after[name]:
+            print(f"{name}: byte-identical to {ref} ({len(after[name]):,} bytes)")
+            continue
+        masked = [_REDACTED_LENGTH.sub(rb"\1N]", x[name]) for x in (before, after)]
+        if masked[0] == masked[1]:
+            print(f"{name}: identical to {ref} but for random Helm values' redacted lengths")
+            continue
+        same = False
+        old, new = (x.decode().splitlines() for x in masked)
+        line = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
+        print(f"{name}: DIFFERS from {ref} at line {line + 1}: {old[line:line + 1]} -> "
+              f"{new[line:line + 1]}")  # fmt: skip
+    return same
+
+
 def main() -> None:
     """Run every size in child processes and print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -127,12 +186,17 @@ def main() -> None:
     parser.add_argument(
         "--no-double", action="store_true", help="with --corpus: skip the 2x-corpus run"
     )
+    parser.add_argument(
+        "--same-as", metavar="REF", help="with --corpus: outputs must equal the tree at REF's"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="scan", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.mode)))
         return
+    if args.corpus and args.same_as:
+        sys.exit(0 if same_as(args.same_as, [r for r in args.repos.split(",") if r]) else 1)
     if args.corpus:
         corpus([r for r in args.repos.split(",") if r], (1,) if args.no_double else (1, 2))
         return

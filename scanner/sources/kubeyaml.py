@@ -365,9 +365,28 @@ _DEEP_BLOCK = re.compile(r"^[ \t-]{60,}", re.MULTILINE)
 _DEEP_FLOW = re.compile(r"(?:[\[{][^\]}\[{]*+){40}")  # many flow openings, none closed between
 
 
+#: An anchor or alias token: libyaml (and PyYAML's pure scanner) take its name as the
+#: longest run of these characters, so a real ``*name`` alias always matches in full.
+_ANCHOR_NAME = re.compile(r"&([0-9A-Za-z_-]+)")
+_ALIAS_NAME = re.compile(r"\*([0-9A-Za-z_-]+)")
+
+
+def may_alias(text: str) -> bool:
+    """Whether the text could hold an alias to one of its anchors: some ``*name`` whose
+    name an ``&name`` also defines. Never false for a real alias (either token anywhere in
+    the text counts, in quotes too), so it only spares the node-graph walk for texts like
+    RBAC ``verbs: ["*"]`` beside a shell ``&&``, which an ``&``-and-``*`` test sent to it."""
+    if "*" not in text or "&" not in text:
+        return False
+    aliases = set(_ALIAS_NAME.findall(text))
+    return bool(aliases) and any(name in aliases for name in _ANCHOR_NAME.findall(text))
+
+
 def needs_limit_check(text: str) -> bool:
-    """Whether a YAML text could exceed the alias or depth limits."""
-    if "&" in text or _DEEP_BLOCK.search(text):
+    """Whether a YAML text could exceed the alias or depth limits (without an alias its
+    depth shows in its shape, as for any text; an ``&`` alone no longer sends it to the
+    node walk)."""
+    if may_alias(text) or _DEEP_BLOCK.search(text):
         return True
     return text.count("[") + text.count("{") >= 40 and _DEEP_FLOW.search(text) is not None
 
@@ -478,13 +497,16 @@ def _list_item_spans(node: yaml.Node, lines: list[str], offset: int) -> tuple[tu
 # --- documents -------------------------------------------------------------------------
 
 
-def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
-    """Yield each document of a manifest stream with its line span, or why it failed."""
+def parse_yaml(text: str, *, nodes: bool = True) -> Iterator[Document | DocumentError]:
+    """Yield each document of a manifest stream with its line span, or why it failed.
+
+    ``nodes=False`` drops each node tree once its values are built: the trees take about
+    seven times the memory of the values, and :func:`document_node` composes one again
+    from the text and the document's ``line_offset`` when a finding needs its lines."""
     if _JSON_START.match(text):
         yield from _json_stream(text)
         return
-    if not text.endswith("\n"):
-        text += "\n"  # kubectl's line reader ends every line, the last one included
+    text = _ended(text)
     hostile = needs_limit_check(text)
     budget = [MAX_ALIAS_NODES_PER_FILE]  # alias-added nodes the rest of the file may use
     for chunk, first_line, refused in split_stream(text):
@@ -493,9 +515,35 @@ def parse_yaml(text: str) -> Iterator[Document | DocumentError]:
             return
         if _CONTENT_LINE.search(chunk):
             for doc in _document(chunk, first_line, hostile and needs_limit_check(chunk), budget):
-                yield doc
+                yield doc if nodes or isinstance(doc, DocumentError) else _without_node(doc)
                 if isinstance(doc, DocumentError) and doc.code == "alias-bomb":
                     return  # the rest of the file would only spend more
+
+
+def _ended(text: str) -> str:
+    """kubectl's line reader ends every line, the last one included."""
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _without_node(doc: Document) -> Document:
+    return Document(doc.data, doc.start_line, doc.end_line, doc.item_spans, None, doc.line_offset)
+
+
+def document_node(text: str, line_offset: int) -> yaml.Node | None:
+    """The node tree of the YAML document of ``text`` whose chunk starts after
+    ``line_offset`` lines, composed again as :func:`parse_yaml` composed it (None for a
+    JSON stream or a chunk that is not there)."""
+    if _JSON_START.match(text):
+        return None
+    for chunk, first_line, refused in split_stream(_ended(text)):
+        if refused or first_line > line_offset + 1:
+            return None
+        if first_line == line_offset + 1:
+            try:
+                return _compose(chunk)
+            except (yaml.YAMLError, RecursionError):
+                return None
+    return None
 
 
 def _compose(chunk: str, relaxed: bool = False) -> yaml.Node | None:
@@ -542,7 +590,7 @@ def _document(
         return
     if check:
         added = 0
-        if "&" in chunk and "*" in chunk:  # an alias needs both an anchor and a ``*``
+        if may_alias(chunk):
             refused, added = _check_graph(node)
         else:
             refused = _too_deep(node)

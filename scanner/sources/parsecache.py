@@ -2,13 +2,21 @@
 
 What is kept is what :func:`parse_yaml` returns minus the node trees (values, line
 spans, errors): the values are JSON already, as kubectl's decoding made them. Nodes are
-only needed to place evidence on a line; the repo source parses a file again for that
-when a finding asks (:meth:`RepoSource.locate`). Kustomization files keep their nodes
-(their readers place lines from them) and are parsed every time; they are small.
+only needed to place evidence on a line; the repo source composes the one document again
+for that when a finding asks (:meth:`RepoSource.locate`), whether or not the documents
+came from the cache. Kustomization files keep their nodes (their readers place lines
+from them) and are parsed every time; they are small.
+
+Within :func:`shared_parses` (one repository scan) a text is parsed once even when the
+renderers look at it before the repo source loads it: an Argo CD ``install.yaml`` was
+parsed three times, for a Kustomize span, for Helm consumers and for itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from scanner import cache
@@ -54,11 +62,45 @@ def parse_cached(text: str) -> tuple[Parsed, bool]:
     """The documents of ``text`` and whether they came from the cache (without nodes)."""
     store = cache.active()
     if store is None:
-        return tuple(parse_yaml(text)), False
+        return tuple(parse_yaml(text, nodes=False)), False
     key = cache.digest("yaml-documents", [text])
     hit = _decode(store.get(key))
     if hit is not None:
         return hit, True
-    docs = tuple(parse_yaml(text))
+    docs = tuple(parse_yaml(text, nodes=False))
     store.put(key, _encode(docs))
     return docs, False
+
+
+#: Documents parsed in one repository scan and not yet taken, by text.
+Memo = dict[str, tuple[Parsed, bool]]
+_shared: ContextVar[Memo | None] = ContextVar("ledgergate_shared_parses", default=None)
+
+
+@contextmanager
+def shared_parses(memo: Memo) -> Iterator[Memo]:
+    """Let :func:`parse_once` in this thread hand a text's documents from one reader to
+    the next through ``memo`` (kept by the caller for its own later reads)."""
+    token = _shared.set(memo)
+    try:
+        yield memo
+    finally:
+        _shared.reset(token)
+
+
+def parse_once(text: str, *, keep: bool, memo: Memo | None = None) -> tuple[Parsed, bool]:
+    """:func:`parse_cached`, parsed once per text through ``memo`` (by default the one of
+    :func:`shared_parses`; none: parsed as usual).
+
+    A reader that only looks at the values (``keep=False``) leaves them for the next one;
+    the reader that keeps them (``keep=True``, the repo source) takes them away, so two
+    files of the same text never share one mutable body."""
+    memo = memo if memo is not None else _shared.get()
+    if memo is None:
+        return parse_cached(text)
+    found = memo.pop(text, None)
+    if found is None:
+        found = parse_cached(text)
+    if not keep:
+        memo[text] = found
+    return found

@@ -19,8 +19,8 @@ from scanner.model import Evidence, Finding, Origin, Resource, ResourceRef, Stat
 from scanner.redaction import strip_userinfo
 from scanner.sources import configfiles, destinations, jsondocs, kustomization, ownoutputs
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
-from scanner.sources.kubeyaml import Document, DocumentError, parse_yaml
-from scanner.sources.parsecache import parse_cached
+from scanner.sources.kubeyaml import Document, DocumentError, document_node, parse_yaml
+from scanner.sources.parsecache import Memo, parse_once, shared_parses
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.origins import concrete
@@ -148,6 +148,9 @@ class _Loaded:
     path: str
     text: str | InputProblem | None
     docs: tuple[Document | DocumentError, ...]
+    #: Whether the documents were decoded without their nodes, which
+    #: :func:`document_node` composes again from ``text`` when a finding needs lines.
+    composable: bool = False
 
     def documents(self) -> Iterator[Document]:
         """The documents that decoded."""
@@ -224,19 +227,34 @@ class RepoSource(Source):
         self.excludes = (*DEFAULT_EXCLUDES, *excludes)
         self.max_file_size = max_file_size
         self._nodes: dict[tuple[str, int], tuple[yaml.Node, int]] = {}
+        #: (path, first line) of an object whose nodes were not kept -> the line offset
+        #: of its document and the ``items`` indexes down to it (a ``kind: List`` item).
+        self._chunks: dict[tuple[str, int], tuple[int, tuple[int, ...]]] = {}
+        #: Texts of the files in ``_chunks`` (a string each, where nodes were ~7x the text).
+        self._texts: dict[str, str] = {}
+        #: Documents the renderers parsed, for the repo source to take (see parsecache).
+        self._memo: Memo | None = None
         self._kustomizations: dict[str, kustomization.Kustomization] = {}
         self._landing: dict[str, set[str]] = {}
         self._destinations: list[destinations.Destination] = []
         self._generating: set[str] = set()
         self._covered: set[str] = set()
-        #: Files whose documents came from the content cache, their nodes not yet parsed.
+        #: Files whose documents came from the content cache.
         self._without_nodes: set[str] = set()
         #: Repo paths whose findings are kept (``scan repo FILE...``); None keeps all. A
         #: cached file outside them is not parsed again to place evidence nobody sees.
         self.kept: tuple[str, ...] | None = None
+        self._target: dict[str, str] | None = None
 
     def target(self) -> dict[str, str]:
-        """Repository identity: remote, commit and whether the tree is dirty."""
+        """Repository identity: remote, commit and whether the tree is dirty (as read when
+        the scan began: git forked from a process holding the whole scan is briefly
+        counted at the parent's size, which was the corpus scan's peak)."""
+        if self._target is None:
+            self._target = self._identity()
+        return dict(self._target)
+
+    def _identity(self) -> dict[str, str]:
         info = {"type": "repo", "path": str(self.root)}
         commit = _git(self.root, "rev-parse", "HEAD")
         if commit:
@@ -261,39 +279,69 @@ class RepoSource(Source):
         return changed
 
     def locate(self, findings: list[Finding]) -> list[Finding]:
-        """Give each evidence path of a non-passing finding its line, from the kept nodes."""
-        located: list[Finding] = []
-        for finding in findings:
+        """Give each evidence path of a non-passing finding its line: a rendered object's
+        from its field map, a file's from its document's nodes, composed once per document
+        (all its findings together) and dropped again, so no scan holds every node tree."""
+        located = list(findings)
+        waiting: dict[tuple[str, int], list[int]] = {}
+        rendered: dict[int, tuple[FieldMap, list[int]]] = {}
+        for index, finding in enumerate(findings):
             origin = finding.origin
             fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
             if fields is not None and finding.status is not Status.PASS:
-                located.append(relocate(finding, fields))
-                continue
-            if (
-                origin.path in self._without_nodes
-                and finding.status is not Status.PASS
-                and any(e.path and not e.line for e in finding.evidence)
-                and (self.kept is None or _within(origin.path, self.kept))
-            ):
-                self._restore_nodes(origin.path)
-            tree = self._nodes.get((origin.path, origin.start_line))
-            if finding.status is Status.PASS or not finding.evidence or tree is None:
-                located.append(finding)
+                rendered.setdefault(id(fields), (fields, []))[1].append(index)
+            elif finding.status is not Status.PASS and finding.evidence:
+                waiting.setdefault((origin.path, origin.start_line), []).append(index)
+        for fields, indexes in rendered.values():
+            for index in indexes:
+                located[index] = relocate(findings[index], fields)
+            fields.release()
+        roots: dict[tuple[str, int], yaml.Node | None] = {}
+        for key, indexes in waiting.items():
+            tree = self._tree(key, roots)
+            if tree is None:
                 continue
             node, offset = tree
-            evidence = tuple(
-                _placed(e, node, offset, finding.resource) if e.path and not e.line else e
-                for e in finding.evidence
-            )
-            located.append(replace(finding, evidence=evidence))
+            for index in indexes:
+                finding = findings[index]
+                evidence = tuple(
+                    _placed(e, node, offset, finding.resource) if e.path and not e.line else e
+                    for e in finding.evidence
+                )
+                located[index] = replace(finding, evidence=evidence)
+            if len(roots) > 1:  # findings come grouped by file: older documents are done
+                roots = {k: v for k, v in roots.items() if k[0] == key[0]}
         return located
+
+    def _tree(
+        self, key: tuple[str, int], roots: dict[tuple[str, int], yaml.Node | None]
+    ) -> tuple[yaml.Node, int] | None:
+        """The nodes of the object at ``key`` and their line offset: kept, or composed
+        again from the file (``roots`` holds the documents composed so far)."""
+        kept = self._nodes.get(key)
+        if kept is not None or key not in self._chunks:
+            return kept
+        path = key[0]
+        if path in self._without_nodes and self.kept is not None and not _within(path, self.kept):
+            return None  # from the cache, outside the files asked for: nobody sees it
+        offset, items = self._chunks[key]
+        if (path, offset) not in roots:
+            roots[(path, offset)] = document_node(self._texts.get(path, ""), offset)
+        node = roots[(path, offset)]
+        for item in items:
+            nodes = _item_nodes(node)
+            node = nodes[item] if item < len(nodes) else None
+        return (node, offset) if node is not None else None
 
     def collect(self) -> Iterator[SourceItem]:
         """Yield every resource of every candidate file, in path order."""
+        self.target()
         listed = sorted(self.only) if self.only is not None else list_files(self.root)
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
-        rendered = render_repo(self.root, paths, self.render, self._safe_text)
+        self._memo = {}
+        with shared_parses(self._memo):
+            rendered = render_repo(self.root, paths, self.render, self._safe_text)
         self._covered = rendered.covered
         yield from rendered.problems
         loaded: dict[str, _Loaded] = {}
@@ -329,6 +377,7 @@ class RepoSource(Source):
                 continue
             loaded[path] = self._load(path)
         self._plan_landing(loaded, paths if self.only is None else list_files(self.root))
+        self._memo = None  # what the renderers parsed and no file here took
         items: list[SourceItem] = list(problems)
         for path in sorted(loaded):
             items.extend(self._items(loaded[path]))
@@ -358,20 +407,10 @@ class RepoSource(Source):
         if kustomization.is_kustomization(path) or configfiles.is_traefik_static_yaml(path):
             # their readers (or their findings' lines) need the nodes
             return _Loaded(path, text, tuple(parse_yaml(text)))
-        docs, cached = parse_cached(text)
+        docs, cached = parse_once(text, keep=True, memo=self._memo)
         if cached:
             self._without_nodes.add(path)
-        return _Loaded(path, text, docs)
-
-    def _restore_nodes(self, path: str) -> None:
-        """Parse a file that came from the content cache again, for its nodes (a finding
-        there needs evidence lines); the same walk as a first read records them."""
-        self._without_nodes.discard(path)
-        text = self._safe_text(path)
-        for doc in parse_yaml(text or ""):
-            if isinstance(doc, Document):
-                for _item in self._objects(path, doc, doc.node):
-                    pass
+        return _Loaded(path, text, docs, composable=True)
 
     def _plan_landing(self, loaded: dict[str, _Loaded], context: list[str]) -> None:
         """Read kustomizations and GitOps destinations; load the extra files they name."""
@@ -582,7 +621,9 @@ class RepoSource(Source):
                     self._nodes[(path, doc.start_line)] = (doc.node, doc.line_offset)
                 yield self._resource(body, path, doc.start_line, doc.end_line)
             else:
-                yield from self._objects(path, doc, doc.node)
+                if file.composable:
+                    self._texts[path] = text
+                yield from self._objects(path, doc, doc.node, () if file.composable else None)
 
     def _read_config(
         self, path: str, text: str, parser: configfiles.ParserFn
@@ -605,7 +646,15 @@ class RepoSource(Source):
         self._fields[(resource.ref, "")] = configfiles.KeyLines.of(path, text, parsed)
         yield resource
 
-    def _objects(self, path: str, doc: Document, node: yaml.Node | None) -> Iterator[SourceItem]:
+    def _objects(
+        self,
+        path: str,
+        doc: Document,
+        node: yaml.Node | None,
+        items: tuple[int, ...] | None = None,
+    ) -> Iterator[SourceItem]:
+        """The object(s) of one document; ``items`` (the ``kind: List`` indexes down to it)
+        is given when its nodes were not kept and can be composed again from the file."""
         data = doc.data
         if data is None:
             return
@@ -620,12 +669,16 @@ class RepoSource(Source):
         if str(data["kind"]).endswith("List") and isinstance(data.get("items"), list):
             spans = doc.item_spans or tuple((doc.start_line, doc.end_line) for _ in data["items"])
             nodes = _item_nodes(node) or [None] * len(spans)
-            for item, (start, end), item_node in zip(data["items"], spans, nodes, strict=False):
+            below = zip(data["items"], spans, nodes, strict=False)
+            for index, (item, (start, end), item_node) in enumerate(below):
                 item_doc = Document(item, start, end, (), item_node, doc.line_offset)
-                yield from self._objects(path, item_doc, item_node)
+                deeper = (*items, index) if items is not None else None
+                yield from self._objects(path, item_doc, item_node, deeper)
             return
         if node is not None:
             self._nodes[(path, doc.start_line)] = (node, doc.line_offset)
+        elif items is not None:
+            self._chunks[(path, doc.start_line)] = (doc.line_offset, items)
         yield from self._resources(data, path, doc.start_line, doc.end_line)
 
     def _resources(

@@ -33,6 +33,9 @@ class FieldMap(abc.ABC):
     def where(self, path: str) -> Location | None:
         """The line that set ``path`` (``spec.template.spec.containers[0].image``), if known."""
 
+    def release(self) -> None:  # noqa: B027 - most maps keep nothing to drop
+        """Drop what :meth:`where` built and kept (node trees): asked again, it rebuilds."""
+
 
 @dataclass(frozen=True)
 class RenderedObject:

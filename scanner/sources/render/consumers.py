@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from scanner.sources.kubeyaml import Document
-from scanner.sources.parsecache import parse_cached
+from scanner.sources.parsecache import parse_once
 from scanner.sources.render.helm import Consumer
 from scanner.sources.render.helmmap import ValuesSource
 from scanner.yamlutil import compose
@@ -42,7 +42,7 @@ def find_consumers(
         if not text or ("Application" not in text and "HelmRelease" not in text):
             continue
         lines: list[str] = []  # split once per file, only when a consumer is in it
-        for doc in parse_cached(text)[0]:
+        for doc in parse_once(text, keep=False)[0]:
             if (
                 isinstance(doc, Document)
                 and isinstance(doc.data, Mapping)
