@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner import __version__, clock
 from scanner.analyzers import Analyzer, default_analyzers
@@ -23,6 +23,9 @@ from scanner.shipped import rules_dir
 from scanner.sources.base import Source, SourceItem
 from scanner.waiverrefs import file_lines, reference_findings
 from scanner.waivers import WaiverRegister, apply_waivers
+
+if TYPE_CHECKING:
+    from scanner.sources.repo import RepoSource
 
 Progress = Callable[[str], None]
 
@@ -166,7 +169,7 @@ def run_scan(
     return ScanOutcome(result, inventory, judgement.failures)
 
 
-def repo_source(root: Path, config: Config) -> Source:
+def repo_source(root: Path, config: Config) -> RepoSource:
     """The source that reads a repository folder as ``config`` says."""
     from scanner.sources.repo import RepoSource
 

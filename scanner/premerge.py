@@ -31,7 +31,13 @@ from scanner.errors import ConfigError
 from scanner.findings import Comparison, ScanResult
 from scanner.inventory import Inventory
 from scanner.model import SYNTHETIC_GROUP, Finding, Origin, Resource, ResourceRef, Status
-from scanner.pipeline import HISTORY_FAMILIES, load_ruleset, no_cyclic_gc, run_scan
+from scanner.pipeline import (
+    HISTORY_FAMILIES,
+    load_ruleset,
+    no_cyclic_gc,
+    repo_source,
+    run_scan,
+)
 from scanner.rules import RuleSet, rule_files
 from scanner.sources.base import Source, SourceItem
 from scanner.sources.repo import RepoSource, run_git
@@ -355,9 +361,8 @@ def scan_premerge(
     config = trusted.config
     build = analyzers or (lambda _config: default_analyzers())
     build(config)  # validate before scanning: a bad setting is exit 2, not an analyzer error
-    base_source = RepoSource(
-        base_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
-    )
+    # the trusted configuration's exclusions, size limit and rendering, as a plain scan has
+    base_source = repo_source(base_dir, config)
     base = run_scan(
         base_source,
         config,
@@ -365,9 +370,7 @@ def scan_premerge(
         waivers=trusted.register,
         analyzers=build(config),
     ).result
-    head_source = RepoSource(
-        head_dir, excludes=config.exclude_paths, max_file_size=config.max_file_size
-    )
+    head_source = repo_source(head_dir, config)
     head = run_scan(
         _WithGate(head_source, gate),
         config,

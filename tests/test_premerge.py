@@ -265,3 +265,43 @@ def test_a_subfolder_scan_compares_with_the_base(
     assert result.exit_code == 1, result.output
     assert doc["comparison"]["base"] == git(repo, "rev-parse", "main")
     assert any(rule.startswith("LG-SEC") for rule, _ in gating(doc)), gating(doc)
+
+
+def test_the_gate_renders_as_the_trusted_configuration_says(
+    run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """``render:`` and ``helm:`` of the merge base's ``ledgergate.yaml`` apply to both trees
+    of a pre-merge scan, as to a plain scan: both trees were rendered with the defaults."""
+    source = tmp_path / "source"
+    shutil.copytree(COMPLIANT, source)
+    config = source / "ledgergate.yaml"
+    config.write_text(config.read_text() + "render:\n  enabled: false\n")
+    pinned = source / "apps" / "pinned"  # rendered, the image is pinned; unrendered, it is not
+    pinned.mkdir()
+    (pinned / "kustomization.yaml").write_text(
+        "resources: [deploy.yaml]\nimages:\n  - name: registry.finance.internal/odoo\n"
+        f"    digest: sha256:{'ab' * 32}\n"
+    )
+    (pinned / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: pinned, namespace: finance-prod}\n"
+        "spec:\n  selector: {matchLabels: {app: pinned}}\n  template:\n"
+        "    metadata: {labels: {app: pinned}}\n    spec:\n      containers:\n"
+        "        - {name: app, image: 'registry.finance.internal/odoo:17.0'}\n"
+    )
+    repo = make_repo(tmp_path, source)
+    plain_out = tmp_path / "plain.json"
+    plain = run_cli("scan", "repo", str(repo), "--json", str(plain_out))
+    assert plain.exit_code in (0, 1), plain.output
+    result, doc = premerge(run_cli, repo, tmp_path)
+    assert result.exit_code in (0, 1), result.output
+
+    def judged(findings: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        return {(f["ruleId"], f["location"].get("path", ""), f["fingerprint"]) for f in findings}
+
+    plain_doc = json.loads(plain_out.read_text())
+    assert judged(doc["findings"]) == judged(plain_doc["findings"])
+
+    def passes(d: dict[str, Any]) -> dict[str, int]:  # the gate's own objects aside
+        return {p["ruleId"]: p["count"] for p in d["passes"] if p["ruleId"] != "LG-GATE-001"}
+
+    assert passes(doc) == passes(plain_doc)
