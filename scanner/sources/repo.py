@@ -642,7 +642,7 @@ class RepoSource(Source):
             )
         body = configfiles.synthetic_body(parsed.kind, path, parsed.spec)
         lines = text.count("\n") + 1
-        resource = self._resource(body, path, 1, lines, {"keyLines": parsed.key_lines})
+        resource = self._resource(body, path, 1, lines)
         self._fields[(resource.ref, "")] = configfiles.KeyLines.of(path, text, parsed)
         yield resource
 
