@@ -470,6 +470,7 @@ def main() -> None:
     )
     parser.add_argument("--rss-limit-mib", type=float, default=4096, help="stop the scan here")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
+    parser.add_argument("--keep", type=Path, help="copy the report and bundle here to inspect")
     args = parser.parse_args()
 
     from bench.proctree import HEADER, measure
@@ -501,6 +502,11 @@ def main() -> None:
             parent.send("stop")
             proc.join(30)
         sizes, render_s = _outputs(Path(workdir), bundle, args.chromium)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for kept in (Path(workdir) / "report.json", bundle):
+                if kept.exists():
+                    shutil.copy2(kept, args.keep / kept.name)
     print(
         f"scan cluster, {args.objects:,} objects, {args.estate} estate, page size "
         f"{args.page_size}, signed bundle"
