@@ -307,3 +307,32 @@ def test_a_failing_render_does_not_echo_a_generator_secret(tmp_path: Path) -> No
     errors = [f for f in result.findings if f.rule_id == "input/kustomize"]
     assert len(errors) == 1 and "invalid literal source" in errors[0].message
     assert planted not in str([(f.message, f.evidence) for f in result.findings])
+
+
+def test_kubectl_runs_with_a_bare_environment_and_the_go_collector_bounded_by_a_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build sees no CI credentials, and Go's proportional collector is off under a
+    heap ceiling (a quarter of the corpus's kubectl CPU went to collecting garbage)."""
+    real = shutil.which("kubectl")
+    assert real is not None
+    spy = tmp_path / "bin"
+    spy.mkdir()
+    seen = tmp_path / "env.txt"
+    (spy / "kubectl").write_text(f'#!/bin/sh\nenv > "{seen}"\nexec "{real}" "$@"\n')
+    (spy / "kubectl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("LEDGERGATE_TEST_CREDENTIAL", "not-for-children")
+    findings = _scan(_overlay_repo(tmp_path / "repo"))
+    assert any(f.origin.rendered_from == "overlays/prod" for f in findings)  # it rendered
+    env = dict(line.split("=", 1) for line in seen.read_text().splitlines() if "=" in line)
+    assert env["GOGC"] == "off"
+    assert env["GOMEMLIMIT"] == "128MiB"
+    assert "LEDGERGATE_TEST_CREDENTIAL" not in env
+    assert set(env) - {"PWD", "SHLVL", "_", "OLDPWD"} == {
+        "PATH",
+        "HOME",
+        "LANG",
+        "GOGC",
+        "GOMEMLIMIT",
+    }

@@ -74,6 +74,15 @@ WORKERS = 4
 #: one large Kustomize build (~4 MB of manifests, ~250 MB of kubectl) beside small ones.
 INPUT_BUDGET_BYTES = 4 * 1024 * 1024
 
+#: Go runtime settings for each build: no proportional collector (``GOGC=off``), only a
+#: soft heap ceiling (``GOMEMLIMIT``). Go's default lets the heap double before each
+#: collection, so a build's short life was spent collecting garbage it would have dropped
+#: at exit anyway. Measured on the corpus's 156 roots one after another: 54 s of kubectl
+#: CPU with the defaults, 43 s with these, and the largest build's peak fell from 211 to
+#: 172 MB (the ceiling also caps what the default let double). Output is unchanged: the
+#: collector decides when memory is freed, never what Kustomize computes.
+GO_RUNTIME_ENV = {"GOGC": "off", "GOMEMLIMIT": "128MiB"}
+
 
 def render_workers() -> int:
     """kubectl builds to run at once: one per usable core, at most :data:`WORKERS`."""
@@ -231,18 +240,28 @@ class Kustomize:
         graph = load_graph(self.root, paths, self.read_text, self.options.allow_remote)
         roots = roots_of(graph)
         out = RenderOutput()
-        with ThreadPoolExecutor(max_workers=render_workers()) as pool:
-            runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
         files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
-        for folder, result in zip(roots, runs, strict=True):
-            if isinstance(result, InputProblem):
-                out.problems.append(result)
-            else:
-                out.extend(self._objects(graph, folder, *result, files))
+        parsed = _Annotations()
+        with ThreadPoolExecutor(max_workers=render_workers()) as pool:
+            # Each root's objects are built as its build ends, in root order (so the output
+            # does not depend on which build ends first), while later builds still run:
+            # this thread's parsing overlaps kubectl's instead of following all of it.
+            runs = pool.map(lambda r: self._render_root(graph, r), roots)
+            for folder, result in zip(roots, runs, strict=True):
+                if isinstance(result, InputProblem):
+                    out.problems.append(result)
+                else:
+                    out.extend(self._objects(graph, folder, *result, files, parsed))
         return out
 
     def _objects(
-        self, graph: Mapping[str, Node], folder: str, text: str, prefix: str, files: SourceFiles
+        self,
+        graph: Mapping[str, Node],
+        folder: str,
+        text: str,
+        prefix: str,
+        files: SourceFiles,
+        parsed: _Annotations,
     ) -> RenderOutput:
         out = RenderOutput()
         node = graph[folder]
@@ -254,7 +273,7 @@ class Kustomize:
                 )
                 return out
             if isinstance(doc.data, dict) and doc.data.get("kind"):
-                objects.append(self._object(graph, folder, doc.data, prefix, files))
+                objects.append(self._object(graph, folder, doc.data, prefix, files, parsed))
         out.objects = objects
         out.covered = covered_files(graph, closure(graph, folder))
         return out
@@ -355,6 +374,7 @@ class Kustomize:
                 cwd=wrapper,
                 timeout_s=self.options.timeout_s,
                 max_bytes=self.options.max_output_bytes,
+                env=GO_RUNTIME_ENV,
             )
             if done.returncode != 0:
                 raise RenderRunError(self._clean(done.stderr, wrapper))
@@ -385,6 +405,7 @@ class Kustomize:
         body: dict[str, Any],
         prefix: str,
         files: SourceFiles,
+        parsed: _Annotations,
     ) -> RenderedObject:
         meta = body.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
@@ -394,11 +415,11 @@ class Kustomize:
             meta["annotations"] = annotations
         else:
             meta.pop("annotations", None)
-        loaded = _safe_load(origin_text)
+        loaded = parsed.load(origin_text)
         origin: Mapping[str, Any] = loaded if isinstance(loaded, Mapping) else {}
         source = origin.get("path") or origin.get("configuredIn") or graph[folder].file
         path = self._repo_path(str(source), prefix)
-        patches = self._patches(graph, _safe_load(transforms_text) or [], prefix)
+        patches = self._patches(graph, parsed.load(transforms_text) or [], prefix)
         text = files.text(path) or ""
         configured = origin.get("configuredBy")
         by: Mapping[str, Any] = configured if isinstance(configured, Mapping) else {}
@@ -432,6 +453,21 @@ class Kustomize:
             if node is not None:
                 found.extend(Patch.all_of(node.file, node.folder, node.data))
         return found[::-1]
+
+
+class _Annotations:
+    """Kustomize's origin and transformation annotations, each distinct text loaded once
+    per scan: the objects of one file carry the same texts, root after root (3,332 loads
+    of 1,666 objects on the corpus). The values are only read, never changed."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Any] = {}
+
+    def load(self, text: str) -> Any:
+        """The annotation's value (None when empty or not YAML)."""
+        if text not in self._loaded:
+            self._loaded[text] = _safe_load(text)
+        return self._loaded[text]
 
 
 def _safe_load(text: str) -> Any:
