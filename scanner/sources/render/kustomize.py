@@ -242,16 +242,16 @@ class Kustomize:
         out = RenderOutput()
         files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
         parsed = _Annotations()
+        # Every build ends before objects are built: building them while later builds ran
+        # overlapped this thread with kubectl, but the objects held by then beside two
+        # builds raised the scan's peak PSS from 356 to 467 MiB on the corpus.
         with ThreadPoolExecutor(max_workers=render_workers()) as pool:
-            # Each root's objects are built as its build ends, in root order (so the output
-            # does not depend on which build ends first), while later builds still run:
-            # this thread's parsing overlaps kubectl's instead of following all of it.
-            runs = pool.map(lambda r: self._render_root(graph, r), roots)
-            for folder, result in zip(roots, runs, strict=True):
-                if isinstance(result, InputProblem):
-                    out.problems.append(result)
-                else:
-                    out.extend(self._objects(graph, folder, *result, files, parsed))
+            runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
+        for folder, result in zip(roots, runs, strict=True):
+            if isinstance(result, InputProblem):
+                out.problems.append(result)
+            else:
+                out.extend(self._objects(graph, folder, *result, files, parsed))
         return out
 
     def _objects(
