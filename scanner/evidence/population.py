@@ -230,11 +230,12 @@ class _Sink:
         self.pending = 0
         self.parts.append(self.zipper.compress(data))
 
-    def close(self) -> bytes:
+    def close(self) -> list[bytes]:
+        """The compressed file, in the pieces it was made in."""
         if self.batch:
             self._flush_batch()
         self.parts.append(self.zipper.flush())
-        return b"".join(self.parts)
+        return self.parts
 
 
 def population_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
@@ -244,10 +245,17 @@ def population_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
 
 
 def write_population(rows: Iterable[list[str]]) -> dict[str, bytes]:
-    """``population.csv.gz``, the rows sorted by control, gzipped as they are written.
+    """``population.csv.gz`` (:data:`NAME`), the rows sorted by control."""
+    return {NAME: b"".join(population_parts(rows))}
+
+
+def population_parts(rows: Iterable[list[str]]) -> list[bytes]:
+    """The bytes of ``population.csv.gz`` in pieces, gzipped as the rows are written.
 
     :data:`BATCH_ROWS` rows at a time: the csv module and string joins do the per-row
-    work in C, so the file never exists uncompressed in memory at nightly scale."""
+    work in C, so the file never exists uncompressed in memory at nightly scale, nor,
+    written piece by piece to disk (:meth:`~scanner.evidence.members.Members.put_parts`),
+    compressed."""
     sink = _Sink()
     text = io.StringIO()
     writer = _Writers(
@@ -260,7 +268,7 @@ def write_population(rows: Iterable[list[str]]) -> dict[str, bytes]:
         if len(batch) >= BATCH_ROWS:
             _write_batch(batch, writer, text, sink)
     _write_batch(batch, writer, text, sink)
-    return {NAME: sink.close()}
+    return sink.close()
 
 
 BATCH_ROWS = 2048
