@@ -111,3 +111,14 @@ def test_reader_checks_the_columns_and_reads_older_files() -> None:
         population.read_population({"population.csv.gz": b"not gzip"})
     with pytest.raises(population.ReportError, match="no population file"):
         population.read_population({"population.jsonl.gz": b""})
+
+
+def test_rows_are_read_one_at_a_time() -> None:
+    """A reader keeping one control's rows never holds the rest: the first rows arrive
+    before a broken row further down is even read."""
+    header = ",".join(population.COLUMNS)
+    good = "soc2,CC6.1,LG-X-001,Pod,n,p,a.yaml:1,pass,f,findings.json#/findings/0,"
+    rows = population.iter_population(_csv_gz(f"{header}\n{good}\n{good}\n,,,\n"))
+    assert next(rows)["control"] == "CC6.1" and next(rows)["observed"] == ""
+    with pytest.raises(population.ReportError, match="without its control"):
+        next(rows)

@@ -321,24 +321,37 @@ def population_name(files: Mapping[str, bytes]) -> str:
 
 
 def read_population(files: Mapping[str, bytes]) -> list[dict[str, str]]:
-    """The population rows of a bundle; ReportError when it has none, it is unreadable or
-    it lacks a column (``observed``, which bundles before 0.6 lack, reads as empty)."""
+    """The population rows of a bundle (:func:`iter_population`, all at once)."""
+    return list(iter_population(files))
+
+
+def iter_population(files: Mapping[str, bytes]) -> Iterator[dict[str, str]]:
+    """The population rows of a bundle, one at a time: a nightly estate's are millions, and
+    a reader keeping only one control's never holds the rest (nor the inflated text).
+
+    ReportError when it has none, it is unreadable or it lacks a column (``observed``,
+    which bundles before 0.6 lack, reads as empty)."""
     name = population_name(files)
     if name not in files:
         raise ReportError("bundle has no population file (written by ledgergate 0.2 and later)")
-    data = files[name]
+    raw: Any = io.BytesIO(files[name])
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if name.endswith(".gz") else raw
     try:
-        text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or ())]
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        reader = csv.DictReader(text, restval="")
+        fields = reader.fieldnames or ()
+        missing = [c for c in REQUIRED if c not in fields]
         if missing:
             raise ReportError(f"{name}: no column {', '.join(missing)}")
-        rows = [{c: row.get(c) or "" for c in COLUMNS} for row in reader]
+        observed = "observed" in fields
+        for row in reader:
+            if not (row["framework"] and row["control"] and row["rule"] and row["evidence"]):
+                raise ReportError(f"{name}: a row without its control, rule or evidence pointer")
+            if not observed:
+                row["observed"] = ""
+            yield row
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise ReportError(f"{name}: unreadable: {exc}") from exc
-    if any(row[c] == "" for row in rows for c in ("framework", "control", "rule", "evidence")):
-        raise ReportError(f"{name}: a row without its control, rule or evidence pointer")
-    return rows
 
 
 class Resolver:
