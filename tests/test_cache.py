@@ -143,3 +143,35 @@ def test_cli_refuses_a_cache_inside_the_repository_and_no_cache_writes_nothing(
     )
     assert done.exit_code in (0, 1), done.output
     assert not outside.exists()
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_a_root_kustomize_refuses_is_answered_from_the_cache_the_second_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kustomize's refusal (exit 1) is as repeatable as its output: a warm scan of a tree
+    with a broken root must not run kubectl for it again (it did on every commit)."""
+    from scanner.sources.render import kustomize
+
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [missing.yaml]\n"
+    )
+    runs: list[str] = []
+    real = kustomize.Kustomize._run
+
+    def counted(self: kustomize.Kustomize, folder: str) -> tuple[str, str]:
+        runs.append(folder)
+        return real(self, folder)
+
+    monkeypatch.setattr(kustomize.Kustomize, "_run", counted)
+    cold, _ = _outputs(repo, monkeypatch)
+    assert "not rendered" in cold and runs == ["app"]
+    cache.configure(tmp_path / "cache")
+    first, _ = _outputs(repo, monkeypatch)
+    second, _ = _outputs(repo, monkeypatch)
+    cache.configure(None)
+    assert runs == ["app", "app"]  # the cold run and the one filling the cache
+    assert first == cold and second == cold

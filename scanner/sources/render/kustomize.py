@@ -215,6 +215,10 @@ def covered_files(graph: Mapping[str, Node], folders: Iterable[str]) -> set[str]
     return out
 
 
+class KustomizeRefused(RenderRunError):
+    """``kubectl kustomize`` exited 1: the inputs are wrong, and will be again."""
+
+
 class Kustomize:
     """Renders the roots of one repository's kustomization graph."""
 
@@ -305,8 +309,10 @@ class Kustomize:
         )
 
     def _cached_run(self, folder: str, folders: set[str], size: int) -> tuple[str, str]:
-        """``_run``, answered from the content cache when every input is unchanged (only
-        successful renders are kept: a failure may be a timeout)."""
+        """``_run``, answered from the content cache when every input is unchanged: a
+        render's output, or Kustomize's own refusal of the inputs (exit 1, the same every
+        time; a warm scan of a tree with a broken root ran it again on every commit). A
+        timeout, an output cap or a crash is not kept: it may not recur."""
         store = cache.active()
         program = program_identity(self.kubectl)
         options = f"allow_remote={self.options.allow_remote}"
@@ -319,8 +325,15 @@ class Kustomize:
             hit = store.get(key)
             if isinstance(hit, list) and len(hit) == 2 and all(isinstance(x, str) for x in hit):
                 return hit[0], hit[1]
-        with self.budget.hold(size):
-            text, prefix = self._run(folder)
+            if isinstance(hit, list) and len(hit) == 3 and hit[0] == "refused":
+                raise RenderRunError(str(hit[1]))
+        try:
+            with self.budget.hold(size):
+                text, prefix = self._run(folder)
+        except KustomizeRefused as exc:
+            if store is not None and key is not None:
+                store.put(key, ["refused", str(exc), ""])
+            raise
         if store is not None and key is not None:
             store.put(key, [text, prefix])
         return text, prefix
@@ -356,6 +369,8 @@ class Kustomize:
                 timeout_s=self.options.timeout_s,
                 max_bytes=self.options.max_output_bytes,
             )
+            if done.returncode == 1:  # kubectl's error exit: Kustomize refused the inputs
+                raise KustomizeRefused(self._clean(done.stderr, wrapper))
             if done.returncode != 0:
                 raise RenderRunError(self._clean(done.stderr, wrapper))
             return done.stdout.decode("utf-8", "replace"), os.path.relpath(self.root, wrapper)
