@@ -281,7 +281,11 @@ class RepoSource(Source):
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Give each evidence path of a non-passing finding its line: a rendered object's
         from its field map, a file's from its document's nodes, composed once per document
-        (all its findings together) and dropped again, so no scan holds every node tree."""
+        (all its findings together) and dropped again, so no scan holds every node tree.
+
+        With :attr:`kept` set, a rendered object's finding that no file it can point at
+        would show is left unplaced: it is dropped anyway (an ``error`` is still placed:
+        its message, which placing can extend, names an input missing in the scope)."""
         located = list(findings)
         waiting: dict[tuple[str, int], list[int]] = {}
         rendered: dict[int, tuple[FieldMap, list[int]]] = {}
@@ -289,6 +293,8 @@ class RepoSource(Source):
             origin = finding.origin
             fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
             if fields is not None and finding.status is not Status.PASS:
+                if finding.status is not Status.ERROR and not self._shown(origin.path, fields):
+                    continue
                 rendered.setdefault(id(fields), (fields, []))[1].append(index)
             elif finding.status is not Status.PASS and finding.evidence:
                 waiting.setdefault((origin.path, origin.start_line), []).append(index)
@@ -312,6 +318,15 @@ class RepoSource(Source):
             if len(roots) > 1:  # findings come grouped by file: older documents are done
                 roots = {k: v for k, v in roots.items() if k[0] == key[0]}
         return located
+
+    def _shown(self, path: str, fields: FieldMap) -> bool:
+        """Whether a finding at ``path`` placed by ``fields`` can land in a kept file."""
+        if self.kept is None:
+            return True
+        files = fields.files()
+        if files is None:
+            return True
+        return any(_within(p, self.kept) for p in (path, *files))
 
     def _tree(
         self, key: tuple[str, int], roots: dict[tuple[str, int], yaml.Node | None]
