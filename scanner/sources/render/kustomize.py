@@ -16,6 +16,7 @@ the repository (``../..``, symlinks) are refused, and Kustomize runs with
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 import re
@@ -449,9 +450,12 @@ class Kustomize:
         return found[::-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def _safe_load(text: str) -> Any:
     """An origin annotation kustomize wrote (libyaml's loader: the pure-Python one cost
-    about a third of a corpus scan)."""
+    about a third of a corpus scan), read once per text: the objects of one root share
+    their transformations, and the corpus's 3,332 annotations are 782 texts (0.8 s of a
+    warm scan). Callers only read the value."""
     try:
         return yaml.load(text, Loader=yaml.CSafeLoader) if text else None
     except yaml.YAMLError:
