@@ -175,3 +175,25 @@ def test_a_root_kustomize_refuses_is_answered_from_the_cache_the_second_time(
     cache.configure(None)
     assert runs == ["app", "app"]  # the cold run and the one filling the cache
     assert first == cold and second == cold
+
+
+def test_a_templated_manifest_is_reported_as_such_from_a_warm_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents served from the cache skip the template scan only where it cannot find
+    anything (JSON keys are strings); a ``{{ }}`` manifest is refused on every run."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n"
+        "data:\n  a: '{{ not a key }}'\n"
+    )
+    (repo / "plain.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n"
+        "data:\n  a: '{{ only a value }}'\n"
+    )
+    cache.configure(tmp_path / "cache")
+    runs = [_outputs(repo, monkeypatch)[0] for _ in range(2)]
+    cache.configure(None)
+    assert runs[0] == runs[1] == _outputs(repo, monkeypatch)[0]
+    assert runs[1].count('"ruleId": "input/template"') == 1 and "cm.yaml" in runs[1]

@@ -612,7 +612,10 @@ class RepoSource(Source):
         if not path.lower().endswith(".json") and ("apiVersion" in text or "kind:" in text):
             # a templated manifest; a templated values or CI file is no manifest (skipped below)
             data = [d.data if isinstance(d, Document) else None for d in file.docs]
-            template = templated(text, data)
+            # documents from the cache are JSON, whose keys are strings: a parsed ``{{ x }}``
+            # key cannot be among them, so only a document that did not parse needs the scan
+            json_only = path in self._without_nodes and all(d is not None for d in data)
+            template = None if json_only else templated(text, data)
             if template is not None:
                 yield InputProblem(
                     Origin(path=path, start_line=template),
