@@ -197,3 +197,31 @@ def test_a_templated_manifest_is_reported_as_such_from_a_warm_cache(
     cache.configure(None)
     assert runs[0] == runs[1] == _outputs(repo, monkeypatch)[0]
     assert runs[1].count('"ruleId": "input/template"') == 1 and "cm.yaml" in runs[1]
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_evidence_lines_of_cached_files_come_from_the_cache_the_second_time(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached file's document was composed again for every finding's line on every warm
+    run; the places are kept, so a warm run composes nothing and says the same."""
+    from scanner.sources import repo as repo_source
+
+    composed: list[int] = []
+    real = repo_source.document_node
+
+    def counted(text: str, offset: int) -> object:
+        composed.append(offset)
+        return real(text, offset)
+
+    monkeypatch.setattr(repo_source, "document_node", counted)
+    cold = _outputs(repo, monkeypatch)
+    cache.configure(tmp_path / "cache")
+    composed.clear()
+    first = _outputs(repo, monkeypatch)  # fills the cache
+    assert composed  # documents with findings were composed for their lines
+    composed.clear()
+    second = _outputs(repo, monkeypatch)
+    cache.configure(None)
+    assert composed == []
+    assert first == cold and second == cold

@@ -21,6 +21,7 @@ from scanner.sources import configfiles, destinations, jsondocs, kustomization, 
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.kubeyaml import Document, DocumentError, document_node, parse_yaml
 from scanner.sources.parsecache import Memo, parse_once, shared_parses
+from scanner.sources.places import DocumentPlaces
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.origins import concrete
@@ -304,6 +305,9 @@ class RepoSource(Source):
             fields.release()
         roots: dict[tuple[str, int], yaml.Node | None] = {}
         for key, indexes in waiting.items():
+            places = self._places(key)
+            if places is not None and self._from_places(places, findings, indexes, located):
+                continue
             tree = self._tree(key, roots)
             if tree is None:
                 continue
@@ -314,10 +318,47 @@ class RepoSource(Source):
                     _placed(e, node, offset, finding.resource) if e.path and not e.line else e
                     for e in finding.evidence
                 )
+                if places is not None:
+                    for asked, placed in zip(finding.evidence, evidence, strict=True):
+                        if asked.path and not asked.line:
+                            places.record(finding.resource, asked, placed)
                 located[index] = replace(finding, evidence=evidence)
+            if places is not None:
+                places.save()
             if len(roots) > 1:  # findings come grouped by file: older documents are done
                 roots = {k: v for k, v in roots.items() if k[0] == key[0]}
         return located
+
+    def _places(self, key: tuple[str, int]) -> DocumentPlaces | None:
+        """What earlier runs placed in the document at ``key``, when placing there means
+        composing it again (its nodes were not kept) for a finding someone sees."""
+        if key in self._nodes or key not in self._chunks:
+            return None
+        path = key[0]
+        if path in self._without_nodes and self.kept is not None and not _within(path, self.kept):
+            return None
+        offset, items = self._chunks[key]
+        return DocumentPlaces(self._texts.get(path, ""), offset, items)
+
+    @staticmethod
+    def _from_places(
+        places: DocumentPlaces, findings: list[Finding], indexes: list[int], located: list[Finding]
+    ) -> bool:
+        """Place the findings at ``indexes`` from ``places``; False (nothing changed) unless
+        every evidence field asked for is known there."""
+        placed: list[tuple[int, tuple[Evidence, ...]]] = []
+        for index in indexes:
+            finding = findings[index]
+            evidence: list[Evidence] = []
+            for e in finding.evidence:
+                known = places.get(finding.resource, e) if e.path and not e.line else e
+                if known is None:
+                    return False
+                evidence.append(known)
+            placed.append((index, tuple(evidence)))
+        for index, evidence_tuple in placed:
+            located[index] = replace(findings[index], evidence=evidence_tuple)
+        return True
 
     def _shown(self, path: str, fields: FieldMap) -> bool:
         """Whether a finding at ``path`` placed by ``fields`` can land in a kept file."""
