@@ -9,7 +9,7 @@ import yaml
 
 from scanner.config import load_config
 from scanner.evidence.snapshot import snapshot
-from scanner.pipeline import run_scan
+from scanner.pipeline import ScanOutcome, run_scan
 from scanner.rules import load_rules
 from scanner.sources.kube import KubeSource
 from scanner.sources.kubeclient import KubeClient, connect
@@ -17,6 +17,21 @@ from scanner.sources.kubeplan import matched_kinds
 from tests.kubeapi.pki import make_pki
 from tests.kubeapi.server import Authz, FixtureApiServer, kubeconfig
 from tests.kubeapi.store import Store
+
+
+def _scan(tmp_path: Path, store: Store, page_size: int = 500) -> tuple[KubeSource, ScanOutcome]:
+    """Serve ``store`` over TLS and scan it with the workload rules."""
+    pki = make_pki(tmp_path / "pki")
+    server = FixtureApiServer(store, Authz({"t": "t"}), pki).start()
+    try:
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(kubeconfig(server.url, pki.ca_pem(), "t")))
+        rules = load_rules(include=["LG-WKL-*"])
+        source = KubeSource(KubeClient(connect(config)), matched_kinds(rules), page_size=page_size)
+        return source, run_scan(source, load_config(None), rules=rules)
+    finally:
+        server.stop()
+
 
 MANAGED = [
     {
@@ -54,16 +69,7 @@ def test_managed_fields_are_dropped_and_the_rest_kept(tmp_path: Path) -> None:
             },
         ]
     )
-    pki = make_pki(tmp_path / "pki")
-    server = FixtureApiServer(store, Authz({"t": "t"}), pki).start()
-    try:
-        config = tmp_path / "kubeconfig"
-        config.write_text(yaml.safe_dump(kubeconfig(server.url, pki.ca_pem(), "t")))
-        rules = load_rules(include=["LG-WKL-*"])
-        source = KubeSource(KubeClient(connect(config)), matched_kinds(rules))
-        outcome = run_scan(source, load_config(None), rules=rules)
-    finally:
-        server.stop()
+    _, outcome = _scan(tmp_path, store)
     deployments = [r for r in outcome.inventory.resources if r.ref.kind == "Deployment"]
     assert len(deployments) == 1
     meta = deployments[0].body["metadata"]
@@ -98,16 +104,7 @@ def test_equal_string_values_of_listed_objects_are_one_object(tmp_path: Path) ->
             for i in range(3)
         ]
     )
-    pki = make_pki(tmp_path / "pki")
-    server = FixtureApiServer(store, Authz({"t": "t"}), pki).start()
-    try:
-        config = tmp_path / "kubeconfig"
-        config.write_text(yaml.safe_dump(kubeconfig(server.url, pki.ca_pem(), "t")))
-        rules = load_rules(include=["LG-WKL-*"])
-        source = KubeSource(KubeClient(connect(config)), matched_kinds(rules), page_size=1)
-        outcome = run_scan(source, load_config(None), rules=rules)
-    finally:
-        server.stop()
+    source, outcome = _scan(tmp_path, store, page_size=1)
     bodies = [r.body for r in outcome.inventory.resources if r.ref.kind == "Deployment"]
     images = [b["spec"]["template"]["spec"]["containers"][0]["image"] for b in bodies]
     assert len(images) == 3 and images[0] == image  # one page each: three decodings
