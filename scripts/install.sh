@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus softhsm2 poppler-utils zsh fish)  # prometheus: promtool
+APT_PACKAGES=(git chromium fonts-liberation openssl docker-registry apache2-utils gnupg openssh-client prometheus softhsm2 poppler-utils zsh fish mmdebstrap skopeo)  # prometheus: promtool; mmdebstrap, skopeo: the nightly image
 # Kustomize rendering uses `kubectl kustomize` (Kustomize v5, kubectl >= 1.27), which the
 # machine image ships. Debian's own package (kubernetes-client, kubectl 1.20 with
 # Kustomize v2) is too old for origin annotations, so it is not installed here.

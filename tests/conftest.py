@@ -25,7 +25,7 @@ FIXTURE_REPOS = ROOT / "fixtures" / "repos"
 CI_TOOLS = frozenset(
     {
         "git", "chromium", "openssl", "docker-registry", "htpasswd", "gpg", "ssh-keygen",
-        "promtool", "softhsm2-util", "pdftoppm", "pdftotext",
+        "promtool", "softhsm2-util", "pdftoppm", "pdftotext", "mmdebstrap", "skopeo",
     }
 )  # fmt: skip
 REQUIRE_TOOLS = os.environ.get("LEDGERGATE_REQUIRE_TOOLS") == "1"
