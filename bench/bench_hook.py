@@ -8,14 +8,16 @@ extracted with ``git archive``) and once for this work tree, one after the other
 same sitting:
 
 - (a) ``scan repo FILE`` after a one-line change of a value in ``FILE`` (staged), as the
-  hook runs it, and the same through the real ``pre-commit try-repo`` with the
-  ``ledgergate-system`` hook (a ``ledgergate`` shim on PATH runs the variant's code);
+  hook runs it (writing JSON, so both variants' path-limited reports are compared), and
+  the same through the real ``pre-commit try-repo`` with the ``ledgergate-system`` hook
+  (a ``ledgergate`` shim on PATH runs the variant's code);
 - (b) a full ``scan repo .`` writing JSON;
 - (c) ``scan repo . --base main`` with the change committed on a branch.
 
 Each row is one whole process tree (wall, CPU = user + system incl. kubectl and forked
 workers, peak RSS, exit code). The summary prints after/before ratios, each run's CPU
-against the hook's 2-second target, and whether both variants reported the same findings.
+against the hook's 2-second target, and whether both variants reported the same findings
+(the full scan's, and the hook's whole path-limited report).
 """
 
 from __future__ import annotations
@@ -163,7 +165,11 @@ def main() -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     _git(corpus, "add", args.file)
     for name in variants:  # (a) the hook's own command, then through pre-commit
-        run("hook", [*scanner, args.file], name)
+        run(
+            "hook",
+            [*scanner, args.file, "--format", "json", "-o", str(out / f"hook-{name}.json")],
+            name,
+        )
     try_repo = [sys.executable, "-m", "pre_commit", "try-repo", str(hooks), "ledgergate-system"]
     for name in variants:
         run("pre-commit", try_repo, name)
@@ -183,6 +189,8 @@ def main() -> None:
         )
     same = _findings(out / "before.json") == _findings(out / "after.json")
     print(f"full scan findings identical before/after: {'yes' if same else 'NO'}")
+    hook_same = _findings(out / "hook-before.json") == _findings(out / "hook-after.json")
+    print(f"hook (path-limited) report identical before/after: {'yes' if hook_same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,7 +79,7 @@ def write_atomic_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
-def replace_folder(path: Path, files: dict[str, bytes], may_replace: bool) -> None:
+def replace_folder(path: Path, files: Mapping[str, bytes], may_replace: bool) -> None:
     """Write a folder of files beside ``path`` and swap it in with renames.
 
     ``may_replace`` says whether an existing folder at ``path`` is an earlier output that

@@ -1,6 +1,6 @@
-"""The bundle's findings.json lists problems and evidence-recording passes only; the
-population still holds every tested item, pointing at what exists in the bundle; and
-bundles written the old way (every pass listed) still read everywhere."""
+"""The bundle's findings.json lists problems only and counts passes; the population still
+holds every tested item, pointing at what exists in the bundle, with what each recorded;
+and bundles written the old way (every pass listed) still read everywhere."""
 
 from __future__ import annotations
 
@@ -84,10 +84,8 @@ def _doc(bundle: Path) -> dict[str, Any]:
 def test_the_old_way_really_lists_every_pass(bundles: tuple[Path, Path]) -> None:
     new, old = bundles
     assert "passes" not in _doc(old) and "passes" in _doc(new)
-    plain = [f for f in _doc(old)["findings"] if f["status"] == "pass" and not f["evidence"]]
-    assert plain and not [
-        f for f in _doc(new)["findings"] if f["status"] == "pass" and not f["evidence"]
-    ]
+    passes = [f for f in _doc(old)["findings"] if f["status"] == "pass"]
+    assert passes and not [f for f in _doc(new)["findings"] if f["status"] == "pass"]
 
 
 def test_findings_json_does_not_grow_with_passes(tmp_path: Path) -> None:
@@ -102,7 +100,7 @@ def test_findings_json_does_not_grow_with_passes(tmp_path: Path) -> None:
             (repo / "apps" / f"app{i}.yaml").write_text(text)
         out = _scan(repo, tmp_path / f"b{count}")
         doc = _doc(out)
-        assert not [f for f in doc["findings"] if f["status"] == "pass" and not f["evidence"]]
+        assert not [f for f in doc["findings"] if f["status"] == "pass"]
         counted = sum(p["count"] for p in doc["passes"])
         assert counted >= count  # at least one rule passed on every object
         pop = read_population(archive.read(out))
@@ -142,7 +140,7 @@ def test_result_rows_match_the_document_rows() -> None:
     result = scanned_fixture_repo()
     full = result_to_dict(result, full=True)
     got = list(population.result_rows(result.findings, lambda i, f: f"#/{i}"))
-    want = [[*r[:-1], f"#/{r[-1].rsplit('/', 1)[1]}"] for r in population.ordered_rows(full)]
+    want = [[*r[:-2], f"#/{r[-2].rsplit('/', 1)[1]}", r[-1]] for r in population.ordered_rows(full)]
     assert got == want and got
     assert any(not listed(f) for f in result.findings)
     assert any(f.status is Status.PASS for f in result.findings)

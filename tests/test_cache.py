@@ -143,3 +143,85 @@ def test_cli_refuses_a_cache_inside_the_repository_and_no_cache_writes_nothing(
     )
     assert done.exit_code in (0, 1), done.output
     assert not outside.exists()
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_a_root_kustomize_refuses_is_answered_from_the_cache_the_second_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kustomize's refusal (exit 1) is as repeatable as its output: a warm scan of a tree
+    with a broken root must not run kubectl for it again (it did on every commit)."""
+    from scanner.sources.render import kustomize
+
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [missing.yaml]\n"
+    )
+    runs: list[str] = []
+    real = kustomize.Kustomize._run
+
+    def counted(self: kustomize.Kustomize, folder: str) -> tuple[str, str]:
+        runs.append(folder)
+        return real(self, folder)
+
+    monkeypatch.setattr(kustomize.Kustomize, "_run", counted)
+    cold, _ = _outputs(repo, monkeypatch)
+    assert "not rendered" in cold and runs == ["app"]
+    cache.configure(tmp_path / "cache")
+    first, _ = _outputs(repo, monkeypatch)
+    second, _ = _outputs(repo, monkeypatch)
+    cache.configure(None)
+    assert runs == ["app", "app"]  # the cold run and the one filling the cache
+    assert first == cold and second == cold
+
+
+def test_a_templated_manifest_is_reported_as_such_from_a_warm_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents served from the cache skip the template scan only where it cannot find
+    anything (JSON keys are strings); a ``{{ }}`` manifest is refused on every run."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n"
+        "data:\n  a: '{{ not a key }}'\n"
+    )
+    (repo / "plain.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n"
+        "data:\n  a: '{{ only a value }}'\n"
+    )
+    cache.configure(tmp_path / "cache")
+    runs = [_outputs(repo, monkeypatch)[0] for _ in range(2)]
+    cache.configure(None)
+    assert runs[0] == runs[1] == _outputs(repo, monkeypatch)[0]
+    assert runs[1].count('"ruleId": "input/template"') == 1 and "cm.yaml" in runs[1]
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_evidence_lines_of_cached_files_come_from_the_cache_the_second_time(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached file's document was composed again for every finding's line on every warm
+    run; the places are kept, so a warm run composes nothing and says the same."""
+    from scanner.sources import repo as repo_source
+
+    composed: list[int] = []
+    real = repo_source.document_node
+
+    def counted(text: str, offset: int) -> object:
+        composed.append(offset)
+        return real(text, offset)
+
+    monkeypatch.setattr(repo_source, "document_node", counted)
+    cold = _outputs(repo, monkeypatch)
+    cache.configure(tmp_path / "cache")
+    composed.clear()
+    first = _outputs(repo, monkeypatch)  # fills the cache
+    assert composed  # documents with findings were composed for their lines
+    composed.clear()
+    second = _outputs(repo, monkeypatch)
+    cache.configure(None)
+    assert composed == []
+    assert first == cold and second == cold

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import gzip
 import io
 import json
 import shutil
@@ -36,8 +37,7 @@ BUNDLE_FILES = {
     "inventory.json",
     "manifest.json",
     "manifest.sig.json",
-    "population.csv",
-    "population.jsonl",
+    "population.csv.gz",
     "report.html",
     "rules.json",
     "sod-matrix.csv",
@@ -335,7 +335,7 @@ spec:
     inventory = json.loads(files["inventory.json"])
     assert {r["name"] for r in inventory["resources"]} >= {"leaky", "worker", "odoo-db"}
     for name, data in files.items():
-        text = data.decode("utf-8")
+        text = (gzip.decompress(data) if name.endswith(".gz") else data).decode("utf-8")
         for secret in PLANTED:
             assert secret not in text, (name, secret)
             assert json.dumps(secret)[1:-1] not in text, (name, secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import subprocess
@@ -63,8 +64,10 @@ def scan_everything(repo: Path, out: Path, *extra: str) -> dict[str, str]:
     texts["o.json"] = (out / "o.json").read_text()
     json.loads(texts["o.json"])
     for path in sorted(bundle.rglob("*")):
-        if path.is_file():
-            texts[f"bundle/{path.name}"] = path.read_text()
+        if path.is_file():  # a gzipped member (the population) is searched inflated
+            data = path.read_bytes()
+            data = gzip.decompress(data) if path.suffix == ".gz" else data
+            texts[f"bundle/{path.name}"] = data.decode()
     return texts
 
 

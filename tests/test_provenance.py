@@ -12,6 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from scanner.cli.cluster import cluster
+from scanner.evidence import archive
+from scanner.evidence.population import read_population
 from scanner.findings import ScanResult
 from scanner.model import Finding, Status
 from tests.gitrepos.builder import Keys, Repo, manifest
@@ -150,32 +152,62 @@ def test_repo_links_each_synced_revision_to_its_change(tmp_path: Path, keys: Key
                 str(keys.keyring("alice")),
                 "--allowed-signers",
                 str(keys.allowed_signers("bob")),
+                "--evidence",
+                str(tmp_path / "bundle"),
             ],
             catch_exceptions=False,
         )
     finally:
         server.stop()
     assert res.exit_code == 1
+    doc = json.loads(res.output)
     found = {
         (f["resource"]["name"], f["status"]): f
-        for f in json.loads(res.output)["findings"]
+        for f in doc["findings"]
         if f["ruleId"] == "LG-GITOPS-004"
     }
-    prod = found[("odoo-finance-prod", "pass")]
-    assert prod["evidence"][0]["value"] == f"{good} ticket FIN-7 approved by bob@finance.example"
     assert "not on the first-parent history" in found[("odoo-finance-reports", "fail")]["message"]
     flux = found[("finance-cache", "fail")]["message"]
     assert "LG-CHG-005" in flux and bad in flux
-    assert len(found) == 3
+    assert len(found) == 2  # the pass is counted, and what it recorded is in the population
+    assert {p["ruleId"]: p.get("recorded") for p in doc["passes"]}["LG-GITOPS-004"] == 1
+    observed = {
+        r["observed"]
+        for r in read_population(archive.read(tmp_path / "bundle"))
+        if (r["rule"], r["name"], r["result"]) == ("LG-GITOPS-004", "odoo-finance-prod", "pass")
+    }
+    assert observed == {f"status={good} ticket FIN-7 approved by bob@finance.example"}
 
 
-def test_html_report_shows_each_objects_owner_and_revision(kube_target: KubeTarget) -> None:
+def test_each_objects_owner_and_revision_reach_the_auditor_counted_in_the_reports(
+    kube_target: KubeTarget,
+) -> None:
+    """What a pass recorded is counted per rule in the JSON and the HTML, and listed
+    object by object in the bundle's population (the reports stay small at nightly scale)."""
     from scanner.reporters import get_reporter
+    from scanner.reporters.bundle import REPORT, BundleInputs, build_files
 
     result, _ = scan_cluster(kube_target.kubeconfig)
+    doc = json.loads(get_reporter("json").render(result))
+    assert not [f for f in doc["findings"] if f["status"] == "pass"]
+    recorded = [
+        f for f in result.findings if f.rule_id == "LG-GITOPS-001" and f.status is Status.PASS
+    ]
+    assert recorded and all(f.evidence for f in recorded)
+    counted = {p["ruleId"]: p.get("recorded") for p in doc["passes"]}
+    assert counted["LG-GITOPS-001"] == len(recorded)
     html = get_reporter("html").render(result)
-    assert '<section id="recorded">' in html
-    assert f"argocd:odoo-finance-prod @ {PROD_REVISION} via metadata" in html
+    assert '<tr class="recorded-count" data-rule="LG-GITOPS-001">' in html
+    assert PROD_REVISION not in html
+    files = build_files(BundleInputs(result))
+    assert 'observed</code> column of <a href="population.csv.gz">' in files[REPORT].decode()
+    rows = read_population(files)
+    odoo = {
+        r["observed"]
+        for r in rows
+        if (r["rule"], r["kind"], r["name"]) == ("LG-GITOPS-001", "Deployment", "odoo")
+    }
+    assert odoo == {f"metadata=argocd:odoo-finance-prod @ {PROD_REVISION} via metadata"}
 
 
 def test_namespace_filter_still_reads_the_gitops_owners(kube_target: KubeTarget) -> None:

@@ -60,8 +60,8 @@ def test_each_control_shows_objective_procedure_failures_and_remedy(bundle: Path
         1 for f in doc["findings"] if f["ruleId"] == "LG-RBAC-100" and f["status"] == "pass"
     ) + sum(p["count"] for p in doc["passes"] if p["ruleId"] == "LG-RBAC-100")
     assert passed
-    assert f"{passed} item(s) passed (listed in population.csv)" in block
-    assert '<a href="population.csv">' in tree
+    assert f"{passed} item(s) passed (listed in population.csv.gz)" in block
+    assert '<a href="population.csv.gz">' in tree
     assert "NIST SP 800-53 Revision 5" in _text(tree)
 
 

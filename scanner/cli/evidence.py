@@ -551,7 +551,7 @@ def _oscal(path: Path) -> str:
     from scanner.errors import ReportError
     from scanner.evidence import archive
     from scanner.evidence.manifest import MANIFEST
-    from scanner.evidence.population import read_population
+    from scanner.evidence.population import iter_population
     from scanner.evidence.verify import verify_files
     from scanner.reporters.oscal import render_oscal
 
@@ -563,7 +563,7 @@ def _oscal(path: Path) -> str:
     try:
         doc = json.loads(files["findings.json"])
         # a findings.json that counts its passes: their observations come from the population
-        rows = read_population(files) if doc.get("passes") else []
+        rows = iter_population(files) if doc.get("passes") else iter(())
         return render_oscal(doc, json.loads(files[MANIFEST]), rows)
     except (KeyError, UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: not a readable evidence bundle: {exc}") from exc

@@ -52,7 +52,7 @@ def write(files: Mapping[str, bytes], path: Path) -> None:
                 f"{path}: folder is not empty and holds no evidence bundle; "
                 "choose a new or empty folder"
             )
-        outputs.replace_folder(path, dict(files), may_replace=True)
+        outputs.replace_folder(path, files, may_replace=True)
     except outputs.OutputError as exc:
         raise ReportError(str(exc)) from exc
     except OSError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 
 from scanner.evidence import population, ruletext, sodmatrix
 from scanner.evidence.manifest import canonical
+from scanner.evidence.members import Members
 from scanner.evidence.snapshot import positions
 from scanner.inventory import Inventory
 from scanner.model import Finding
@@ -22,6 +23,7 @@ CONTROLS = "controls.json"
 
 
 def auditor_files(
+    files: Members,
     findings: Sequence[Finding],
     rules: Iterable[Rule],
     *,
@@ -29,8 +31,8 @@ def auditor_files(
     inventory: Inventory | None,
     params: Mapping[str, Any] | None,
     rcm_name: str = "",
-) -> dict[str, bytes]:
-    """Every auditor-facing file, name -> bytes (deterministic).
+) -> None:
+    """Every auditor-facing file, added to ``files`` (deterministic).
 
     ``listed`` says which findings ``findings.json`` lists (in their order); the
     population points at those there and at the judged object for the others."""
@@ -39,13 +41,12 @@ def auditor_files(
     evidence = population.pointers(
         findings, listed, positions(inventory), [str(r["id"]) for r in rules_doc["rules"]]
     )
-    files = {
-        RULES: canonical(rules_doc),
-        CONTROLS: canonical(ruletext.controls_doc(rules, rcm_name)),
-        **population.write_population(population.result_rows(findings, evidence)),
-    }
+    files[RULES] = canonical(rules_doc)
+    files[CONTROLS] = canonical(ruletext.controls_doc(rules, rcm_name))
+    files.put_parts(
+        population.NAME, population.population_parts(population.result_rows(findings, evidence))
+    )
     data = sodmatrix.matrix(inventory, params or {})
     if data is not None:
         files[sodmatrix.CSV_NAME] = sodmatrix.matrix_csv(data).encode()
         files[sodmatrix.JSON_NAME] = canonical(data)
-    return files

@@ -3,8 +3,9 @@
 Every row points at its evidence (a JSON pointer into the bundle): a finding listed in
 ``findings.json`` at ``findings.json#/findings/N``; a pass that document only counts at
 the object it judged, ``inventory.json#/resources/K`` (or the rule in ``rules.json`` when
-no inventory was captured). Written as CSV and JSONL; both are gzipped (level 1,
-``mtime=0``, so still byte-reproducible) once the CSV passes :data:`GZIP_OVER` bytes.
+no inventory was captured). What a finding recorded (a pass's GitOps owner and revision,
+which ``findings.json`` no longer lists) is its ``observed`` column. One file,
+``population.csv.gz``: CSV gzipped at level 1 with ``mtime=0``, so byte-reproducible.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ import re
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 
 from scanner.errors import ReportError
 from scanner.evidence.snapshot import Identity, identity
 from scanner.model import Finding, Origin, Status
 
 FINDINGS = "findings.json"
-#: gzip level of the population files: level 6 cost half the bundle's writing time at
-#: nightly scale for files a few percent smaller.
+#: gzip level of the population file: level 6 cost half the bundle's writing time at
+#: nightly scale for a file a few percent smaller.
 LEVEL = 1
 CSV_NAME = "population.csv"
-JSONL_NAME = "population.jsonl"
-GZIP_OVER = 1024 * 1024
+#: The member a bundle holds (bundles before 0.6 held ``population.csv`` plain when small,
+#: and a JSONL copy: :func:`read_population` reads the CSV of either).
+NAME = CSV_NAME + ".gz"
 COLUMNS = (
     "framework",
     "control",
@@ -42,7 +43,33 @@ COLUMNS = (
     "result",
     "fingerprint",
     "evidence",
+    "observed",
 )
+#: The columns every population file has (``observed`` came later).
+REQUIRED = COLUMNS[:-1]
+
+
+def observed_text(evidence: Iterable[Any]) -> str:
+    """What a finding recorded, ``path=value`` joined by ``; `` (values are redacted when
+    the engine records them). Text a spreadsheet would run as a formula is quoted with
+    ``'``: values come from the scanned objects."""
+    text = "; ".join(f"{e.path}={e.value}" if e.value else e.path for e in evidence)
+    return formula_safe(text)
+
+
+def formula_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``= + - @``, tab or CR quoted."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Recorded:
+    """A JSON evidence item as :func:`observed_text` reads it."""
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, item: Mapping[str, Any]) -> None:
+        self.path = str(item.get("path", ""))
+        self.value = str(item.get("value", "") or "")
 
 
 def location_text(f: Mapping[str, Any]) -> str:
@@ -68,6 +95,7 @@ def _row(f: Mapping[str, Any], index: int, control: Mapping[str, Any]) -> list[s
         str(f["status"]),
         str(f.get("fingerprint", "")),
         f"{FINDINGS}#/findings/{index}",
+        observed_text(_Recorded(e) for e in f.get("evidence") or ()),
     ]
 
 
@@ -136,6 +164,7 @@ def result_rows(
                 status[f.status],
                 f.fingerprint,
                 evidence(index, f),
+                observed_text(f.evidence) if f.evidence else "",
             ]
 
 
@@ -178,9 +207,8 @@ def pointers(
 
 
 class _Sink:
-    """Text collected in batches and kept plain, or gzipped once :meth:`gzip` is called:
-    the same bytes as ``gzip.compress(data, LEVEL, mtime=0)``, which is zlib with a gzip
-    wrapper, without the whole file ever existing uncompressed."""
+    """Text gzipped in batches: the same bytes as ``gzip.compress(data, LEVEL, mtime=0)``,
+    which is zlib with a gzip wrapper, without the whole file ever existing uncompressed."""
 
     BATCH = 1 << 18
 
@@ -188,8 +216,7 @@ class _Sink:
         self.parts: list[bytes] = []
         self.batch: list[str] = []
         self.pending = 0
-        self.size = 0
-        self.zipper: Any = None
+        self.zipper = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
 
     def write(self, text: str) -> None:
         self.batch.append(text)
@@ -201,123 +228,130 @@ class _Sink:
         data = "".join(self.batch).encode()
         self.batch.clear()
         self.pending = 0
-        self.size += len(data)
-        self.parts.append(data if self.zipper is None else self.zipper.compress(data))
+        self.parts.append(self.zipper.compress(data))
 
-    def gzip(self) -> None:
-        """Compress what was written and everything that follows."""
-        self.zipper = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
-        self.parts = [self.zipper.compress(part) for part in self.parts]
-
-    def close_batch(self) -> None:
-        """Move the pending text into the parts (so :attr:`size` is final)."""
+    def close(self) -> list[bytes]:
+        """The compressed file, in the pieces it was made in."""
         if self.batch:
             self._flush_batch()
-
-    def close(self) -> bytes:
-        self.close_batch()
-        if self.zipper is not None:
-            self.parts.append(self.zipper.flush())
-        return b"".join(self.parts)
-
-
-#: A JSONL line with sorted keys, filled with JSON-encoded strings: the same bytes as
-#: ``json.dumps(row, sort_keys=True, ensure_ascii=False)``, without a dict per row.
-_ORDER = sorted(range(len(COLUMNS)), key=lambda i: COLUMNS[i])
-_LINE = "{" + ", ".join(f'"{COLUMNS[i]}": %s' for i in _ORDER) + "}\n"
+        self.parts.append(self.zipper.flush())
+        return self.parts
 
 
 def population_files(doc: Mapping[str, Any]) -> dict[str, bytes]:
-    """``population.csv`` and ``population.jsonl`` (``.gz`` when large) of a findings
-    document that lists every finding (how earlier versions wrote every bundle)."""
+    """``population.csv.gz`` of a findings document that lists every finding (how earlier
+    versions wrote every bundle)."""
     return write_population(ordered_rows(doc))
 
 
 def write_population(rows: Iterable[list[str]]) -> dict[str, bytes]:
-    """``population.csv`` and ``population.jsonl`` (``.gz`` when large), sorted by control.
+    """``population.csv.gz`` (:data:`NAME`), the rows sorted by control."""
+    return {NAME: b"".join(population_parts(rows))}
 
-    One pass writes both, :data:`BATCH_ROWS` rows at a time (the csv module and string
-    joins do the per-row work in C); once the CSV passes :data:`GZIP_OVER` bytes both are
-    gzipped from then on, so neither exists uncompressed in memory at nightly scale."""
-    csv_sink, json_sink = _Sink(), _Sink()
+
+def population_parts(rows: Iterable[list[str]]) -> list[bytes]:
+    """The bytes of ``population.csv.gz`` in pieces, gzipped as the rows are written.
+
+    :data:`BATCH_ROWS` rows at a time: the csv module and string joins do the per-row
+    work in C, so the file never exists uncompressed in memory at nightly scale, nor,
+    written piece by piece to disk (:meth:`~scanner.evidence.members.Members.put_parts`),
+    compressed."""
+    sink = _Sink()
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    csv_sink.write(",".join(COLUMNS) + "\n")  # what the csv module writes for them
+    writer = _Writers(
+        csv.writer(text, **DIALECT), csv.writer(text, **DIALECT, quoting=csv.QUOTE_ALL)
+    )
+    sink.write(",".join(COLUMNS) + "\n")  # what the csv module writes for them
     batch: list[list[str]] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            _write_batch(batch, writer, text, csv_sink, json_sink)
-    _write_batch(batch, writer, text, csv_sink, json_sink)
-    csv_sink.close_batch()
-    if csv_sink.zipper is None and csv_sink.size > GZIP_OVER:  # multi-byte text at the end
-        csv_sink.gzip()
-        json_sink.gzip()
-    csv_bytes, jsonl = csv_sink.close(), json_sink.close()
-    suffix = ".gz" if csv_sink.zipper is not None else ""
-    return {CSV_NAME + suffix: csv_bytes, JSONL_NAME + suffix: jsonl}
+            _write_batch(batch, writer, text, sink)
+    _write_batch(batch, writer, text, sink)
+    return sink.close()
 
 
 BATCH_ROWS = 2048
+DIALECT: dict[str, Any] = {"lineterminator": "\n"}
 
 
-def _write_batch(
-    batch: list[list[str]], writer: Any, text: io.StringIO, csv_sink: _Sink, json_sink: _Sink
-) -> None:
-    """Both files' lines of a batch of rows (emptied); gzip both once the CSV is large.
+class _Writers(NamedTuple):
+    """The csv writers of :func:`write_population`: minimal quoting, and every field quoted
+    for a row holding a carriage return (which minimal quoting leaves bare with a ``\n``
+    line terminator, and a reader then splits the row at)."""
 
-    A batch none of whose fields needs quoting in CSV or escaping in JSON (a nightly
-    estate's names, uids and pointers never do) is written by plain joins, the same bytes
-    as the csv module and :func:`encode_basestring` write; any other batch by them. Where
-    the switch to gzip falls does not change the bytes: the compressor reads the same
-    stream either way."""
-    lines = [",".join(r) for r in batch]
-    plain = "\n".join(lines)
+    minimal: Any
+    every: Any
+
+    def writerows(self, rows: list[list[str]]) -> None:
+        for row in rows:
+            (self.every if any("\r" in cell for cell in row) else self.minimal).writerow(row)
+
+
+def _write_batch(batch: list[list[str]], writer: _Writers, text: io.StringIO, sink: _Sink) -> None:
+    """The CSV lines of a batch of rows (emptied).
+
+    A batch none of whose fields needs quoting (a nightly estate's names, uids and
+    pointers never do) is written by plain joins, the same bytes as the csv module
+    writes; any other batch by it (see :class:`_Writers`)."""
+    plain = "\n".join([",".join(r) for r in batch])
     plain += "\n" if batch else ""
     if (
         plain.count(",") == (len(COLUMNS) - 1) * len(batch)
         and plain.count("\n") == len(batch)
-        and _NEEDS_ESCAPE.search(plain) is None
+        and _NEEDS_QUOTES.search(plain) is None
     ):
-        csv_sink.write(plain)
-        fill = _PLAIN_LINE.format
-        json_sink.write("".join([fill(*r) for r in batch]))
+        sink.write(plain)
     else:
-        writer.writerows(batch)
-        csv_sink.write(text.getvalue())
+        (writer if "\r" in plain else writer.minimal).writerows(batch)
+        sink.write(text.getvalue())
         text.seek(0)
         text.truncate()
-        quote, line, order = encode_basestring, _LINE, _ORDER
-        json_sink.write("".join([line % tuple([quote(r[i]) for i in order]) for r in batch]))
     batch.clear()
-    if csv_sink.zipper is None and csv_sink.size + csv_sink.pending > GZIP_OVER:
-        csv_sink.gzip()
-        json_sink.gzip()
 
 
-#: What the csv module would quote (``,`` is counted instead, ``\n`` ends the rows) or
-#: JSON would escape: quotes, backslashes, control characters (``\n`` aside).
-_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x09\x0b-\x1f]')
-#: :data:`_LINE` for fields that need no escaping: ``str.format`` fills them in one call.
-_PLAIN_LINE = "{{" + ", ".join(f'"{COLUMNS[i]}": "{{{i}}}"' for i in _ORDER) + "}}\n"
+#: What the csv module would quote besides ``,`` (counted instead) and ``\n`` (which ends
+#: the rows): quotes and carriage returns.
+_NEEDS_QUOTES = re.compile('["\r]')
 
 
 def population_name(files: Mapping[str, bytes]) -> str:
-    """The name of the population CSV inside a bundle (plain or gzipped)."""
-    return CSV_NAME + ".gz" if CSV_NAME + ".gz" in files else CSV_NAME
+    """The name of the population CSV inside a bundle (plain in small bundles before 0.6)."""
+    return CSV_NAME if CSV_NAME in files and NAME not in files else NAME
 
 
 def read_population(files: Mapping[str, bytes]) -> list[dict[str, str]]:
-    """The population rows of a bundle; ReportError when it has none or it is unreadable."""
-    for name in (JSONL_NAME, JSONL_NAME + ".gz"):
-        if name in files:
-            data = files[name]
-            try:
-                text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
-                return [json.loads(line) for line in text.splitlines() if line.strip()]
-            except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-                raise ReportError(f"{name}: unreadable: {exc}") from exc
-    raise ReportError("bundle has no population file (written by ledgergate 0.2 and later)")
+    """The population rows of a bundle (:func:`iter_population`, all at once)."""
+    return list(iter_population(files))
+
+
+def iter_population(files: Mapping[str, bytes]) -> Iterator[dict[str, str]]:
+    """The population rows of a bundle, one at a time: a nightly estate's are millions, and
+    a reader keeping only one control's never holds the rest (nor the inflated text).
+
+    ReportError when it has none, it is unreadable or it lacks a column (``observed``,
+    which bundles before 0.6 lack, reads as empty)."""
+    name = population_name(files)
+    if name not in files:
+        raise ReportError("bundle has no population file (written by ledgergate 0.2 and later)")
+    raw: Any = io.BytesIO(files[name])
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if name.endswith(".gz") else raw
+    try:
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        reader = csv.DictReader(text, restval="")
+        fields = reader.fieldnames or ()
+        missing = [c for c in REQUIRED if c not in fields]
+        if missing:
+            raise ReportError(f"{name}: no column {', '.join(missing)}")
+        observed = "observed" in fields
+        for row in reader:
+            if not (row["framework"] and row["control"] and row["rule"] and row["evidence"]):
+                raise ReportError(f"{name}: a row without its control, rule or evidence pointer")
+            if not observed:
+                row["observed"] = ""
+            yield row
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise ReportError(f"{name}: unreadable: {exc}") from exc
 
 
 class Resolver:

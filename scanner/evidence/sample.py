@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.errors import ReportError
-from scanner.evidence.population import FINDINGS, Resolver, read_population
+from scanner.evidence.population import FINDINGS, Resolver, iter_population
 
 METHOD = (
     "rank rows by sha256('<seed>:<evidence>') ascending (hex), "
@@ -95,8 +95,11 @@ def _finding(resolve: Resolver, row: Mapping[str, str]) -> dict[str, Any]:
 def draw(
     files: Mapping[str, bytes], control: str, size: int, seed: str, framework: str | None = None
 ) -> Sample:
-    """Draw ``size`` rows (all when fewer) of one control's population, with their findings."""
-    rows = read_population(files)
+    """Draw ``size`` rows (all when fewer) of one control's population, with their findings.
+
+    Only the rows of that control id are kept while the population is read."""
+    ids = {control, control.split(":", 1)[-1]}  # ``framework:control`` names it too
+    rows = [r for r in iter_population(files) if r["control"] in ids]
     framework = _resolve(rows, control, framework)
     control = control.split(":", 1)[1] if control.startswith(f"{framework}:") else control
     population = [r for r in rows if r["framework"] == framework and r["control"] == control]

@@ -25,6 +25,7 @@ from scanner.evidence.manifest import (
     file_identity,
     sha256,
 )
+from scanner.evidence.members import Members
 from scanner.evidence.series import PreviousBundle, find_previous, read_previous
 from scanner.evidence.settings import AuditSettings
 from scanner.evidence.snapshot import secret_values, snapshot
@@ -170,37 +171,53 @@ def _display(path: Path | None, root: str) -> str | None:
         return path.name
 
 
-def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) -> dict[str, bytes]:
+def build_files(
+    inputs: BundleInputs, previous: PreviousBundle | None = None, *, folder: Path | None = None
+) -> Members:
     """Every file of the bundle, name -> bytes (deterministic for the same inputs).
 
     ``previous`` is the bundle this one follows in its series (its manifest digest is
     recorded); the RFC 3161 token, when a TSA is configured, is the only file that
-    differs between two runs.
+    differs between two runs. With a ``folder``, the large files are held in a temporary
+    folder inside it until :meth:`Members.close` (see :mod:`scanner.evidence.members`).
     """
     result = inputs.result
     doc = report_doc(result)
-    files: dict[str, bytes] = {
-        "findings.json": encode_json(doc),  # the same bytes as JsonReporter
-        "findings.sarif": SarifReporter().render(result).encode(),
-        "inventory.json": canonical(snapshot(inputs.inventory)),
-        "waivers.json": canonical(waivers_doc(inputs.register, result)),
-        **inputs.extra,
-    }
+    files = Members(folder)
+    try:
+        _build(files, doc, inputs, previous)
+    except BaseException:
+        files.close()
+        raise
+    return files
+
+
+def _build(
+    files: Members,
+    doc: Mapping[str, Any],
+    inputs: BundleInputs,
+    previous: PreviousBundle | None,
+) -> None:
+    result = inputs.result
+    files["findings.json"] = encode_json(doc)  # the same bytes as JsonReporter
+    files["findings.sarif"] = SarifReporter().render(result).encode()
+    files["inventory.json"] = canonical(snapshot(inputs.inventory))
+    files["waivers.json"] = canonical(waivers_doc(inputs.register, result))
+    files.update(inputs.extra)
     root = str(result.target.get("path", "."))
     waivers_path = inputs.waivers_path
     identities = {
         "config": file_identity(inputs.config_path, _display(inputs.config_path, root)),
         "waivers": file_identity(waivers_path, inputs.register.path if inputs.register else None),
     }
-    files.update(
-        auditor_files(
-            result.findings,
-            result.rules,
-            listed=lister(result),
-            inventory=inputs.inventory,
-            params=inputs.audit.params,
-            rcm_name=inputs.audit.rcm_name,
-        )
+    auditor_files(
+        files,
+        result.findings,
+        result.rules,
+        listed=lister(result),
+        inventory=inputs.inventory,
+        params=inputs.audit.params,
+        rcm_name=inputs.audit.rcm_name,
     )
     extras = manifest_extras(result, inputs.audit, previous)
 
@@ -236,7 +253,6 @@ def build_files(inputs: BundleInputs, previous: PreviousBundle | None = None) ->
 
         files[TOKEN] = request_token(files[MANIFEST], inputs.audit.tsa)
     _refuse_leaks(files, inputs.inventory, result)
-    return files
 
 
 def _vocabulary(result: ScanResult) -> str:
@@ -263,13 +279,20 @@ def _refuse_leaks(
         )
 
 
-def write_bundle(inputs: BundleInputs, path: Path) -> dict[str, bytes]:
-    """Build the bundle and write it as a folder or, for ``*.zip``, an archive."""
+def write_bundle(inputs: BundleInputs, path: Path) -> None:
+    """Build the bundle and write it as a folder or, for ``*.zip``, an archive; its large
+    files wait on disk beside it meanwhile, not in memory."""
     audit = inputs.audit
     if audit.previous is not None:
         previous: PreviousBundle | None = read_previous(audit.previous)
     else:
         previous = find_previous(path, inputs.result.target)
-    files = build_files(inputs, previous)
-    archive.write(files, path)
-    return files
+    with build_files(inputs, previous, folder=spill_folder(path)) as files:
+        archive.write(files, path)
+
+
+def spill_folder(path: Path) -> Path | None:
+    """Where a bundle's large files wait: the folder the bundle goes to (None, in memory,
+    when that is not a plain folder path, e.g. ``/dev/stdout``)."""
+    parent = path.absolute().parent
+    return None if str(path) == "-" or parent == Path("/dev") else parent

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from scanner.evidence.population import formula_safe
 from scanner.model import Finding, Resource, Status
 from scanner.redaction import scrub
 
@@ -127,5 +128,4 @@ def _cell(value: Any) -> str:
     """A CSV cell; text a spreadsheet would run as a formula is quoted (subjects are input)."""
     if isinstance(value, bool):
         return str(value).lower()
-    text = "; ".join(value) if isinstance(value, list) else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return formula_safe("; ".join(value) if isinstance(value, list) else str(value))

@@ -1,10 +1,11 @@
-"""The JSON report: failures, errors and waived findings in full, passes counted per rule
-(a pass is listed only when it records evidence).
+"""The JSON report: failures, errors and waived findings in full, passes counted per rule.
 
 Every pass in full is what made a nightly report of 50k objects weigh half a gigabyte; an
-auditor samples passes from the evidence bundle's population file instead. The bundle's
-own ``findings.json`` is this same document (:func:`report_doc`): the population points
-at the findings it lists and at the judged object in ``inventory.json`` for the rest.
+auditor samples passes from the evidence bundle's population file instead, where what a
+pass recorded (the GitOps owner and revision an object runs) is the ``observed`` column.
+The bundle's own ``findings.json`` is this same document (:func:`report_doc`): the
+population points at the findings it lists and at the judged object in
+``inventory.json`` for the rest.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from scanner.reporters.base import (
 
 
 def listed(f: Finding) -> bool:
-    """Whether the slim document lists a finding in full: every problem, and passes that
-    record evidence (the Git revision and approval an object runs: the auditor's answer)."""
-    return f.status is not Status.PASS or bool(f.evidence)
+    """Whether the slim document lists a finding in full: every one but a pass (a pass's
+    recorded evidence is in the bundle's population file, and counted per rule here)."""
+    return f.status is not Status.PASS
 
 
 def _every(f: Finding) -> bool:
@@ -66,14 +67,22 @@ def _forget(ref: weakref.ref[ScanResult]) -> None:
 
 
 def pass_counts(result: ScanResult) -> list[dict[str, Any]]:
-    """Passes not listed, per rule, with the rule's controls so a report can credit them."""
-    counts = Counter(f.rule_id for f in result.findings if not listed(f))
+    """Passes not listed, per rule, with the rule's controls so a report can credit them,
+    and ``recorded``: how many of them recorded evidence (in the population's ``observed``)."""
+    counts: Counter[str] = Counter()
+    recorded: Counter[str] = Counter()
+    for f in result.findings:
+        if not listed(f):
+            counts[f.rule_id] += 1
+            if f.evidence:
+                recorded[f.rule_id] += 1
     controls = {r.id: r.controls for r in result.rules}
     return [
         {
             "ruleId": rule_id,
             "count": counts[rule_id],
             "controls": [{"framework": c.framework, "id": c.id} for c in controls.get(rule_id, ())],
+            **({"recorded": recorded[rule_id]} if recorded[rule_id] else {}),
         }
         for rule_id in sorted(counts)
     ]

@@ -41,8 +41,11 @@ class ReportView:
     waivers: tuple[Mapping[str, str], ...]
     bundle: Mapping[str, Any] | None = None
     frameworks: tuple[tuple[str, Mapping[str, int]], ...] = field(default=())
-    #: Passed findings that record evidence (e.g. the GitOps owner and revision an object runs).
+    #: Passed findings listed with the evidence they recorded (an image scan's verdicts).
     recorded: tuple[Mapping[str, Any], ...] = ()
+    #: Per rule, how many counted passes recorded evidence (e.g. the GitOps owner and
+    #: revision an object runs): the values are in the bundle's population file.
+    recorded_counts: tuple[Mapping[str, Any], ...] = ()
     #: Auditor extras read back from a bundle (catalogue, procedures, SoD matrix, time).
     audit: Mapping[str, Any] = field(default_factory=dict)
 
@@ -131,6 +134,11 @@ def build_view(
         bundle=bundle,
         frameworks=_framework_summary(rows),
         recorded=tuple(f for f in findings if f.get("status") == "pass" and f.get("evidence")),
+        recorded_counts=tuple(
+            {"ruleId": str(p["ruleId"]), "count": int(p["recorded"])}
+            for p in doc.get("passes", ())
+            if p.get("recorded")
+        ),
     )
 
 

@@ -81,6 +81,10 @@ class KeyLines(FieldMap):
             probe = _LAST_STEP.sub("", probe) if _LAST_STEP.search(probe) else ""
         return None
 
+    def files(self) -> frozenset[str]:
+        """The configuration file itself."""
+        return frozenset({self.path})
+
 
 def _strip_comment(value: str) -> str:
     """Drop a trailing ``# comment`` outside quotes."""

@@ -21,6 +21,7 @@ from scanner.sources import configfiles, destinations, jsondocs, kustomization, 
 from scanner.sources.base import InputProblem, Skipped, Source, SourceItem
 from scanner.sources.kubeyaml import Document, DocumentError, document_node, parse_yaml
 from scanner.sources.parsecache import Memo, parse_once, shared_parses
+from scanner.sources.places import DocumentPlaces
 from scanner.sources.render import FieldMap, RenderedObject, render_repo
 from scanner.sources.render.base import relocate
 from scanner.sources.render.origins import concrete
@@ -281,7 +282,11 @@ class RepoSource(Source):
     def locate(self, findings: list[Finding]) -> list[Finding]:
         """Give each evidence path of a non-passing finding its line: a rendered object's
         from its field map, a file's from its document's nodes, composed once per document
-        (all its findings together) and dropped again, so no scan holds every node tree."""
+        (all its findings together) and dropped again, so no scan holds every node tree.
+
+        With :attr:`kept` set, a rendered object's finding that no file it can point at
+        would show is left unplaced: it is dropped anyway (an ``error`` is still placed:
+        its message, which placing can extend, names an input missing in the scope)."""
         located = list(findings)
         waiting: dict[tuple[str, int], list[int]] = {}
         rendered: dict[int, tuple[FieldMap, list[int]]] = {}
@@ -289,6 +294,8 @@ class RepoSource(Source):
             origin = finding.origin
             fields = self._fields.get((finding.resource, origin.rendered_from))  # type: ignore[arg-type]
             if fields is not None and finding.status is not Status.PASS:
+                if finding.status is not Status.ERROR and not self._shown(origin.path, fields):
+                    continue
                 rendered.setdefault(id(fields), (fields, []))[1].append(index)
             elif finding.status is not Status.PASS and finding.evidence:
                 waiting.setdefault((origin.path, origin.start_line), []).append(index)
@@ -298,6 +305,9 @@ class RepoSource(Source):
             fields.release()
         roots: dict[tuple[str, int], yaml.Node | None] = {}
         for key, indexes in waiting.items():
+            places = self._places(key)
+            if places is not None and self._from_places(places, findings, indexes, located):
+                continue
             tree = self._tree(key, roots)
             if tree is None:
                 continue
@@ -308,10 +318,56 @@ class RepoSource(Source):
                     _placed(e, node, offset, finding.resource) if e.path and not e.line else e
                     for e in finding.evidence
                 )
+                if places is not None:
+                    for asked, placed in zip(finding.evidence, evidence, strict=True):
+                        if asked.path and not asked.line:
+                            places.record(finding.resource, asked, placed)
                 located[index] = replace(finding, evidence=evidence)
+            if places is not None:
+                places.save()
             if len(roots) > 1:  # findings come grouped by file: older documents are done
                 roots = {k: v for k, v in roots.items() if k[0] == key[0]}
         return located
+
+    def _places(self, key: tuple[str, int]) -> DocumentPlaces | None:
+        """What earlier runs placed in the document at ``key``, when placing there means
+        composing it again (its nodes were not kept) for a finding someone sees."""
+        if key in self._nodes or key not in self._chunks:
+            return None
+        path = key[0]
+        if path in self._without_nodes and self.kept is not None and not _within(path, self.kept):
+            return None
+        offset, items = self._chunks[key]
+        return DocumentPlaces(self._texts.get(path, ""), offset, items)
+
+    @staticmethod
+    def _from_places(
+        places: DocumentPlaces, findings: list[Finding], indexes: list[int], located: list[Finding]
+    ) -> bool:
+        """Place the findings at ``indexes`` from ``places``; False (nothing changed) unless
+        every evidence field asked for is known there."""
+        placed: list[tuple[int, tuple[Evidence, ...]]] = []
+        for index in indexes:
+            finding = findings[index]
+            evidence: list[Evidence] = []
+            for e in finding.evidence:
+                known = places.get(finding.resource, e) if e.path and not e.line else e
+                if known is None:
+                    return False
+                evidence.append(known)
+            placed.append((index, tuple(evidence)))
+        for index, evidence_tuple in placed:
+            located[index] = replace(findings[index], evidence=evidence_tuple)
+        return True
+
+    def _shown(self, path: str, fields: FieldMap) -> bool:
+        """Whether a finding at ``path`` placed by ``fields`` can land in a kept file."""
+        if self.kept is None:
+            return True
+        files = fields.files()
+        if files is None:
+            return True
+        return any(_within(p, self.kept) for p in (path, *files))
 
     def _tree(
         self, key: tuple[str, int], roots: dict[tuple[str, int], yaml.Node | None]
@@ -597,7 +653,10 @@ class RepoSource(Source):
         if not path.lower().endswith(".json") and ("apiVersion" in text or "kind:" in text):
             # a templated manifest; a templated values or CI file is no manifest (skipped below)
             data = [d.data if isinstance(d, Document) else None for d in file.docs]
-            template = templated(text, data)
+            # documents from the cache are JSON, whose keys are strings: a parsed ``{{ x }}``
+            # key cannot be among them, so only a document that did not parse needs the scan
+            json_only = path in self._without_nodes and all(d is not None for d in data)
+            template = None if json_only else templated(text, data)
             if template is not None:
                 yield InputProblem(
                     Origin(path=path, start_line=template),

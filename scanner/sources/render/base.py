@@ -36,6 +36,11 @@ class FieldMap(abc.ABC):
     def release(self) -> None:  # noqa: B027 - most maps keep nothing to drop
         """Drop what :meth:`where` built and kept (node trees): asked again, it rebuilds."""
 
+    def files(self) -> frozenset[str] | None:
+        """Every file :meth:`where` can point at (None: not known), so a scan that shows
+        only some files' findings places no finding that cannot land in them."""
+        return None
+
 
 @dataclass(frozen=True)
 class RenderedObject:

@@ -181,6 +181,10 @@ class HelmFieldMap(FieldMap):
             return 0, len(self.lines)
         return matching[min(self.index, len(matching) - 1)]
 
+    def files(self) -> frozenset[str]:
+        """The template and those of the named templates it includes."""
+        return frozenset({self.path, *(s.path for s in self.defines.values())})
+
     def segment(self) -> tuple[int, int]:
         """1-based inclusive span of the object's section in the template."""
         start, end = self._segment

@@ -326,6 +326,10 @@ class KustomizeFieldMap(FieldMap):
         self._node = None
         self._composed = False
 
+    def files(self) -> frozenset[str]:
+        """The base file and every patch's (an inline patch's: its kustomization)."""
+        return frozenset({self.path, *(p.file or p.kustomization for p in self.patches)})
+
     def where(self, path: str) -> Location | None:
         """The patch line that set ``path``, else its line in the base document."""
         real = concrete(self.body, path)

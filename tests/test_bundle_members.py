@@ -1,0 +1,60 @@
+"""A bundle's large files wait on disk beside it, not in memory, and the bundle is the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner.evidence import archive
+from scanner.evidence.members import Members
+from scanner.reporters import bundle as bundle_module
+from scanner.reporters.bundle import BundleInputs, build_files, write_bundle
+
+from .conftest import scanned_fixture_repo
+
+
+def test_members_spill_over_the_threshold_and_read_back(tmp_path: Path) -> None:
+    with Members(tmp_path, spill_over=10) as files:
+        files["small"] = b"0123456789"
+        files["large"] = b"x" * 11
+        files.put_parts("parts", [b"ab", b"cd"])
+        assert files.spilled() == ["large", "parts"]
+        assert dict(files) == {"small": b"0123456789", "large": b"x" * 11, "parts": b"abcd"}
+        assert files.size("large") == 11
+        (held,) = [p for p in tmp_path.iterdir()]
+        assert held.name.startswith(".ledgergate-") and len(list(held.iterdir())) == 2
+        files["large"] = b"y"  # replaced by a small one: its file goes
+        del files["parts"]
+        assert list(held.iterdir()) == [] and files["large"] == b"y"
+        with pytest.raises(KeyError):
+            del files["parts"]
+    assert list(tmp_path.iterdir()) == []  # closed: the folder is gone
+    in_memory = Members(None, spill_over=0)
+    in_memory.put_parts("p", [b"a", b"b"])
+    assert in_memory.spilled() == [] and in_memory["p"] == b"ab"
+
+
+@pytest.mark.parametrize("name", ["b", "b.zip"])
+def test_a_spilled_bundle_is_byte_identical_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    result = scanned_fixture_repo()
+    inputs = BundleInputs(result)
+    expected = dict(build_files(inputs))  # all in memory
+    spilled: list[list[str]] = []
+    real = bundle_module.build_files
+
+    def spy(*args: object, **kw: object) -> Members:
+        files = real(*args, **kw)  # type: ignore[arg-type]
+        spilled.append(files.spilled())
+        return files
+
+    monkeypatch.setattr("scanner.evidence.members.SPILL_OVER", 1000)
+    monkeypatch.setattr(bundle_module, "build_files", spy)
+    out = tmp_path / "out" / name
+    write_bundle(inputs, out)
+    assert spilled and {"findings.json", "population.csv.gz", "report.html"} <= set(spilled[0])
+    assert archive.read(out) == expected
+    assert sorted(p.name for p in out.parent.iterdir()) == [name]  # no temporary folder left

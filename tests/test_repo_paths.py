@@ -1,0 +1,94 @@
+"""``scan repo PATH...`` (the pre-commit hook): the whole repository as context, the named
+paths as what is shown; the work spent on findings nobody sees is not spent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner.cli import cli as group
+from scanner.sources.render.helmmap import HelmFieldMap
+from scanner.sources.render.origins import KustomizeFieldMap
+
+from .cirunner import git
+from .conftest import FIXTURE_REPOS
+
+#: A base Deployment whose findings the prod overlay's patch moves into the patch file.
+PATCH = "apps/ledger-api/overlays/prod/deployment-patch.yaml"
+BASE = "apps/ledger-api/base/deployment.yaml"
+SELECTIONS = (
+    (PATCH,),
+    (BASE,),
+    ("charts/ledger-reports/templates/cronjob.yaml",),
+    ("apps/odoo/odoo.conf", "apps/odoo/deployment.yaml"),
+    ("apps/ledger-api", "apps/redis/redis.conf"),  # one folder alone scans only that folder
+)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("paths") / "repo"
+    shutil.copytree(FIXTURE_REPOS / "odoo-finance-noncompliant", target)
+    git(target, "init", "-q", "-b", "main")
+    git(target, "add", "-A")
+    git(target, "commit", "-qm", "estate")
+    return target
+
+
+def _findings(repo: Path, *paths: str, cache: Path | None = None) -> list[dict[str, object]]:
+    out = repo.parent / "out.json"
+    where = ["--cache-dir", str(cache)] if cache is not None else ["--no-cache"]
+    argv = ["scan", "repo", *(str(repo / p) for p in paths), *where, "--format", "json"]
+    done = CliRunner().invoke(group, [*argv, "-o", str(out)])
+    assert done.exit_code in (0, 1), done.output
+    found: list[dict[str, object]] = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    return found
+
+
+def _in(finding: dict[str, object], paths: tuple[str, ...]) -> bool:
+    location = finding["location"]
+    assert isinstance(location, dict)
+    path = str(location.get("path") or "")
+    return any(path == p or path.startswith(p + "/") for p in paths)
+
+
+@pytest.mark.needs_tool("kubectl")
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "warm-cache"])
+def test_a_path_limited_scan_shows_the_full_scans_findings_in_its_paths(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """Findings the overlay's patch moves into the patch file, a chart template's, a config
+    file's: each exactly as the whole scan places them, nothing else."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    cache = tmp_path / "cache" if cached else None
+    whole = _findings(repo, ".", cache=cache)
+    assert any(_in(f, (PATCH,)) for f in whole)  # the fixture still relocates into the patch
+    for paths in SELECTIONS:
+        shown = _findings(repo, *paths, cache=cache)
+        assert shown or paths == (BASE,), paths  # the base's failures all land in the patch
+        assert shown == [f for f in whole if _in(f, paths)], paths
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_findings_that_cannot_land_in_the_paths_are_not_placed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Placing a rendered object's finding composes its source files (a second of a warm
+    hook run on the corpus): for a config file's hook run, no rendered object is placed."""
+    placed: list[str] = []
+    for kind in (KustomizeFieldMap, HelmFieldMap):
+        real = kind.where
+
+        def counted(self: object, path: str, real: object = real) -> object:
+            placed.append(path)
+            return real(self, path)  # type: ignore[operator]
+
+        monkeypatch.setattr(kind, "where", counted)
+    assert _findings(repo, "apps/odoo/odoo.conf")
+    assert placed == []
+    assert _findings(repo, PATCH)
+    assert placed  # the patch's own findings are placed as before
