@@ -13,6 +13,7 @@ from scanner.celcost import Extent
 from scanner.environment import Environment
 from scanner.inventory import (
     Inventory,
+    containers_memo,
     containers_of_resource,
     environment_of,
     namespace_scope,
@@ -265,6 +266,15 @@ class Engine:
         """Attach every needed analyzer's facts; the analyzers that raised, in order."""
         from scanner.analyzers.secrets import secret_hits
 
+        with containers_memo():
+            failures = self._run_analyzers(inventory)
+        # Outputs are redacted per resource: objects synthesised after the secrets analyzer
+        # ran (or when it failed) are searched too.
+        unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
+        inventory.secrets.update(secret_hits(inventory, unsearched))
+        return tuple(failures)
+
+    def _run_analyzers(self, inventory: Inventory) -> list[AnalyzerFailure]:
         failures: list[AnalyzerFailure] = []
         needed = self.rules.facts_read()
         for analyzer in self.analyzers:
@@ -284,11 +294,7 @@ class Engine:
                 inventory.resources[index] = inventory.resources[index].with_facts(facts)
             for extra in result.resources:
                 inventory.add(extra)
-        # Outputs are redacted per resource: objects synthesised after the secrets analyzer
-        # ran (or when it failed) are searched too.
-        unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
-        inventory.secrets.update(secret_hits(inventory, unsearched))
-        return tuple(failures)
+        return failures
 
     def _variables(
         self,

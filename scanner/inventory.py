@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -285,8 +286,37 @@ def pod_spec_of(resource: Resource) -> Mapping[str, Any] | None:
     return kinds.pod_spec(resource.ref.api_version, resource.ref.kind, resource.body)
 
 
+#: Object id -> (body, apiVersion, kind, containers) while :func:`containers_memo` is active.
+_memo: dict[int, tuple[Mapping[str, Any], str, str, list[dict[str, Any]]]] | None = None
+
+
+@contextmanager
+def containers_memo() -> Iterator[None]:
+    """Derive each workload's containers once while the analyzers run.
+
+    A dozen analyzers each asked for every workload's containers (image facts, effective
+    security, literal env): nine derivations per object, 8 % of a cluster scan's CPU. The
+    memo lives only as long as the block, so it never outlives the analyzers; callers
+    read the containers and never change them.
+    """
+    global _memo
+    outer, _memo = _memo, {} if _memo is None else _memo
+    try:
+        yield
+    finally:
+        _memo = outer
+
+
 def containers_of_resource(resource: Resource) -> list[dict[str, Any]]:
     """Every container of a workload with field paths from the object root."""
-    info = kinds.lookup(resource.ref.api_version, resource.ref.kind)
+    ref, body = resource.ref, resource.body
+    if _memo is not None:
+        known = _memo.get(id(body))
+        if known is not None and known[0] is body and known[1:3] == (ref.api_version, ref.kind):
+            return known[3]
+    info = kinds.lookup(ref.api_version, ref.kind)
     prefix = ".".join(info.pod_spec_path) if info else ""
-    return containers_of(pod_spec_of(resource), prefix)
+    found = containers_of(pod_spec_of(resource), prefix)
+    if _memo is not None:
+        _memo[id(body)] = (body, ref.api_version, ref.kind, found)
+    return found

@@ -103,8 +103,12 @@ def _work(position: int, sender: Connection) -> None:
 
 
 def map_shares(fn: Callable[[S], T], shares: Sequence[S]) -> list[T]:
-    """``[fn(share) for share in shares]``, one forked worker per share when there are
-    several; results come back in order.
+    """``[fn(share) for share in shares]``, the first share in this process and one forked
+    worker for each other share; results come back in order.
+
+    This process works too rather than wait: a worker copies every memory page it touches
+    (reference counts make reading an object write to it), so N workers beside an idle
+    parent held N copies of the inventory where N - 1 suffice.
 
     Workers are forked from this thread alone, one pipe each, with no pool: a
     ``multiprocessing.Pool`` forks replacement workers from its handler thread, and a
@@ -118,13 +122,15 @@ def map_shares(fn: Callable[[S], T], shares: Sequence[S]) -> list[T]:
     _shared.update(fn=fn, shares=shares)
     workers: list[tuple[BaseProcess, Connection]] = []
     try:
-        for position in range(len(shares)):
+        for position in range(1, len(shares)):
             receiver, sender = context.Pipe(duplex=False)
             worker = context.Process(target=_work, args=(position, sender), daemon=True)
             worker.start()
             sender.close()  # the parent keeps only the reading end: EOF when the child dies
             workers.append((worker, receiver))
-        return [_result_of(position, *pair) for position, pair in enumerate(workers)]
+        _shared.clear()  # the workers have their copy; this process holds no extra reference
+        own = fn(shares[0])
+        return [own, *(_result_of(i, *pair) for i, pair in enumerate(workers, start=1))]
     finally:
         _shared.clear()
         for process, receiver in workers:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from bench.synth import generate
 from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.config import load_config
@@ -92,3 +94,29 @@ def test_findings_on_one_object_share_read_only_parts_with_the_same_json(
             )
     assert any(len(ids) > 1 for ids in by_ref.values())
     assert all(len(set(ids)) == 1 for ids in by_ref.values())
+
+
+def test_the_analyzers_derive_each_workloads_containers_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each analyzer asked for every object's containers again (nine derivations per
+    workload at nightly scale). While they run, each is derived once."""
+    from scanner import inventory as inventory_module
+    from scanner.analyzers import default_analyzers
+
+    generate(tmp_path / "repo", 20)
+    inventory = Inventory.from_items(RepoSource(tmp_path / "repo").collect())
+    derived: list[int] = []  # one entry per derivation
+    real = inventory_module.containers_of
+
+    def counted(pod_spec: object, prefix: str = "") -> list[dict[str, object]]:
+        derived.append(1)
+        return real(pod_spec, prefix)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inventory_module, "containers_of", counted)
+    engine = Engine(load_ruleset(load_config(None)), {}, default_analyzers(None))
+    engine._apply_analyzers(inventory)
+    assert any(inventory_module.pod_spec_of(r) is not None for r in inventory.resources)
+    assert derived
+    assert len(derived) <= len(inventory.resources)  # once per object, three times before
+    assert inventory_module._memo is None  # the memo never outlives the analyzers
