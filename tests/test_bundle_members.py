@@ -58,3 +58,24 @@ def test_a_spilled_bundle_is_byte_identical_and_leaves_nothing_behind(
     assert spilled and {"findings.json", "population.csv.gz", "report.html"} <= set(spilled[0])
     assert archive.read(out) == expected
     assert sorted(p.name for p in out.parent.iterdir()) == [name]  # no temporary folder left
+
+
+def test_the_inventory_snapshot_written_in_pieces_is_the_whole_documents_bytes() -> None:
+    """The snapshot is streamed one resource at a time (at nightly scale the whole
+    document, a redacted copy of every object, was the bundle's peak): its bytes are
+    those of the canonical whole, for a scanned repo, an empty inventory and none."""
+    from scanner.config import find_config, load_config
+    from scanner.evidence.manifest import canonical
+    from scanner.evidence.snapshot import snapshot, snapshot_parts
+    from scanner.inventory import Inventory
+    from scanner.pipeline import repo_source, run_scan
+    from tests.conftest import FIXTURE_REPOS
+
+    repo = FIXTURE_REPOS / "odoo-finance-noncompliant"
+    config = load_config(find_config(repo, None))
+    inventory = run_scan(repo_source(repo, config), config).inventory
+    assert inventory.secrets and len(inventory.resources) > 10  # redaction is exercised
+    for case in (inventory, Inventory(), None):
+        parts = list(snapshot_parts(case))
+        assert b"".join(parts) == canonical(snapshot(case))
+    assert len(list(snapshot_parts(inventory))) > len(inventory.resources)  # not one piece

@@ -8,9 +8,10 @@ string that merely contains a detected value (e.g. last-applied annotations).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from scanner import jsontext
 from scanner.credentials import is_placeholder
 from scanner.inventory import Inventory
 from scanner.model import Origin, Resource, ResourceRef
@@ -161,31 +162,55 @@ def snapshot(inventory: Inventory | None) -> dict[str, Any]:
     """The JSON document of the inventory (sorted by location and identity)."""
     if inventory is None:
         return {"schemaVersion": SNAPSHOT_VERSION, "resources": [], "captured": False}
-    rows: list[dict[str, Any]] = []
+    return {
+        "schemaVersion": SNAPSHOT_VERSION,
+        "resources": list(_rows(inventory)),
+        "captured": True,
+    }
+
+
+def snapshot_parts(inventory: Inventory | None) -> Iterator[bytes]:
+    """``manifest.canonical(snapshot(inventory))`` in pieces, one resource at a time: at nightly
+    scale the document was a redacted copy of every object (plus its 150 MB of text) held
+    at once, the bundle's peak. Each row is written as it sits inside the whole document
+    (sorted keys, two-space indent: its lines shifted two levels, which no JSON string can
+    tell, since a string holds no raw newline)."""
+    if inventory is None:
+        yield jsontext.dumpb_utf8(snapshot(None)) + b"\n"
+        return
+    head = b'{\n  "captured": true,\n  "resources": ['
+    first = True
+    for row in _rows(inventory):
+        text = jsontext.dumpb_utf8(row).replace(b"\n", b"\n    ")
+        yield (head if first else b",") + b"\n    " + text
+        first = False
+    tail = b"]" if first else b"\n  ]"
+    version = jsontext.dumpb_utf8(SNAPSHOT_VERSION)
+    yield (head if first else b"") + tail + b',\n  "schemaVersion": ' + version + b"\n}\n"
+
+
+def _rows(inventory: Inventory) -> Iterator[dict[str, Any]]:
     public = public_values(inventory)
     secrets = _Scrubber(
         {s for hits in inventory.secrets.values() for h in hits for s in h.spellings()} - public
     )
     for index in _order(inventory):
         res = inventory.resources[index]
-        rows.append(
-            {
-                "apiVersion": res.ref.api_version,
-                "kind": res.ref.kind,
-                "namespace": res.ref.namespace,
-                "name": res.ref.name,
-                "origin": {
-                    "path": res.origin.path,
-                    "startLine": res.origin.start_line,
-                    "endLine": res.origin.end_line,
-                    "cluster": res.origin.cluster,
-                    "uid": res.origin.uid,
-                    "image": res.origin.image_digest,
-                },
-                "body": redacted_body(res, secrets, inventory.secrets.get(index)),
-            }
-        )
-    return {"schemaVersion": SNAPSHOT_VERSION, "resources": rows, "captured": True}
+        yield {
+            "apiVersion": res.ref.api_version,
+            "kind": res.ref.kind,
+            "namespace": res.ref.namespace,
+            "name": res.ref.name,
+            "origin": {
+                "path": res.origin.path,
+                "startLine": res.origin.start_line,
+                "endLine": res.origin.end_line,
+                "cluster": res.origin.cluster,
+                "uid": res.origin.uid,
+                "image": res.origin.image_digest,
+            },
+            "body": redacted_body(res, secrets, inventory.secrets.get(index)),
+        }
 
 
 def secret_values(inventory: Inventory | None, min_length: int = 8) -> set[str]:

@@ -28,7 +28,7 @@ from scanner.evidence.manifest import (
 from scanner.evidence.members import Members
 from scanner.evidence.series import PreviousBundle, find_previous, read_previous
 from scanner.evidence.settings import AuditSettings
-from scanner.evidence.snapshot import secret_values, snapshot
+from scanner.evidence.snapshot import secret_values, snapshot_parts
 from scanner.findings import ScanResult
 from scanner.inventory import Inventory
 from scanner.reporters.base import coverage_to_list, skipped_to_list
@@ -201,7 +201,7 @@ def _build(
     result = inputs.result
     files["findings.json"] = encode_json(doc)  # the same bytes as JsonReporter
     files["findings.sarif"] = SarifReporter().render(result).encode()
-    files["inventory.json"] = canonical(snapshot(inputs.inventory))
+    files.put_parts("inventory.json", snapshot_parts(inputs.inventory))
     files["waivers.json"] = canonical(waivers_doc(inputs.register, result))
     files.update(inputs.extra)
     root = str(result.target.get("path", "."))
