@@ -86,7 +86,7 @@ def test_rendered_base_is_read_only_and_complete() -> None:
     ]
     pod = _job(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "scanner"
-    assert _container(docs)["command"] == ["ledgergate"]
+    assert _container(docs)["command"] == ["/usr/bin/python3", "-I", "-B", "-m", "scanner"]
     assert _container(docs)["args"][:3] == ["--quiet", "scan", "cluster"]
     policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}

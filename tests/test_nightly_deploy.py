@@ -60,10 +60,11 @@ def test_exit_behaviour_and_schedule(tree: str) -> None:
     assert job["concurrencyPolicy"] == "Forbid"
     assert 0 < job["startingDeadlineSeconds"] <= 3600
     container = _pod(docs)["containers"][0]
-    assert container["command"] == ["ledgergate"]  # no shell anywhere
+    # no shell anywhere: the image's entrypoint, Debian's interpreter run as an exec
+    assert container["command"] == ["/usr/bin/python3", "-I", "-B", "-m", "scanner"]
     assert not any(a in ("sh", "/bin/sh", "-c", "bash") for a in container["args"])
     assert "--fail-on=none" in container["args"]  # findings do not make the job red
-    assert "--evidence=/evidence/{date}/{run_id}.zip" in container["args"]
+    assert "--evidence=/evidence/bundles/{date}-{run_id}.zip" in container["args"]
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["ledgergate.yaml"]
     assert yaml.safe_load(config)["requireInputs"] == ["images"]  # the nightly base requires it
     assert "--config=/etc/ledgergate/ledgergate.yaml" in container["args"]
@@ -107,8 +108,8 @@ def test_sizing_and_volumes(tree: str) -> None:
             assert volume["emptyDir"].get("sizeLimit"), volume
     container = pod["containers"][0]
     # sized from the measured 50k-object peak (3,773 MiB, bench/bench_cluster.py)
-    assert container["resources"]["limits"]["memory"] == "5Gi"
-    assert container["resources"]["requests"]["memory"] == "4Gi"
+    assert container["resources"]["limits"]["memory"] == "2Gi"
+    assert container["resources"]["requests"]["memory"] == "1536Mi"
     assert container["resources"]["limits"]["cpu"] == "2"  # workers follow this quota
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     secrets = [v for v in pod["volumes"] if "secret" in v]

@@ -4,6 +4,7 @@ checked and unit-tested by the real ``promtool``."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import zipfile
@@ -279,12 +280,11 @@ def _with_annotations(rules: Path) -> dict[str, Any]:
     return tests
 
 
-def test_the_cronjobs_own_arguments_log_the_summary_and_why_it_is_incomplete(
-    kube_target: KubeTarget, tmp_path: Path
-) -> None:
+def _cronjob_run(
+    kube_target: KubeTarget, tmp_path: Path, epoch: str, run_id: str
+) -> tuple[Any, list[str]]:
     """The base CronJob's arguments, run as given (only the mounted paths moved and the
-    kubeconfig added): the job log is the summary line, the findings are in the evidence.
-    Without ``--quiet`` the table of a 50,000-object estate was 112 MB of log a night."""
+    kubeconfig added), at ``epoch`` as pod ``run_id``."""
     from scanner.cli import cli
     from tests.test_nightly_deploy import _pod, render
 
@@ -298,12 +298,38 @@ def test_the_cronjobs_own_arguments_log_the_summary_and_why_it_is_incomplete(
     args = [
         f"--config={tmp_path / 'ledgergate.yaml'}" if a.startswith("--config=") else a for a in args
     ]
-    assert args[:3] == ["--quiet", "scan", "cluster"]
-    env = {"SOURCE_DATE_EPOCH": NOW, "LEDGERGATE_RUN_ID": "night-1"}
+    env = {"SOURCE_DATE_EPOCH": epoch, "LEDGERGATE_RUN_ID": run_id}
     done = CliRunner().invoke(cli, [*args, f"--kubeconfig={kube_target.kubeconfig}"], env=env)
+    return done, args
+
+
+def test_the_cronjobs_own_arguments_log_the_summary_and_why_it_is_incomplete(
+    kube_target: KubeTarget, tmp_path: Path
+) -> None:
+    """The job log is the summary line, the findings are in the evidence. Without
+    ``--quiet`` the table of a 50,000-object estate was 112 MB of log a night."""
+    done, args = _cronjob_run(kube_target, tmp_path, NOW, "night-1")
+    assert args[:3] == ["--quiet", "scan", "cluster"]
     assert done.exit_code == 4, done.output  # requireInputs: [images] and no --images: incomplete
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) == 1 and "failed" in lines[0], done.stdout
     assert "requireInputs lists images" in done.stderr  # why exit 4 stays in the log
-    assert (tmp_path / "evidence" / "2026-12-01" / "night-1.zip").is_file()
+    assert (tmp_path / "evidence" / "bundles" / "2026-12-01-night-1.zip").is_file()
     assert (tmp_path / "evidence" / "2026-12-01" / "night-1.prom").is_file()
+
+
+def test_each_nights_bundle_chains_to_the_night_before(
+    kube_target: KubeTarget, tmp_path: Path
+) -> None:
+    """Two nights of the CronJob's own arguments: the second bundle's manifest names the
+    first's. With a folder per date each night began a series of its own (``--previous``
+    finds the latest bundle beside the new one), so no missed night could show as a gap."""
+    first, _ = _cronjob_run(kube_target, tmp_path, NOW, "night-1")
+    second, _ = _cronjob_run(kube_target, tmp_path, str(int(NOW) + 86400), "night-2")
+    assert (first.exit_code, second.exit_code) == (4, 4), second.output
+    bundles = tmp_path / "evidence" / "bundles"
+    with zipfile.ZipFile(bundles / "2026-12-01-night-1.zip") as archive:
+        first_manifest = archive.read("manifest.json")
+    with zipfile.ZipFile(bundles / "2026-12-02-night-2.zip") as archive:
+        series = json.loads(archive.read("manifest.json"))["series"]
+    assert series["previous"]["manifestSha256"] == hashlib.sha256(first_manifest).hexdigest()

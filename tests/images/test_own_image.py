@@ -98,8 +98,8 @@ def _rootfs(built: Built, folder: Path) -> Path:
 def test_the_image_runs_the_cronjobs_arguments_against_the_api_server(
     built: Built, kube_target: KubeTarget, tmp_path: Path
 ) -> None:
-    """The rendered base CronJob's arguments, run by the image's entrypoint as its user in
-    a chroot of its layers: the scan reads the fixture cluster over TLS, signs nothing it
+    """The rendered base CronJob's command and arguments, run as the image's user in a
+    chroot of its layers: the scan reads the fixture cluster over TLS, signs nothing it
     cannot and exits 4 (the base requires --images), leaving the bundle and the metrics."""
     if os.geteuid() != 0:
         pytest.skip("chroot needs root (CI runs as root)")
@@ -118,19 +118,21 @@ def test_the_image_runs_the_cronjobs_arguments_against_the_api_server(
     ]
     args = ["--config=/tmp/job/ledgergate.yaml" if a.startswith("--config=") else a for a in args]
     image = built.config()["config"]
+    command = _pod(docs)["containers"][0]["command"]
+    assert command == image["Entrypoint"]  # what the CronJob runs is what the image holds
     env = dict(e.split("=", 1) for e in image["Env"])
     env |= {"SOURCE_DATE_EPOCH": EPOCH, "LEDGERGATE_RUN_ID": "night-1"}
     chroot = tool("chroot")
     done = subprocess.run(
         [
             chroot, f"--userspec={image['User']}", str(rootfs),
-            *image["Entrypoint"], *args, "--kubeconfig=/tmp/job/kubeconfig",
+            *command, *args, "--kubeconfig=/tmp/job/kubeconfig",
         ],
         env=env, cwd=rootfs, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 4, done.stdout + done.stderr
     assert "requireInputs lists images" in done.stderr
-    assert (work / "evidence" / "2026-12-01" / "night-1.zip").is_file()
+    assert (work / "evidence" / "bundles" / "2026-12-01-night-1.zip").is_file()
     assert (work / "evidence" / "2026-12-01" / "night-1.prom").is_file()
     trivy = subprocess.run(
         [chroot, f"--userspec={image['User']}", str(rootfs), *image["Entrypoint"][:-2], "-c",
