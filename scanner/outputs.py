@@ -12,15 +12,38 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from scanner.errors import ScannerError
 
 
 class OutputError(ScannerError):
     """An output path the tool refuses to write, or cannot."""
+
+
+@runtime_checkable
+class Pieced(Protocol):
+    """Files that can hand a member over in pieces (the evidence bundle's ``Members``,
+    whose large members wait on disk): read whole, one of them was the bundle's peak."""
+
+    def pieces(self, name: str) -> Iterator[bytes]: ...
+
+    def size(self, name: str) -> int: ...
+
+
+def member_pieces(files: Mapping[str, bytes], name: str) -> Iterator[bytes]:
+    """``files[name]`` in pieces where ``files`` can give them, else whole."""
+    if isinstance(files, Pieced):
+        yield from files.pieces(name)
+    else:
+        yield files[name]
+
+
+def member_size(files: Mapping[str, bytes], name: str) -> int:
+    """``len(files[name])`` without reading a member that waits on disk."""
+    return files.size(name) if isinstance(files, Pieced) else len(files[name])
 
 
 def _outside(target: Path, *allowed: Path) -> bool:
@@ -93,7 +116,8 @@ def replace_folder(path: Path, files: Mapping[str, bytes], may_replace: bool) ->
         for name in sorted(files):
             member = staging / name
             member.parent.mkdir(parents=True, exist_ok=True)
-            member.write_bytes(files[name])
+            with open(member, "wb") as out:
+                out.writelines(member_pieces(files, name))
         os.chmod(staging, 0o755)
         if target.exists():
             if not may_replace:

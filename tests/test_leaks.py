@@ -75,3 +75,24 @@ def test_a_secret_inside_a_gzipped_member_is_found_even_across_chunks(
     assert SECRET.encode() not in leaky  # compressed, the value is not there to see
     assert find_leak({"population.csv.gz": leaky}, [SECRET]) == "population.csv.gz"
     assert find_leak({"population.csv.gz": clean}, [SECRET]) is None
+
+
+@pytest.mark.parametrize("at", [0, 63, 64, 100, 127])
+def test_a_secret_in_a_spilled_plain_member_is_found_across_its_pieces(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, at: int
+) -> None:
+    """A member waiting on disk is read in pieces (the inventory snapshot of a nightly
+    estate is 150 MB): a value across two pieces, or at either end, is still found."""
+    from scanner.evidence import leaks
+    from scanner.evidence.members import Members
+
+    monkeypatch.setattr(leaks, "CHUNK", 64)
+    text = "x" * at + SECRET + "y" * 200
+    with Members(tmp_path, spill_over=0) as files:
+        files["inventory.json"] = text.encode()
+        files["clean.json"] = ("x" * 300).encode()
+        assert files.spilled() == ["inventory.json", "clean.json"]
+        assert len(list(files.pieces("inventory.json", piece=50))) > 1
+        assert find_leak(files, [SECRET]) == "inventory.json"
+        del files["inventory.json"]
+        assert find_leak(files, [SECRET]) is None

@@ -60,7 +60,9 @@ def write(files: Mapping[str, bytes], path: Path) -> None:
 
 
 def _write_zip(files: Mapping[str, bytes], stream: BinaryIO) -> None:
-    """The zip, written straight into ``stream`` (never a second copy in memory)."""
+    """The zip, written straight into ``stream`` (never a second copy in memory), each
+    member copied in pieces: ``writestr`` wanted the whole member in memory, and the
+    population of a nightly estate is 170 MB."""
     with zipfile.ZipFile(stream, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
@@ -68,7 +70,12 @@ def _write_zip(files: Mapping[str, bytes], stream: BinaryIO) -> None:
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o100644 << 16
-            archive.writestr(info, files[name], compresslevel=None if stored else LEVEL)
+            info.file_size = outputs.member_size(files, name)  # as writestr sets it
+            # what writestr's compresslevel sets (Python 3.13 also names it compress_level)
+            info._compresslevel = None if stored else LEVEL  # type: ignore[attr-defined]
+            with archive.open(info, "w") as member:
+                for piece in outputs.member_pieces(files, name):
+                    member.write(piece)
 
 
 def _safe_name(name: str) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from markupsafe import escape
 
+from scanner.outputs import member_pieces
 from scanner.redaction import encodings, trie_pattern
 
 __all__ = ["find_leak", "trie_pattern", "variants"]
@@ -40,21 +41,21 @@ def variants(secret: str) -> set[str]:
 CHUNK = 1 << 22
 
 
-def _texts(name: str, data: bytes, overlap: int) -> Iterator[str]:
+def _texts(name: str, pieces: Iterable[bytes], overlap: int) -> Iterator[str]:
     """A member's text, in pieces that overlap by ``overlap`` characters (so a value that
     straddles two pieces is still whole in one); a ``.gz`` member is searched inflated,
     since its compressed bytes hide every value in it."""
-    if not name.endswith(".gz"):
-        yield data.decode("utf-8", "replace")
-        return
-    inflater = zlib.decompressobj(wbits=31)
+    inflater = zlib.decompressobj(wbits=31) if name.endswith(".gz") else None
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     tail = ""
-    for start in range(0, len(data), CHUNK):
-        text = tail + decoder.decode(inflater.decompress(data[start : start + CHUNK]))
-        yield text
-        tail = text[-overlap:] if overlap else ""
-    yield tail + decoder.decode(inflater.flush(), final=True)
+    for piece in pieces:
+        for start in range(0, len(piece), CHUNK):
+            raw = piece[start : start + CHUNK]
+            text = tail + decoder.decode(inflater.decompress(raw) if inflater else raw)
+            yield text
+            tail = text[-overlap:] if overlap else ""
+    rest = inflater.flush() if inflater else b""
+    yield tail + decoder.decode(rest, final=True)
 
 
 def find_leak(files: Mapping[str, bytes], secrets: Iterable[str]) -> str | None:
@@ -65,6 +66,7 @@ def find_leak(files: Mapping[str, bytes], secrets: Iterable[str]) -> str | None:
         return None
     overlap = max(map(len, spellings)) - 1
     for name in sorted(files):
-        if any(pattern.search(text) for text in _texts(name, files[name], overlap)):
+        texts = _texts(name, member_pieces(files, name), overlap)
+        if any(pattern.search(text) for text in texts):
             return name
     return None

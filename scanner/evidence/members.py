@@ -64,6 +64,17 @@ class Members(MutableMapping[str, bytes]):
         found = self._held[name]
         return found.read_bytes() if isinstance(found, Path) else found
 
+    def pieces(self, name: str, piece: int = 1 << 22) -> Iterator[bytes]:
+        """A member in pieces of ``piece`` bytes (read from disk one at a time), or whole
+        when it is held in memory."""
+        found = self._held[name]
+        if not isinstance(found, Path):
+            yield found
+            return
+        with found.open("rb") as fh:
+            while chunk := fh.read(piece):
+                yield chunk
+
     def size(self, name: str) -> int:
         """A member's size in bytes, without reading it."""
         found = self._held[name]
