@@ -287,6 +287,23 @@ def test_generated_scalars_and_structures_read_as_kubectl_reads_them(
     assert list(_differences(paths)) == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "  k: [.inf]\n  k: []\n",  # hypothesis found it: the kept value is JSON, kubectl reads it
+        "  k: .nan\n  j: 1\n  k: 2\n",
+        "  k: [1]\n  k: .inf\n",  # the kept value is not: refused by both
+        "  k: {a: .inf}\n  <<: {j: 1}\n  k: 3\n",  # a merge: every value built
+    ],
+)
+def test_a_duplicate_keys_overwritten_value_is_never_converted(tmp_path: Path, body: str) -> None:
+    """kubectl keeps a duplicate key's last value and converts only that to JSON, so an
+    earlier value JSON cannot hold is no error there; one it keeps still is."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\nx:\n{body}")
+    assert list(_differences([path])) == []
+
+
 def test_oracle_comparison_can_fail(tmp_path: Path) -> None:
     """The comparison itself notices a difference (a reader reading ``yes`` as a string)."""
     path = tmp_path / "a.yaml"

@@ -315,8 +315,19 @@ def _key(node: yaml.Node) -> str:
     raise _Refused(f"unsupported map key of type {kind}: {node.value!r}", node)
 
 
+class _Pending:
+    """A value kubectl would refuse to convert, held where a later duplicate key (or
+    merge) may still overwrite it: kubectl converts only the value it keeps."""
+
+    __slots__ = ("refused",)
+
+    def __init__(self, refused: _Refused) -> None:
+        self.refused = refused
+
+
 def _mapping(node: yaml.MappingNode, out: dict[str, Any]) -> dict[str, Any]:
     scalar = yaml.ScalarNode
+    pending = False
     for key_node, value_node in node.value:
         tag, text = key_node.tag, key_node.value
         if (text == "<<" and tag == PLAIN) or tag == _MERGE:
@@ -328,7 +339,14 @@ def _mapping(node: yaml.MappingNode, out: dict[str, Any]) -> dict[str, Any]:
             if tag == STR or (tag == PLAIN and text[:1] not in _HINT):
                 out[key] = text
                 continue
-        out[key] = build(value_node)
+        try:
+            out[key] = build(value_node)
+        except _Refused as refused:
+            out[key], pending = _Pending(refused), True
+    if pending:
+        for value in out.values():
+            if value.__class__ is _Pending:
+                raise value.refused
     return out
 
 
