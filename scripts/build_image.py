@@ -326,7 +326,14 @@ def main() -> None:
         return
     if args.out is None:
         parser.error("--out is required (or --lock)")
-    digest = build(args.out, tag=args.tag, suite=args.suite, mirror=args.mirror, work=args.work)
+    try:
+        digest = build(args.out, tag=args.tag, suite=args.suite, mirror=args.mirror, work=args.work)
+    except FileNotFoundError as exc:  # a program the build runs is not installed
+        sys.exit(f"build-image: {exc.filename} not found (apt-get install mmdebstrap git)")
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"build-image: {Path(exc.cmd[0]).name} exited {exc.returncode}; see above")
+    except subprocess.TimeoutExpired as exc:
+        sys.exit(f"build-image: {Path(exc.cmd[0]).name} timed out after {exc.timeout:.0f} s")
     print(digest)
     print(
         f"push: skopeo copy oci:{args.out}:{args.tag} docker://REGISTRY/ledgergate/scanner:"

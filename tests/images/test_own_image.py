@@ -70,6 +70,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     yield Built(work / "a", digests[0], digests[1])
 
 
+def test_a_build_without_its_tools_says_which_is_missing(tmp_path: Path) -> None:
+    """No traceback: the step that cannot run is named, with what installs it."""
+    env = {**os.environ, "PATH": str(tmp_path)}  # no mmdebstrap, no git
+    done = subprocess.run(
+        [sys.executable, str(BUILD), f"--out={tmp_path / 'out'}"],
+        env={**env, "SOURCE_DATE_EPOCH": EPOCH}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "build-image: mmdebstrap not found" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_two_builds_of_one_commit_are_the_same_image(built: Built) -> None:
     assert built.digest.startswith("sha256:") and len(built.digest) == 71
     assert built.again == built.digest
