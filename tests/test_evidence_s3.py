@@ -323,3 +323,21 @@ def test_verify_series_over_s3_reads_one_bundle_at_a_time_and_finds_a_break(
     )
     assert done.exit_code == 1, done.output
     assert f"gap: {keys[2].split('/')[-1]} follows manifest" in done.output
+
+
+def test_a_failed_request_is_not_taken_for_a_corrupt_bundle(s3: Any, nightly: Nightly) -> None:
+    """A corrupt object is skipped as a predecessor; an S3 request that fails (here a
+    changed object: its ETag no longer matches the listing) stops the upload instead."""
+    from scanner.errors import BundleUnreadable, ReportError
+
+    s3.put_object(Bucket=nightly.bucket, Key="p/a.zip", Body=b"not a zip")
+    s3.put_object(Bucket=nightly.bucket, Key="p/b.zip", Body=_zip([(MANIFEST, b"{}")]))
+    where = s3store.S3Location.parse(f"s3://{nightly.bucket}/p/")
+    corrupt, good = s3store.listing(s3, where)
+    with pytest.raises(BundleUnreadable, match=r"a\.zip"):
+        s3store.read_member(s3, where, corrupt, MANIFEST)
+    assert s3store.read_member(s3, where, good, MANIFEST) == b"{}"
+    changed = s3store.Stored(good.name, good.key, good.size, '"0123"')
+    with pytest.raises(ReportError, match="PreconditionFailed") as raised:
+        s3store.read_member(s3, where, changed, MANIFEST)
+    assert not isinstance(raised.value, BundleUnreadable)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import ConfigError, ReportError
+from scanner.errors import BundleUnreadable, ConfigError, ReportError
 from scanner.evidence.manifest import sha256
 
 SCHEME = "s3://"
@@ -155,6 +155,11 @@ def listing(s3: Any, where: S3Location) -> list[Stored]:
     return sorted(out, key=lambda o: o.name)
 
 
+class _RequestFailed(Exception):
+    """A ranged GET that failed: not an OSError, so :mod:`zipfile` and :mod:`archive`
+    do not take it for a corrupt zip."""
+
+
 class RangedObject(io.RawIOBase):
     """A seekable read-only view of one object: each read is a ranged GET of the same
     version (``IfMatch`` its listed ETag), so :mod:`zipfile` reads a member through the
@@ -194,7 +199,7 @@ class RangedObject(io.RawIOBase):
             )
             data = answer["Body"].read()
         except _errors() as exc:
-            raise OSError(f"ranged read failed: {exc}") from exc
+            raise _RequestFailed(str(exc)) from exc
         if len(data) != end - self._pos:
             raise OSError(f"ranged read gave {len(data)} bytes, not {end - self._pos}")
         buffer[: len(data)] = data
@@ -203,20 +208,28 @@ class RangedObject(io.RawIOBase):
 
 
 def read_member(s3: Any, where: S3Location, stored: Stored, member: str) -> bytes:
-    """One member of a bundle zip in S3, read over ranged GETs with :mod:`archive`'s checks."""
+    """One member of a bundle zip in S3, read over ranged GETs with :mod:`archive`'s checks.
+
+    BundleUnreadable when the object is not a readable bundle; ReportError when S3 does
+    not answer (the caller must not take a failed request for a missing bundle)."""
     from scanner.evidence import archive
 
     if stored.size > MAX_BUNDLE:
-        raise ReportError(f"{where}{stored.name}: over {MAX_BUNDLE:,} bytes; not a bundle")
+        raise BundleUnreadable(f"over {MAX_BUNDLE:,} bytes; not a bundle")
     raw = RangedObject(s3, where.bucket, stored)
-    with io.BufferedReader(raw, buffer_size=RANGE) as source:
-        return archive.read_member(source, f"{where}{stored.name}", member)
+    try:
+        with io.BufferedReader(raw, buffer_size=RANGE) as source:
+            return archive.read_member(source, f"{where}{stored.name}", member)
+    except _RequestFailed as exc:
+        raise ReportError(f"{where}{stored.name}: cannot read: {exc}") from exc
+    except ReportError as exc:
+        raise BundleUnreadable(str(exc)) from exc
 
 
 def download(s3: Any, where: S3Location, stored: Stored, path: Path) -> None:
     """Copy one object to ``path`` in pieces (never whole in memory)."""
     if stored.size > MAX_BUNDLE:
-        raise ReportError(f"{where}{stored.name}: over {MAX_BUNDLE:,} bytes; not a bundle")
+        raise BundleUnreadable(f"{where}{stored.name}: over {MAX_BUNDLE:,} bytes; not a bundle")
     try:
         body = s3.get_object(Bucket=where.bucket, Key=stored.key, IfMatch=stored.etag)["Body"]
         with path.open("wb") as out:

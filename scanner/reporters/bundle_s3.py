@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import ReportError
+from scanner.errors import BundleUnreadable
 from scanner.evidence import archive, s3store
 from scanner.evidence.manifest import MANIFEST, MANIFEST_KIND, sha256
 from scanner.evidence.series import PreviousBundle, read_previous, series_target
@@ -48,14 +48,15 @@ def _candidates(stored: list[s3store.Stored]) -> Iterator[tuple[s3store.Stored, 
 
 
 def _manifest(s3: Any, where: s3store.S3Location, obj: s3store.Stored) -> PreviousBundle:
-    """The object's manifest as a PreviousBundle; ReportError when it is not a bundle's."""
+    """The object's manifest as a PreviousBundle; BundleUnreadable when it is not a
+    bundle's, ReportError when S3 does not answer."""
     data = s3store.read_member(s3, where, obj, MANIFEST)
     try:
         manifest = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{MANIFEST} is not valid JSON: {exc}") from exc
+        raise BundleUnreadable(f"{MANIFEST} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("kind") != MANIFEST_KIND:
-        raise ReportError("not a ledgergate evidence manifest")
+        raise BundleUnreadable("not a ledgergate evidence manifest")
     return PreviousBundle(Path(obj.name), sha256(data), manifest)
 
 
@@ -73,7 +74,7 @@ def find_previous_s3(
     for obj, dated in _candidates(s3store.listing(s3, where)):
         try:
             prev = _manifest(s3, where, obj)
-        except ReportError as exc:
+        except BundleUnreadable as exc:
             unreadable.append(f"{obj.name}: {exc}")
             continue
         if prev.key != key:
