@@ -341,3 +341,27 @@ def test_a_failed_request_is_not_taken_for_a_corrupt_bundle(s3: Any, nightly: Ni
     with pytest.raises(ReportError, match="PreconditionFailed") as raised:
         s3store.read_member(s3, where, changed, MANIFEST)
     assert not isinstance(raised.value, BundleUnreadable)
+
+
+def test_the_overlay_credentials_are_a_web_identity(
+    s3: Any, nightly: Nightly, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AWS_* env components/evidence-store renders is enough for boto3: it exchanges
+    the projected token at STS (moto's) for a role session; no static key is set."""
+    from tests.test_nightly_audit import DEPLOY, _render
+
+    docs = _render(DEPLOY / "overlays/external-key")
+    job = next(d for d in docs if d["kind"] == "CronJob")
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if e["name"].startswith("AWS_")}
+    assert env.keys() >= {"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_REGION"}
+    token = tmp_path / "token"  # the kubelet's projected ServiceAccount token, in the pod
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzY2FubmVyIn0.c2ln")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    for name, value in {**env, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # credentials resolved afresh
+    client = s3store.client()
+    s3store.require_object_lock(client, s3store.S3Location(nightly.bucket, ""))
+    assert boto3.DEFAULT_SESSION.get_credentials().method == "assume-role-with-web-identity"
