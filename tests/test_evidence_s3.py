@@ -365,3 +365,17 @@ def test_the_overlay_credentials_are_a_web_identity(
     client = s3store.client()
     s3store.require_object_lock(client, s3store.S3Location(nightly.bucket, ""))
     assert boto3.DEFAULT_SESSION.get_credentials().method == "assume-role-with-web-identity"
+
+
+def test_the_uploaded_zip_is_the_local_bundle_byte_for_byte(
+    s3: Any, nightly: Nightly, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built as the local path builds it: the same inputs give the same zip either way."""
+    monkeypatch.setenv("LEDGERGATE_RUN_ID", "night-1")
+    _night(nightly.repo, f"s3://{nightly.bucket}/same/", nightly.private, 0, monkeypatch)
+    local = tmp_path / "local" / "bundle.zip"
+    args = ["scan", "repo", str(nightly.repo), "--evidence", str(local)]
+    done = CliRunner().invoke(cli, [*args, "--sign-key", str(nightly.private)])
+    assert done.exit_code == 1, done.output
+    key = _keys(s3, nightly.bucket, "same/")[0]
+    assert s3.get_object(Bucket=nightly.bucket, Key=key)["Body"].read() == local.read_bytes()

@@ -5,7 +5,11 @@ there an operator (or an attacker with their credentials) could delete or replac
 last month's evidence. Each bundle is uploaded once as a zip with
 ``ObjectLockMode=COMPLIANCE`` and ``RetainUntilDate`` = the manifest's ``retainUntil``,
 which no one, the account root included, can shorten. The endpoint and credentials
-come from the usual AWS settings (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
+come from the usual AWS settings (``AWS_ENDPOINT_URL``, a web identity, ...).
+
+A nightly bundle is ~170 MB and the prefix holds one a night, so nothing here holds an
+object whole: bodies go to and from disk in pieces, and one member (the manifest) is
+read through the zip's central directory with ranged GETs.
 """
 
 from __future__ import annotations
