@@ -68,3 +68,8 @@ class ReportError(ScannerError):
 
 class SignatureError(ReportError):
     """A signature, envelope or timestamp that cannot be made or does not verify."""
+
+
+class BundleUnreadable(ReportError):
+    """An object that is not a readable evidence bundle (corrupt, refused, oversized):
+    never a predecessor, while an S3 request that fails is a plain ReportError."""

@@ -23,10 +23,14 @@ EXTRA_EGRESS = {
     "base": set(),
     "overlays/with-secret-metadata": set(),
     "overlays/with-images": {"192.0.2.0/28", "pushgateway"},
-    "overlays/external-key": {"192.0.2.16/28", "192.0.2.32/28", "pushgateway"},
-    "overlays/keyless-sigstore": {"192.0.2.48/28", "192.0.2.32/28", "pushgateway"},
-    "overlays/pkcs11-hsm": {"192.0.2.64/28", "192.0.2.32/28", "pushgateway"},
+    "overlays/external-key": {"192.0.2.16/28", "192.0.2.32/28", "192.0.2.80/28", "pushgateway"},
+    "overlays/keyless-sigstore": {"192.0.2.48/28", "192.0.2.32/28", "192.0.2.80/28", "pushgateway"},
+    "overlays/pkcs11-hsm": {"192.0.2.64/28", "192.0.2.32/28", "192.0.2.80/28", "pushgateway"},
 }
+#: Overlays with components/evidence-store: bundles go to S3 under Object Lock, not the PVC.
+EVIDENCE_S3 = {"overlays/external-key", "overlays/keyless-sigstore", "overlays/pkcs11-hsm"}
+S3_EVIDENCE = "--evidence=s3://finance-audit-evidence/ledgergate/nightly/"
+TOKEN_DIR = "/var/run/secrets/sts.amazonaws.com/serviceaccount"
 #: The HSM vendor's PKCS#11 client image (pkcs11-hsm overlay's init container), by digest.
 HSM_CLIENT = re.compile(r"^registry\.finance\.internal/hsm/pkcs11-client@sha256:[0-9a-f]{64}$")
 
@@ -64,7 +68,9 @@ def test_exit_behaviour_and_schedule(tree: str) -> None:
     assert container["command"] == ["/usr/bin/python3", "-I", "-B", "-m", "scanner"]
     assert not any(a in ("sh", "/bin/sh", "-c", "bash") for a in container["args"])
     assert "--fail-on=none" in container["args"]  # findings do not make the job red
-    assert "--evidence=/evidence/bundles/{date}-{run_id}.zip" in container["args"]
+    evidence = [a for a in container["args"] if a.startswith("--evidence")]
+    local = "--evidence=/evidence/bundles/{date}-{run_id}.zip"
+    assert evidence == [S3_EVIDENCE if tree in EVIDENCE_S3 else local]
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["ledgergate.yaml"]
     assert yaml.safe_load(config)["requireInputs"] == ["images"]  # the nightly base requires it
     assert "--config=/etc/ledgergate/ledgergate.yaml" in container["args"]
@@ -118,6 +124,39 @@ def test_sizing_and_volumes(tree: str) -> None:
     assert [v["secret"]["secretName"] for v in secrets] == (
         ["ledgergate-hsm-pin"] if tree == "overlays/pkcs11-hsm" else []
     )
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_s3_evidence_uses_web_identity_and_a_sized_spool(tree: str) -> None:
+    """The upload authenticates with a projected token for STS (never a static key), and
+    builds the bundle in TMPDIR on an emptyDir of its own, sized for the bundle."""
+    pod = _pod(render(tree))
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+    assert "envFrom" not in container
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    spool = volumes[mounts[env["TMPDIR"]]]
+    assert spool["emptyDir"]["sizeLimit"]
+    if tree not in EVIDENCE_S3:
+        assert env["TMPDIR"] == "/tmp" and not any(k.startswith("AWS_") for k in env)
+        return
+    assert spool["emptyDir"]["sizeLimit"] == "1Gi" and env["TMPDIR"] != "/tmp"
+    assert env["AWS_ROLE_ARN"].startswith("arn:aws:iam::") and env["AWS_REGION"]
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == f"{TOKEN_DIR}/token"
+    token = volumes[mounts[TOKEN_DIR]]["projected"]["sources"]
+    assert token == [
+        {
+            "serviceAccountToken": {
+                "audience": "sts.amazonaws.com",
+                "expirationSeconds": 3600,
+                "path": "token",
+            }
+        }
+    ]
+    storage = container["resources"]["limits"]["ephemeral-storage"]
+    assert storage == "2Gi"  # /tmp (256Mi) and the spool (1Gi) fit in it
 
 
 def test_signing_overlays_sign_without_a_kubernetes_secret() -> None:

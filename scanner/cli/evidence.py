@@ -106,8 +106,16 @@ class AuditOptions:
         if isinstance(self.evidence, str):  # s3://bucket/prefix/
             from scanner.reporters.bundle_s3 import write_bundle_s3
 
-            key = write_bundle_s3(inputs, self.evidence)
-            click.echo(f"ledgergate: evidence bundle uploaded to {self.evidence}{key}", err=True)
+            uploaded = write_bundle_s3(inputs, self.evidence)
+            for problem in uploaded.unreadable:
+                click.echo(
+                    f"ledgergate: warning: {self.evidence}{problem}; not taken as the previous "
+                    "bundle",
+                    err=True,
+                )
+            click.echo(
+                f"ledgergate: evidence bundle uploaded to {self.evidence}{uploaded.key}", err=True
+            )
             return
         write_bundle(inputs, self.evidence)
 

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from scanner import outputs
 from scanner.errors import ReportError
@@ -155,3 +155,19 @@ def read(path: Path, corrupt: dict[str, str] | None = None) -> dict[str, bytes]:
             return out
     except (OSError, zipfile.BadZipFile) as exc:
         raise ReportError(f"cannot read evidence bundle {path}: {exc}") from exc
+
+
+def read_member(source: IO[bytes], where: str, name: str) -> bytes:
+    """One member of a bundle zip read from a seekable file object, after the same checks
+    as :func:`read` (so a manifest can be read over ranged GETs without the rest)."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            _check_zip(Path(where), archive)
+            info = archive.getinfo(name)
+            if not _safe_name(info.filename) or info.file_size > MAX_MEMBER_SIZE:
+                raise ReportError(f"{where}: entry {name} is unsafe or too large")
+            return archive.read(info)
+    except KeyError as exc:
+        raise ReportError(f"{where}: no {name} in the zip") from exc
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise ReportError(f"cannot read evidence bundle {where}: {exc}") from exc

@@ -5,22 +5,34 @@ there an operator (or an attacker with their credentials) could delete or replac
 last month's evidence. Each bundle is uploaded once as a zip with
 ``ObjectLockMode=COMPLIANCE`` and ``RetainUntilDate`` = the manifest's ``retainUntil``,
 which no one, the account root included, can shorten. The endpoint and credentials
-come from the usual AWS settings (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
+come from the usual AWS settings (``AWS_ENDPOINT_URL``, a web identity, ...).
+
+A nightly bundle is ~170 MB and the prefix holds one a night, so nothing here holds an
+object whole: bodies go to and from disk in pieces, and one member (the manifest) is
+read through the zip's central directory with ranged GETs.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from scanner.errors import ConfigError, ReportError
-from scanner.evidence.manifest import MANIFEST, sha256
+from scanner.errors import BundleUnreadable, ConfigError, ReportError
+from scanner.evidence.manifest import sha256
 
 SCHEME = "s3://"
 MAX_BUNDLE = 256 * 1024 * 1024
+#: Pieces a bundle is hashed, downloaded and uploaded in.
+PIECE = 1 << 20
+#: Least bytes one ranged GET asks for: the zip's end record and central directory of a
+#: bundle come in one or two requests.
+RANGE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,36 +92,58 @@ def require_object_lock(s3: Any, where: S3Location) -> None:
         raise ReportError(f"{where}: Object Lock is not enabled on the bucket")
 
 
-def object_name(files: Mapping[str, bytes]) -> str:
+def object_name(manifest: bytes) -> str:
     """``<finished>-<manifest sha256 prefix>.zip``: sorts by time, never collides."""
-    manifest = json.loads(files[MANIFEST])
-    finished = str((manifest.get("scan") or {}).get("finished", "")).replace(":", "")
-    return f"{finished or 'undated'}-{sha256(files[MANIFEST])[:16]}.zip"
+    finished = str((json.loads(manifest).get("scan") or {}).get("finished", "")).replace(":", "")
+    return f"{finished or 'undated'}-{sha256(manifest)[:16]}.zip"
 
 
-def upload(s3: Any, where: S3Location, name: str, data: bytes, retain_until: str) -> str:
-    """Put one bundle zip under compliance-mode Object Lock; its key."""
+def file_sha256(path: Path) -> str:
+    """The base64 SHA-256 S3 checks a body against, read from disk in pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while piece := fh.read(PIECE):
+            digest.update(piece)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def upload(s3: Any, where: S3Location, name: str, path: Path, retain_until: str) -> str:
+    """Put one bundle zip (streamed from ``path``) under compliance-mode Object Lock; its key."""
     require_object_lock(s3, where)
     key = where.prefix + name
     until = datetime.fromisoformat(retain_until).replace(tzinfo=UTC)
+    checksum = file_sha256(path)
     try:
-        s3.put_object(
-            Bucket=where.bucket,
-            Key=key,
-            Body=data,
-            ContentType="application/zip",
-            ObjectLockMode="COMPLIANCE",
-            ObjectLockRetainUntilDate=until,
-            ChecksumAlgorithm="SHA256",
-        )
+        with path.open("rb") as body:
+            s3.put_object(
+                Bucket=where.bucket,
+                Key=key,
+                Body=body,
+                ContentLength=path.stat().st_size,
+                ContentType="application/zip",
+                ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=until,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=checksum,
+            )
     except _errors() as exc:
         raise ReportError(f"{where}{name}: upload failed: {exc}") from exc
     return key
 
 
-def download_all(s3: Any, where: S3Location) -> dict[str, bytes]:
-    """Every ``.zip`` directly under the prefix (name -> bytes)."""
-    out: dict[str, bytes] = {}
+@dataclass(frozen=True)
+class Stored:
+    """One ``.zip`` object directly under the prefix, as the listing gave it."""
+
+    name: str
+    key: str
+    size: int
+    etag: str
+
+
+def listing(s3: Any, where: S3Location) -> list[Stored]:
+    """Every ``.zip`` directly under the prefix, by name (every page of the listing)."""
+    out: list[Stored] = []
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=where.bucket, Prefix=where.prefix, Delimiter="/"
@@ -117,36 +151,93 @@ def download_all(s3: Any, where: S3Location) -> dict[str, bytes]:
         for page in pages:
             for entry in page.get("Contents", ()):
                 key = str(entry["Key"])
-                if not key.endswith(".zip") or int(entry.get("Size", 0)) > MAX_BUNDLE:
-                    continue
-                body = s3.get_object(Bucket=where.bucket, Key=key)["Body"].read()
-                out[key[len(where.prefix) :]] = bytes(body)
+                if key.endswith(".zip"):
+                    name = key[len(where.prefix) :]
+                    out.append(Stored(name, key, int(entry.get("Size", 0)), str(entry["ETag"])))
     except _errors() as exc:
-        raise ReportError(f"{where}: cannot list or read bundles: {exc}") from exc
-    return out
+        raise ReportError(f"{where}: cannot list bundles: {exc}") from exc
+    return sorted(out, key=lambda o: o.name)
 
 
-def read_zip(data: bytes) -> dict[str, bytes]:
-    """The files of an in-memory bundle zip (same rules as reading one from disk)."""
-    import tempfile
-    from pathlib import Path
+class _RequestFailed(Exception):
+    """A ranged GET that failed: not an OSError, so :mod:`zipfile` and :mod:`archive`
+    do not take it for a corrupt zip."""
 
+
+class RangedObject(io.RawIOBase):
+    """A seekable read-only view of one object: each read is a ranged GET of the same
+    version (``IfMatch`` its listed ETag), so :mod:`zipfile` reads a member through the
+    central directory without the rest of the object being fetched."""
+
+    def __init__(self, s3: Any, bucket: str, stored: Stored) -> None:
+        super().__init__()
+        self._s3, self._bucket, self._stored = s3, bucket, stored
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._stored.size}[whence]
+        if base + offset < 0:
+            raise OSError(f"{self._stored.key}: seek before the start")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        end = min(self._pos + len(buffer), self._stored.size)
+        if end <= self._pos:
+            return 0
+        try:
+            answer = self._s3.get_object(
+                Bucket=self._bucket,
+                Key=self._stored.key,
+                Range=f"bytes={self._pos}-{end - 1}",
+                IfMatch=self._stored.etag,
+            )
+            data = answer["Body"].read()
+        except _errors() as exc:
+            raise _RequestFailed(str(exc)) from exc
+        if len(data) != end - self._pos:
+            raise OSError(f"ranged read gave {len(data)} bytes, not {end - self._pos}")
+        buffer[: len(data)] = data
+        self._pos = end
+        return len(data)
+
+
+def read_member(s3: Any, where: S3Location, stored: Stored, member: str) -> bytes:
+    """One member of a bundle zip in S3, read over ranged GETs with :mod:`archive`'s checks.
+
+    BundleUnreadable when the object is not a readable bundle; ReportError when S3 does
+    not answer (the caller must not take a failed request for a missing bundle)."""
     from scanner.evidence import archive
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bundle.zip"
-        path.write_bytes(data)
-        return archive.read(path)
+    if stored.size > MAX_BUNDLE:
+        raise BundleUnreadable(f"over {MAX_BUNDLE:,} bytes; not a bundle")
+    raw = RangedObject(s3, where.bucket, stored)
+    try:
+        with io.BufferedReader(raw, buffer_size=RANGE) as source:
+            return archive.read_member(source, f"{where}{stored.name}", member)
+    except _RequestFailed as exc:
+        raise ReportError(f"{where}{stored.name}: cannot read: {exc}") from exc
+    except ReportError as exc:
+        raise BundleUnreadable(str(exc)) from exc
 
 
-def zip_bytes(files: Mapping[str, bytes]) -> bytes:
-    """A bundle as the reproducible zip :mod:`archive` writes."""
-    import tempfile
-    from pathlib import Path
-
-    from scanner.evidence import archive
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bundle.zip"
-        archive.write(files, path)
-        return path.read_bytes()
+def download(s3: Any, where: S3Location, stored: Stored, path: Path) -> None:
+    """Copy one object to ``path`` in pieces (never whole in memory)."""
+    if stored.size > MAX_BUNDLE:
+        raise BundleUnreadable(f"{where}{stored.name}: over {MAX_BUNDLE:,} bytes; not a bundle")
+    try:
+        body = s3.get_object(Bucket=where.bucket, Key=stored.key, IfMatch=stored.etag)["Body"]
+        with path.open("wb") as out:
+            while piece := body.read(PIECE):
+                out.write(piece)
+    except _errors() as exc:
+        raise ReportError(f"{where}{stored.name}: cannot download: {exc}") from exc
