@@ -4,8 +4,8 @@ At nightly scale the inventory snapshot and the population are hundreds of megab
 holding every member in memory until the archive was written added them all to the
 scan's peak. A member over :data:`SPILL_OVER` bytes is written to disk when it is made
 and read back (one at a time) where it is hashed, searched for leaks and archived. The
-folder is beside the bundle, not in ``TMPDIR``: the nightly CronJob's ``/tmp`` is a small
-``emptyDir``, the evidence volume is where the bundle goes anyway.
+folder is beside the bundle, where the bundle goes anyway; a bundle bound for S3 is
+built in ``TMPDIR``, so the S3 component sizes that ``emptyDir`` for a night's bundle.
 """
 
 from __future__ import annotations
