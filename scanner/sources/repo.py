@@ -246,6 +246,9 @@ class RepoSource(Source):
         #: cached file outside them is not parsed again to place evidence nobody sees.
         self.kept: tuple[str, ...] | None = None
         self._target: dict[str, str] | None = None
+        #: Texts read during :meth:`collect`, by path: the renderers (graph, Helm consumers,
+        #: source spans) and the file loading read most files two or three times.
+        self._read_memo: dict[str, str | InputProblem | None] | None = None
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty (as read when
@@ -396,6 +399,7 @@ class RepoSource(Source):
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
         self._memo = {}
+        self._read_memo = {}
         with shared_parses(self._memo):
             rendered = render_repo(self.root, paths, self.render, self._safe_text)
         self._covered = rendered.covered
@@ -432,6 +436,7 @@ class RepoSource(Source):
                 )
                 continue
             loaded[path] = self._load(path)
+        self._read_memo = None
         self._plan_landing(loaded, paths if self.only is None else list_files(self.root))
         self._memo = None  # what the renderers parsed and no file here took
         items: list[SourceItem] = list(problems)
@@ -563,7 +568,16 @@ class RepoSource(Source):
         return item if isinstance(item, str) else None
 
     def _read_text(self, path: str) -> str | InputProblem | None:
-        """The file's text, or the problem that stops it being read."""
+        """The file's text, or the problem that stops it being read (once per scan while
+        :meth:`collect` reads; the outcome is the same value either way)."""
+        memo = self._read_memo
+        if memo is None:
+            return self._read_file(path)
+        if path not in memo:
+            memo[path] = self._read_file(path)
+        return memo[path]
+
+    def _read_file(self, path: str) -> str | InputProblem | None:
         full = self.root / path
         origin = Origin(path=path)
         if full.is_symlink():
