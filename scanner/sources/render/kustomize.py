@@ -35,6 +35,7 @@ from scanner.config import RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.kustomization import file_name
 from scanner.sources.parsecache import parse_cached
 from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
 from scanner.sources.render.cached import TreeHasher, kustomize_key, program_identity
@@ -105,13 +106,11 @@ class Node:
 def find_kustomizations(paths: Iterable[str]) -> dict[str, str]:
     """Folder -> kustomization file, preferring ``kustomization.yaml`` as Kustomize does."""
     found: dict[str, str] = {}
-    for path in sorted(
-        paths,
-        key=lambda p: NAMES.index(PurePosixPath(p).name) if PurePosixPath(p).name in NAMES else 9,
+    named = [(p, file_name(p)) for p in paths]
+    for path, _ in sorted(
+        ((p, n) for p, n in named if n in NAMES), key=lambda pair: NAMES.index(pair[1])
     ):
-        pure = PurePosixPath(path)
-        if pure.name in NAMES:
-            found.setdefault(str(pure.parent), path)
+        found.setdefault(str(PurePosixPath(path).parent), path)
     return found
 
 
