@@ -37,6 +37,7 @@ from scanner.sources.base import InputProblem
 from scanner.sources.kubeyaml import Document, parse_yaml
 from scanner.sources.kustomization import file_name
 from scanner.sources.parsecache import parse_cached
+from scanner.sources.render import built
 from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
 from scanner.sources.render.cached import TreeHasher, kustomize_key, program_identity
 from scanner.sources.render.origins import (
@@ -228,6 +229,13 @@ def covered_files(graph: Mapping[str, Node], folders: Iterable[str]) -> set[str]
     return out
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """A root's built objects as a cache entry holds them (see :mod:`.built`)."""
+
+    value: Any
+
+
 class KustomizeRefused(RenderRunError):
     """``kubectl kustomize`` exited 1: the inputs are wrong, and will be again."""
 
@@ -259,18 +267,33 @@ class Kustomize:
             runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
         files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
         for folder, result in zip(roots, runs, strict=True):
+            if isinstance(result, _Stored):
+                restored = built.decode(result.value, folder, files)
+                if restored is not None:
+                    covered = covered_files(graph, closure(graph, folder))
+                    out.extend(RenderOutput(restored, covered))
+                    continue
+                result = self._render_root(graph, folder, stored=False)
             if isinstance(result, InputProblem):
                 out.problems.append(result)
             else:
+                assert not isinstance(result, _Stored)
                 out.extend(self._objects(graph, folder, *result, files))
         return out
 
     def _objects(
-        self, graph: Mapping[str, Node], folder: str, text: str, prefix: str, files: SourceFiles
+        self,
+        graph: Mapping[str, Node],
+        folder: str,
+        text: str,
+        prefix: str,
+        key: bytes | None,
+        files: SourceFiles,
     ) -> RenderOutput:
         out = RenderOutput()
         node = graph[folder]
         objects: list[RenderedObject] = []
+        generators: dict[int, str] = {}
         for doc in parse_cached(text)[0]:
             if not isinstance(doc, Document):
                 out.problems.append(
@@ -278,15 +301,25 @@ class Kustomize:
                 )
                 return out
             if isinstance(doc.data, dict) and doc.data.get("kind"):
-                objects.append(self._object(graph, folder, doc.data, prefix, files))
+                obj, generator = self._object(graph, folder, doc.data, prefix, files)
+                if generator:
+                    generators[len(objects)] = generator
+                objects.append(obj)
+        store = cache.active()
+        if store is not None and key is not None:
+            encoded = built.encode(objects, generators)
+            if encoded is not None and cache.canonical(encoded) is not None:
+                store.put(key, encoded)  # before any reader holds the bodies
         out.objects = objects
         out.covered = covered_files(graph, closure(graph, folder))
         return out
 
     def _render_root(
-        self, graph: Mapping[str, Node], folder: str
-    ) -> tuple[str, str] | InputProblem:
-        """Kustomize's output for one root (and the wrapper prefix), or why there is none."""
+        self, graph: Mapping[str, Node], folder: str, *, stored: bool = True
+    ) -> tuple[str, str, bytes | None] | _Stored | InputProblem:
+        """Kustomize's output for one root, the wrapper prefix and the key its built objects
+        are kept under (None: not kept); or those objects from the cache (unless not
+        ``stored``); or why there is none."""
         node = graph[folder]
         folders = closure(graph, folder)
         refusals = [r for f in sorted(folders) for r in graph[f].refusals]
@@ -299,7 +332,7 @@ class Kustomize:
                 "kubectl >= 1.27); files below are judged unrendered",
             )
         try:
-            return self._cached_run(folder, folders, self._input_bytes(graph, folders))
+            return self._cached_run(folder, folders, self._input_bytes(graph, folders), stored)
         except RenderRunError as exc:
             return self._problem(node, self._scrubbed(graph, folders, str(exc)))
 
@@ -328,7 +361,9 @@ class Kustomize:
             f"kustomization {where} not rendered: {message}",
         )
 
-    def _cached_run(self, folder: str, folders: set[str], size: int) -> tuple[str, str]:
+    def _cached_run(
+        self, folder: str, folders: set[str], size: int, stored: bool = True
+    ) -> tuple[str, str, bytes | None] | _Stored:
         """``_run``, answered from the content cache when every input is unchanged: a
         render's output, or Kustomize's own refusal of the inputs (exit 1, the same every
         time; a warm scan of a tree with a broken root ran it again on every commit). A
@@ -341,10 +376,15 @@ class Kustomize:
             if store is not None and program is not None
             else None
         )
+        objects = built.objects_key(key) if store is not None and key is not None else None
         if store is not None and key is not None:
+            if stored and objects is not None:
+                value = store.get(objects)
+                if value is not None:
+                    return _Stored(value)
             hit = store.get(key)
             if isinstance(hit, list) and len(hit) == 2 and all(isinstance(x, str) for x in hit):
-                return hit[0], hit[1]
+                return hit[0], hit[1], objects
             if isinstance(hit, list) and len(hit) == 3 and hit[0] == "refused":
                 raise RenderRunError(str(hit[1]))
         try:
@@ -356,7 +396,7 @@ class Kustomize:
             raise
         if store is not None and key is not None:
             store.put(key, [text, prefix])
-        return text, prefix
+        return text, prefix, objects
 
     def _run(self, folder: str) -> tuple[str, str]:
         """Kustomize's output, and the repo root as seen from the wrapper folder."""
@@ -421,7 +461,8 @@ class Kustomize:
         body: dict[str, Any],
         prefix: str,
         files: SourceFiles,
-    ) -> RenderedObject:
+    ) -> tuple[RenderedObject, str]:
+        """The object and, for a generated one, its generator's kind (else "")."""
         meta = body.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
         origin_text = annotations.pop(ORIGIN_ANNOTATION, "")
@@ -444,18 +485,17 @@ class Kustomize:
         configured = origin.get("configuredBy")
         by: Mapping[str, Any] = configured if isinstance(configured, Mapping) else {}
         fields: FieldMap
+        generator = ""
         if by.get("kind") in ("ConfigMapGenerator", "SecretGenerator"):
+            generator = str(by["kind"])
             folder_of = str(PurePosixPath(path).parent)
             fields = GeneratedFieldMap(body, path, folder_of, str(by["kind"]), files.text)
             span = (1, max(1, text.count("\n")))
         else:
             span = files.span(path, body)
             fields = KustomizeFieldMap(body, path, text, span, patches, files.text)
-        return RenderedObject(
-            body,
-            Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder),
-            fields,
-        )
+        where = Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder)
+        return RenderedObject(body, where, fields), generator
 
     def _patches(self, graph: Mapping[str, Node], transforms: Any, prefix: str) -> list[Patch]:
         """Patches that touched the object, last applied first."""
