@@ -14,6 +14,11 @@ same sitting:
 - (b) a full ``scan repo .`` writing JSON;
 - (c) ``scan repo . --base main`` with the change committed on a branch.
 
+With ``--compiled`` both variants' modules are compiled to bytecode first (in a
+``PYTHONPYCACHEPREFIX`` folder of the bench, as ``pip install`` compiles them) and every
+run may use it: a checkout run with ``PYTHONDONTWRITEBYTECODE=1`` compiles each of the
+tool's modules again in every process. Without it, runs inherit the environment as is.
+
 Each row is one whole process tree (wall, CPU = user + system incl. kubectl and forked
 workers, peak RSS, exit code). The summary prints after/before ratios, each run's CPU
 against the hook's 2-second target, and whether both variants reported the same findings
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +94,20 @@ def _hook_repo(folder: Path) -> Path:
     return folder
 
 
+def _compile_all(folders: Iterable[Path], prefix: Path) -> dict[str, str]:
+    """Bytecode of every variant's package (and the standard library's and site's modules
+    the runs import, written on first use) under ``prefix``: the environment to run with."""
+    env = {"PYTHONPYCACHEPREFIX": str(prefix)}
+    for folder in folders:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(folder / "scanner")],
+            env={**os.environ, **env},
+            check=True,
+            timeout=600,
+        )
+    return env
+
+
 def _findings(path: Path) -> object:
     report = json.loads(path.read_text(encoding="utf-8"))
     for volatile in ("started", "finished", "target"):
@@ -111,6 +131,11 @@ def main() -> None:
         help="the one-line change: first OLD in --file becomes NEW",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant and case")
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="compile both variants to bytecode first and let every run use it (as installed)",
+    )
     args = parser.parse_args()
     before_rev = args.before or _git(ROOT, "merge-base", "HEAD", "main")
     work = Path(tempfile.mkdtemp(prefix="lg-bench-hook-"))
@@ -128,10 +153,18 @@ def main() -> None:
     out = work / "out"
     out.mkdir()
 
+    bytecode: dict[str, str] = {}
+    if args.compiled:
+        bytecode = _compile_all(variants.values(), work / "pycache")
+
     def env(name: str) -> dict[str, str]:
         shim = _shim(work / f"bin-{name}", variants[name])
+        inherited = {
+            k: v for k, v in os.environ.items() if not (bytecode and k == "PYTHONDONTWRITEBYTECODE")
+        }
         return {
-            **os.environ,
+            **inherited,
+            **bytecode,
             "PYTHONPATH": str(variants[name]),
             "LEDGERGATE_CACHE_DIR": str(cache_dir),
             "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -140,6 +173,7 @@ def main() -> None:
 
     scanner = [sys.executable, "-m", "scanner", "scan", "repo"]
     print(f"corpus: {corpus} ({files} files); before = {before_rev[:12]}; cache: {cache_dir}")
+    print(f"bytecode: {'compiled first' if bytecode else 'as the environment has it'}")
     print(HEADER)
     cold = measure(
         [*scanner, ".", "--format", "json", "-o", str(out / "cold.json")],

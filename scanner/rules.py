@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import cache
+from functools import cache as cache_once
 from pathlib import Path
 from typing import Any
 
-from scanner import celrt, shipped, yamlutil
+from scanner import cache, celrt, shipped, yamlutil
 from scanner.errors import RuleError, RulePackError
 from scanner.kinds import WORKLOAD_KINDS, group_of
 from scanner.model import Control, Severity
@@ -99,7 +99,7 @@ class Rule:
     source: Mapping[str, Any] = field(default_factory=dict)
 
 
-@cache
+@cache_once
 def _rule_schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(shipped.schema_path("rule.schema.json").read_text())
     return loaded
@@ -180,22 +180,37 @@ def _variables(
     return tuple(found)
 
 
-def load_rule(path: Path) -> Rule:
-    """Load one rule file; raises :class:`RuleError` naming file, line and field."""
+def _schema_checked(path: Path) -> tuple[dict[str, Any], str]:
+    """The rule file's data and text once it parses and fits the rule schema; raises
+    :class:`RuleError` naming file, line and field otherwise.
+
+    With the content cache on, a file that passed before is answered from an entry keyed
+    by its text, the schema's bytes, this tool's code and the validator's version (YAML
+    parsing and schema validation were a fifth of a warm hook run's rule loading); a
+    failure is never kept, so its message and line always come from a fresh check.
+    """
     try:
-        data, text = yamlutil.load_file(path)
-    except yamlutil.YamlLoadError as exc:
-        raise RuleError(str(path), f"YAML does not parse: {exc}", line=exc.line) from exc
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(str(path), f"cannot read: {exc}") from exc
+    store = cache.active()
+    key = _checked_key(text) if store is not None else None
+    if store is not None and key is not None:
+        hit = store.get(key)
+        if isinstance(hit, dict):
+            return hit, text
+    try:
+        data = yamlutil.load(text, unique_keys=True)
+    except yamlutil.YamlLoadError as exc:
+        raise RuleError(str(path), f"YAML does not parse: {exc}", line=exc.line) from exc
     import jsonschema
 
     errors = sorted(
         jsonschema.Draft202012Validator(_rule_schema()).iter_errors(data),
         key=lambda e: list(e.absolute_path),
     )
-    rule_id = data.get("id", "") if isinstance(data, dict) else ""
     if errors:
+        rule_id = data.get("id", "") if isinstance(data, dict) else ""
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise RuleError(
@@ -204,6 +219,34 @@ def load_rule(path: Path) -> Rule:
             rule_id=str(rule_id),
             line=yamlutil.line_of(text, list(err.absolute_path)),
         )
+    assert isinstance(data, dict)  # the schema's top level is an object
+    if store is not None and key is not None and cache.canonical(data) is not None:
+        store.put(key, data)  # only plain JSON values: the entry reads back equal
+    return data, text
+
+
+def _checked_key(text: str) -> bytes:
+    """The cache key of a rule text's schema check: the text and :func:`_check_context`."""
+    return cache.digest("rule-checked", [text, *_check_context()])
+
+
+@cache_once
+def _check_context() -> tuple[bytes, str, str]:
+    """What a schema check rests on besides the text: the schema, the code, the validator."""
+    from importlib import metadata
+
+    try:
+        validator = metadata.version("jsonschema")
+    except metadata.PackageNotFoundError:
+        validator = "unknown"
+    schema = shipped.schema_path("rule.schema.json").read_bytes()
+    return schema, cache.code_digest(), validator
+
+
+def load_rule(path: Path) -> Rule:
+    """Load one rule file; raises :class:`RuleError` naming file, line and field."""
+    data, text = _schema_checked(path)
+    rule_id = data.get("id", "")
     if path.stem != rule_id:
         raise RuleError(str(path), f"file name must be {rule_id}.yaml", rule_id=rule_id, line=1)
     variables = _variables(path, text, rule_id, data.get("variables") or [])

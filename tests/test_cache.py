@@ -74,8 +74,16 @@ def test_second_scan_hits_and_writes_the_same_bytes(
     written = len(_entries(tmp_path / "cache"))
     assert written > 0
     store.hits = store.misses = 0
+    from scanner.sources.render import built
+
+    restored: list[object] = []
+    real = built.decode
+    monkeypatch.setattr(built, "decode", lambda *a: restored.append(a) or real(*a))
     second = _outputs(repo, monkeypatch)
-    assert store.hits >= written and store.misses == 0
+    # nothing derived again, nothing new written; a root whose built objects are served
+    # reads neither its output, that output's parse nor its source files' parses
+    assert restored and store.hits > 0 and store.misses == 0
+    assert len(_entries(tmp_path / "cache")) == written
     assert first == cold and second == cold
 
 

@@ -77,9 +77,16 @@ class Kustomization:
         return posixpath.dirname(self.path) or "."
 
 
+def file_name(path: str) -> str:
+    """``PurePosixPath(path).name`` by a string split: called for every listed file several
+    times per scan, where building a ``PurePosixPath`` each time added up."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name if name != "." else PurePosixPath(path).name  # pathlib drops "." parts
+
+
 def is_kustomization(path: str) -> bool:
     """Whether a file is a kustomization by its name."""
-    return PurePosixPath(path).name in FILE_NAMES
+    return file_name(path) in FILE_NAMES
 
 
 def _resolve(folder: str, name: Any) -> str:

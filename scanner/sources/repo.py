@@ -78,11 +78,17 @@ def is_excluded(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
+def _suffix(name: str) -> str:
+    """``PurePosixPath(name).suffix`` for a file name."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def _is_candidate(path: str) -> bool:
-    name = PurePosixPath(path).name.lower()
+    name = kustomization.file_name(path).lower()
     if name in OWN_FILES:
         return False
-    suffix = PurePosixPath(name).suffix
+    suffix = _suffix(name)
     return suffix in YAML_SUFFIXES or suffix == ".json" or configfiles.parser_for(path) is not None
 
 
@@ -129,7 +135,8 @@ def _shape_problem(data: Mapping[str, Any]) -> str | None:
 
 
 def _chart_roots(paths: Iterable[str]) -> set[str]:
-    return {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "Chart.yaml"}
+    charts = (p for p in paths if kustomization.file_name(p) == "Chart.yaml")
+    return {str(PurePosixPath(p).parent) for p in charts}
 
 
 def _in_chart_templates(path: str, charts: set[str]) -> bool:
@@ -171,12 +178,20 @@ def supersede_duplicates(items: list[SourceItem]) -> Iterator[SourceItem]:
     """kubectl applies the last of two definitions of one object in a folder: the earlier
     one is listed as skipped (naming the one that wins) and not judged."""
     last: dict[tuple[ResourceRef, str], Resource] = {}
+    folders: dict[str, str] = {}  # path -> its folder, as PurePosixPath spells it
+
+    def folder(path: str) -> str:
+        known = folders.get(path)
+        if known is None:
+            known = folders[path] = str(PurePosixPath(path).parent)
+        return known
+
     for item in items:
         if isinstance(item, Resource) and item.origin.path:
-            last[(item.ref, str(PurePosixPath(item.origin.path).parent))] = item
+            last[(item.ref, folder(item.origin.path))] = item
     for item in items:
         if isinstance(item, Resource) and item.origin.path:
-            winner = last[(item.ref, str(PurePosixPath(item.origin.path).parent))]
+            winner = last[(item.ref, folder(item.origin.path))]
             if winner is not item:
                 yield Skipped(
                     item.origin,
@@ -246,6 +261,9 @@ class RepoSource(Source):
         #: cached file outside them is not parsed again to place evidence nobody sees.
         self.kept: tuple[str, ...] | None = None
         self._target: dict[str, str] | None = None
+        #: Texts read during :meth:`collect`, by path: the renderers (graph, Helm consumers,
+        #: source spans) and the file loading read most files two or three times.
+        self._read_memo: dict[str, str | InputProblem | None] | None = None
 
     def target(self) -> dict[str, str]:
         """Repository identity: remote, commit and whether the tree is dirty (as read when
@@ -396,6 +414,7 @@ class RepoSource(Source):
         paths = [p for p in listed if not is_excluded(p, self.excludes)]
         charts = _chart_roots(paths)
         self._memo = {}
+        self._read_memo = {}
         with shared_parses(self._memo):
             rendered = render_repo(self.root, paths, self.render, self._safe_text)
         self._covered = rendered.covered
@@ -432,6 +451,7 @@ class RepoSource(Source):
                 )
                 continue
             loaded[path] = self._load(path)
+        self._read_memo = None
         self._plan_landing(loaded, paths if self.only is None else list_files(self.root))
         self._memo = None  # what the renderers parsed and no file here took
         items: list[SourceItem] = list(problems)
@@ -444,11 +464,11 @@ class RepoSource(Source):
     def _unseen(self, path: str) -> str | None:
         """Why a listed path holds content the scan cannot read, so it is listed as skipped:
         a Git submodule, a packaged Helm subchart."""
-        full = self.root / path
-        if full.is_dir() and not full.is_symlink():
+        full = os.path.join(self.root, path)
+        if os.path.isdir(full) and not os.path.islink(full):
             return "Git submodule: its manifests are not in this checkout and are not scanned"
-        parts = PurePosixPath(path).parts
-        if path.endswith(".tgz") and len(parts) >= 2 and parts[-2] == "charts":
+        parts = PurePosixPath(path).parts if path.endswith(".tgz") else ()
+        if len(parts) >= 2 and parts[-2] == "charts":
             return "packaged Helm subchart (charts/*.tgz): not unpacked or rendered"
         return None
 
@@ -563,7 +583,16 @@ class RepoSource(Source):
         return item if isinstance(item, str) else None
 
     def _read_text(self, path: str) -> str | InputProblem | None:
-        """The file's text, or the problem that stops it being read."""
+        """The file's text, or the problem that stops it being read (once per scan while
+        :meth:`collect` reads; the outcome is the same value either way)."""
+        memo = self._read_memo
+        if memo is None:
+            return self._read_file(path)
+        if path not in memo:
+            memo[path] = self._read_file(path)
+        return memo[path]
+
+    def _read_file(self, path: str) -> str | InputProblem | None:
         full = self.root / path
         origin = Origin(path=path)
         if full.is_symlink():

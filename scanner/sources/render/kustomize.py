@@ -35,7 +35,9 @@ from scanner.config import RenderOptions
 from scanner.model import Origin
 from scanner.sources.base import InputProblem
 from scanner.sources.kubeyaml import Document, parse_yaml
+from scanner.sources.kustomization import file_name
 from scanner.sources.parsecache import parse_cached
+from scanner.sources.render import built
 from scanner.sources.render.base import FieldMap, RenderedObject, RenderOutput
 from scanner.sources.render.cached import TreeHasher, kustomize_key, program_identity
 from scanner.sources.render.origins import (
@@ -105,20 +107,22 @@ class Node:
 def find_kustomizations(paths: Iterable[str]) -> dict[str, str]:
     """Folder -> kustomization file, preferring ``kustomization.yaml`` as Kustomize does."""
     found: dict[str, str] = {}
-    for path in sorted(
-        paths,
-        key=lambda p: NAMES.index(PurePosixPath(p).name) if PurePosixPath(p).name in NAMES else 9,
+    named = [(p, file_name(p)) for p in paths]
+    for path, _ in sorted(
+        ((p, n) for p, n in named if n in NAMES), key=lambda pair: NAMES.index(pair[1])
     ):
-        pure = PurePosixPath(path)
-        if pure.name in NAMES:
-            found.setdefault(str(pure.parent), path)
+        found.setdefault(str(PurePosixPath(path).parent), path)
     return found
 
 
 def _inside(root: Path, rel: str) -> bool:
+    """Whether ``rel`` stays inside ``root`` once symlinks are resolved (string paths:
+    ``Path.resolve`` per entry was a tenth of a warm hook run's graph loading)."""
     if rel == ".." or rel.startswith("../") or rel.startswith("/"):
         return False
-    return (root / rel).resolve().is_relative_to(root)
+    base = os.fspath(root)
+    real = os.path.realpath(os.path.join(base, rel))
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def _entries(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
@@ -156,7 +160,7 @@ def _node(root: Path, folder: str, file: str, data: Mapping[str, Any], allow_rem
         if not _inside(root, rel):
             node.refusals.append(f"{file}: {name} entry {entry!r} leaves the repository; refused")
             continue
-        if (root / rel).is_dir():
+        if os.path.isdir(os.path.join(root, rel)):
             node.dirs.append(rel)
         else:
             node.files.append(rel)
@@ -225,6 +229,13 @@ def covered_files(graph: Mapping[str, Node], folders: Iterable[str]) -> set[str]
     return out
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """A root's built objects as a cache entry holds them (see :mod:`.built`)."""
+
+    value: Any
+
+
 class KustomizeRefused(RenderRunError):
     """``kubectl kustomize`` exited 1: the inputs are wrong, and will be again."""
 
@@ -239,10 +250,14 @@ class Kustomize:
         self.kubectl = shutil.which("kubectl")
         self.hasher = TreeHasher(root)
         self.budget = InputBudget(INPUT_BUDGET_BYTES)
+        #: (transformations annotation, wrapper prefix) -> the patches it names: a root's
+        #: objects share their transformations (1,666 corpus objects, a few hundred texts).
+        self._patch_memo: dict[tuple[str, str], tuple[Patch, ...]] = {}
 
     def render(self, paths: Iterable[str]) -> RenderOutput:
         """Render every root; failures become one error each and leave files to raw judging."""
         graph = load_graph(self.root, paths, self.read_text, self.options.allow_remote)
+        self._patch_memo.clear()  # its patches are this graph's
         roots = roots_of(graph)
         out = RenderOutput()
         # Every build ends before objects are built: building them while later builds ran
@@ -252,18 +267,33 @@ class Kustomize:
             runs = list(pool.map(lambda r: self._render_root(graph, r), roots))
         files = SourceFiles(self.read_text)  # objects are built in one thread, files read once
         for folder, result in zip(roots, runs, strict=True):
+            if isinstance(result, _Stored):
+                restored = built.decode(result.value, folder, files)
+                if restored is not None:
+                    covered = covered_files(graph, closure(graph, folder))
+                    out.extend(RenderOutput(restored, covered))
+                    continue
+                result = self._render_root(graph, folder, stored=False)
             if isinstance(result, InputProblem):
                 out.problems.append(result)
             else:
+                assert not isinstance(result, _Stored)
                 out.extend(self._objects(graph, folder, *result, files))
         return out
 
     def _objects(
-        self, graph: Mapping[str, Node], folder: str, text: str, prefix: str, files: SourceFiles
+        self,
+        graph: Mapping[str, Node],
+        folder: str,
+        text: str,
+        prefix: str,
+        key: bytes | None,
+        files: SourceFiles,
     ) -> RenderOutput:
         out = RenderOutput()
         node = graph[folder]
         objects: list[RenderedObject] = []
+        generators: dict[int, str] = {}
         for doc in parse_cached(text)[0]:
             if not isinstance(doc, Document):
                 out.problems.append(
@@ -271,15 +301,25 @@ class Kustomize:
                 )
                 return out
             if isinstance(doc.data, dict) and doc.data.get("kind"):
-                objects.append(self._object(graph, folder, doc.data, prefix, files))
+                obj, generator = self._object(graph, folder, doc.data, prefix, files)
+                if generator:
+                    generators[len(objects)] = generator
+                objects.append(obj)
+        store = cache.active()
+        if store is not None and key is not None:
+            encoded = built.encode(objects, generators)
+            if encoded is not None and cache.canonical(encoded) is not None:
+                store.put(key, encoded)  # before any reader holds the bodies
         out.objects = objects
         out.covered = covered_files(graph, closure(graph, folder))
         return out
 
     def _render_root(
-        self, graph: Mapping[str, Node], folder: str
-    ) -> tuple[str, str] | InputProblem:
-        """Kustomize's output for one root (and the wrapper prefix), or why there is none."""
+        self, graph: Mapping[str, Node], folder: str, *, stored: bool = True
+    ) -> tuple[str, str, bytes | None] | _Stored | InputProblem:
+        """Kustomize's output for one root, the wrapper prefix and the key its built objects
+        are kept under (None: not kept); or those objects from the cache (unless not
+        ``stored``); or why there is none."""
         node = graph[folder]
         folders = closure(graph, folder)
         refusals = [r for f in sorted(folders) for r in graph[f].refusals]
@@ -292,7 +332,7 @@ class Kustomize:
                 "kubectl >= 1.27); files below are judged unrendered",
             )
         try:
-            return self._cached_run(folder, folders, self._input_bytes(graph, folders))
+            return self._cached_run(folder, folders, self._input_bytes(graph, folders), stored)
         except RenderRunError as exc:
             return self._problem(node, self._scrubbed(graph, folders, str(exc)))
 
@@ -321,7 +361,9 @@ class Kustomize:
             f"kustomization {where} not rendered: {message}",
         )
 
-    def _cached_run(self, folder: str, folders: set[str], size: int) -> tuple[str, str]:
+    def _cached_run(
+        self, folder: str, folders: set[str], size: int, stored: bool = True
+    ) -> tuple[str, str, bytes | None] | _Stored:
         """``_run``, answered from the content cache when every input is unchanged: a
         render's output, or Kustomize's own refusal of the inputs (exit 1, the same every
         time; a warm scan of a tree with a broken root ran it again on every commit). A
@@ -334,10 +376,15 @@ class Kustomize:
             if store is not None and program is not None
             else None
         )
+        objects = built.objects_key(key) if store is not None and key is not None else None
         if store is not None and key is not None:
+            if stored and objects is not None:
+                value = store.get(objects)
+                if value is not None:
+                    return _Stored(value)
             hit = store.get(key)
             if isinstance(hit, list) and len(hit) == 2 and all(isinstance(x, str) for x in hit):
-                return hit[0], hit[1]
+                return hit[0], hit[1], objects
             if isinstance(hit, list) and len(hit) == 3 and hit[0] == "refused":
                 raise RenderRunError(str(hit[1]))
         try:
@@ -349,7 +396,7 @@ class Kustomize:
             raise
         if store is not None and key is not None:
             store.put(key, [text, prefix])
-        return text, prefix
+        return text, prefix, objects
 
     def _run(self, folder: str) -> tuple[str, str]:
         """Kustomize's output, and the repo root as seen from the wrapper folder."""
@@ -414,7 +461,8 @@ class Kustomize:
         body: dict[str, Any],
         prefix: str,
         files: SourceFiles,
-    ) -> RenderedObject:
+    ) -> tuple[RenderedObject, str]:
+        """The object and, for a generated one, its generator's kind (else "")."""
         meta = body.get("metadata") or {}
         annotations = dict(meta.get("annotations") or {})
         origin_text = annotations.pop(ORIGIN_ANNOTATION, "")
@@ -427,23 +475,27 @@ class Kustomize:
         origin: Mapping[str, Any] = loaded if isinstance(loaded, Mapping) else {}
         source = origin.get("path") or origin.get("configuredIn") or graph[folder].file
         path = self._repo_path(str(source), prefix)
-        patches = self._patches(graph, _safe_load(transforms_text) or [], prefix)
+        memo_key = (transforms_text, prefix)
+        known = self._patch_memo.get(memo_key)
+        if known is None:
+            known = tuple(self._patches(graph, _safe_load(transforms_text) or [], prefix))
+            self._patch_memo[memo_key] = known
+        patches = list(known)
         text = files.text(path) or ""
         configured = origin.get("configuredBy")
         by: Mapping[str, Any] = configured if isinstance(configured, Mapping) else {}
         fields: FieldMap
+        generator = ""
         if by.get("kind") in ("ConfigMapGenerator", "SecretGenerator"):
+            generator = str(by["kind"])
             folder_of = str(PurePosixPath(path).parent)
             fields = GeneratedFieldMap(body, path, folder_of, str(by["kind"]), files.text)
             span = (1, max(1, text.count("\n")))
         else:
             span = files.span(path, body)
             fields = KustomizeFieldMap(body, path, text, span, patches, files.text)
-        return RenderedObject(
-            body,
-            Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder),
-            fields,
-        )
+        where = Origin(path=path, start_line=span[0], end_line=span[1], rendered_from=folder)
+        return RenderedObject(body, where, fields), generator
 
     def _patches(self, graph: Mapping[str, Node], transforms: Any, prefix: str) -> list[Patch]:
         """Patches that touched the object, last applied first."""
