@@ -228,7 +228,7 @@ def test_a_streaming_worker_holds_one_batch_not_its_whole_share(
     assert int.from_bytes(last, "big") < 100 << 20
 
 
-def test_stream_shares_fails_as_map_shares_fails() -> None:
+def test_stream_shares_fails_as_map_shares_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker killed mid-stream, an exception in a worker and an item that cannot travel:
     each is raised here (WorkerError for the first and last: exit 4), never a shorter
     stream and never a hang; no helper thread is started for any of it."""
@@ -254,6 +254,10 @@ def test_stream_shares_fails_as_map_shares_fails() -> None:
         assert isinstance(share, range)
         yield threading.Lock() if share.start == 1 else 0
 
+    def no_threads(self: threading.Thread) -> None:
+        raise AssertionError(f"stream_shares started a thread: {self.name}")
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
     shares = parallel.shares_of(range(10), 2)
     with pytest.raises(WorkerError, match=r"worker 1 .*exit code 9") as raised:
         list(parallel.stream_shares(killed, shares))
@@ -263,4 +267,3 @@ def test_stream_shares_fails_as_map_shares_fails() -> None:
     with pytest.raises(WorkerError, match=r"worker 1 could not send its result") as raised:
         list(parallel.stream_shares(unpicklable, shares))
     assert error_exit(raised.value) == EXIT_INCOMPLETE
-    assert threading.active_count() == 1
