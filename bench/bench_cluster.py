@@ -129,8 +129,15 @@ def _platform(prod: list[str], staging: list[str]) -> list[dict[str, Any]]:
     """What a compliant production cluster runs beside the workloads: GitOps owners,
     Velero with recent backups and a restore drill, default-deny network policies,
     service accounts without tokens, TLS options and HSTS middlewares. Backup times are
-    relative to now, so the estate stays compliant whenever the bench runs."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    relative to now, so the estate stays compliant whenever the bench runs; with
+    ``SOURCE_DATE_EPOCH`` set, "now" is that moment (the scan's clock reads it too), so two
+    runs serve the same estate and their outputs can be compared byte for byte."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    now = (
+        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        if epoch.isdigit()
+        else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    )
     docs: list[dict[str, Any]] = [
         CRD,
         _crd("traefik.io", "TLSOption", "tlsoptions", "v1alpha1"),

@@ -220,11 +220,10 @@ class Engine:
         if len(shares) < 2:  # one process: a pure stream, nothing held
             yield from self._judge_indexes(inventory, shares[0] if shares else (), context)
             return
-        judged_shares = parallel.map_shares(
-            lambda share: list(self._judge_indexes(inventory, share, context)), shares
+        # streamed back a batch at a time: no worker holds its whole share's findings
+        yield from parallel.stream_shares(
+            lambda share: self._judge_indexes(inventory, share, context), shares
         )
-        for share in judged_shares:
-            yield from share
 
     def _judge_indexes(
         self, inventory: Inventory, indexes: Sequence[int], context: _Context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,91 @@ def test_workers_are_forked_without_helper_threads(monkeypatch: pytest.MonkeyPat
         return sum(share)
 
     assert parallel.map_shares(work, parallel.shares_of(range(10), 2)) == [20, 25]
+
+
+def test_stream_shares_gives_every_item_in_share_order() -> None:
+    """Streamed, the items are those of running each share in turn, the first share in
+    this process; one share (or a small inventory) never forks."""
+    import os
+
+    parent = os.getpid()
+
+    def work(share: object) -> Iterator[tuple[int, bool]]:
+        assert isinstance(share, range)
+        for item in share:
+            yield item, os.getpid() != parent
+
+    shares = parallel.shares_of(range(10_001), 3)  # several batches from each worker
+    streamed = list(parallel.stream_shares(work, shares))
+    assert [i for i, _ in streamed] == [i for share in shares for i in share]
+    assert {i % 3: forked for i, forked in streamed} == {0: False, 1: True, 2: True}
+    assert list(parallel.stream_shares(work, [range(3)])) == [(0, False), (1, False), (2, False)]
+
+
+def test_a_streaming_worker_holds_one_batch_not_its_whole_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker sends its items as it makes them: one that built its whole result first
+    held it twice (objects and pickle) while the parent unpickled a third copy, the 50k
+    cluster scan's peak. Here a worker makes 240 MiB of items; had it kept them, its own
+    peak would pass 200 MiB."""
+    import psutil
+
+    monkeypatch.setattr(parallel, "BATCH", 2)
+    chunk = 4 << 20
+
+    def work(share: object) -> Iterator[bytes]:
+        assert isinstance(share, range)
+        if share.start == 0:
+            return
+        me = psutil.Process()
+        start = peak = me.memory_info().rss
+        for _ in range(60):
+            yield b"\x01" * chunk  # written, so resident (bytes(n) would not be)
+            peak = max(peak, me.memory_info().rss)
+        yield (peak - start).to_bytes(8, "big")
+
+    *items, last = parallel.stream_shares(work, parallel.shares_of(range(2), 2))
+    assert len(items) == 60 and all(len(i) == chunk for i in items)
+    assert int.from_bytes(last, "big") < 100 << 20
+
+
+def test_stream_shares_fails_as_map_shares_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-stream, an exception in a worker and an item that cannot travel:
+    each is raised here (WorkerError for the first and last: exit 4), never a shorter
+    stream and never a hang; no helper thread is started for any of it."""
+    import os
+    import threading
+
+    from scanner.cli.util import EXIT_INCOMPLETE, error_exit
+    from scanner.errors import WorkerError
+
+    def killed(share: object) -> Iterator[int]:
+        assert isinstance(share, range)
+        yield from share
+        if share.start == 1:
+            os._exit(9)
+
+    def raising(share: object) -> Iterator[int]:
+        assert isinstance(share, range)
+        yield from share
+        if share.start == 1:
+            raise LookupError("share 1 failed")
+
+    def unpicklable(share: object) -> Iterator[object]:
+        assert isinstance(share, range)
+        yield threading.Lock() if share.start == 1 else 0
+
+    def no_threads(self: threading.Thread) -> None:
+        raise AssertionError(f"stream_shares started a thread: {self.name}")
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+    shares = parallel.shares_of(range(10), 2)
+    with pytest.raises(WorkerError, match=r"worker 1 .*exit code 9") as raised:
+        list(parallel.stream_shares(killed, shares))
+    assert error_exit(raised.value) == EXIT_INCOMPLETE
+    with pytest.raises(LookupError, match="share 1 failed"):
+        list(parallel.stream_shares(raising, shares))
+    with pytest.raises(WorkerError, match=r"worker 1 could not send its result") as raised:
+        list(parallel.stream_shares(unpicklable, shares))
+    assert error_exit(raised.value) == EXIT_INCOMPLETE
