@@ -235,11 +235,36 @@ _EXITS: dict[type[BaseException], tuple[str, int]] = {
 }
 
 
+#: How long after a swallowed stop it is raised again (the callback has returned by then).
+_RAISE_AGAIN_AFTER_S = 0.001
+
+
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Exit 130 on SIGINT and 143 on SIGTERM (the shell's convention), after the
-    temporary files of any output in progress are removed."""
+    temporary files of any output in progress are removed.
+
+    A handler's exception raised inside a weakref callback or a ``__del__`` (an import
+    lock's callback, say) is swallowed by CPython, which only prints "Exception ignored
+    in ..."; the scan would then run on and write its reports. Such a swallowed stop is
+    caught by ``sys.unraisablehook`` and raised again by a SIGALRM a moment later, outside
+    the callback (a signal sent from the hook itself would be handled inside the hook,
+    and swallowed again)."""
     main = os.getpid()
+    earlier_hook = sys.unraisablehook
+    swallowed: list[type[BaseException]] = []
+
+    def on_unraisable(unraisable: Any) -> None:
+        stop = type(unraisable.exc_value)
+        if stop not in _EXITS or os.getpid() != main:
+            earlier_hook(unraisable)
+            return
+        swallowed.append(stop)
+        signal.setitimer(signal.ITIMER_REAL, _RAISE_AGAIN_AFTER_S)
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        if swallowed:
+            raise swallowed.pop()
 
     def handler(raised: type[BaseException]) -> Callable[[int, object], None]:
         def on_signal(signum: int, frame: object) -> None:
@@ -255,17 +280,23 @@ def interruptible() -> Iterator[None]:
         previous = {
             signal.SIGINT: signal.signal(signal.SIGINT, handler(_Interrupted)),
             signal.SIGTERM: signal.signal(signal.SIGTERM, handler(_Terminated)),
+            signal.SIGALRM: signal.signal(signal.SIGALRM, on_alarm),
         }
     except ValueError:  # not the main thread (embedded use): keep the default handling
         yield
         return
+    sys.unraisablehook = on_unraisable
     try:
         yield
+        if swallowed:  # the block ended before the alarm came: stopped all the same
+            raise swallowed.pop()
     except (_Interrupted, _Terminated, KeyboardInterrupt) as stop:
         what, code = _EXITS.get(type(stop), _EXITS[_Interrupted])
         click.echo(f"ledgergate: {what}; no report written", err=True)
         sys.exit(code)
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.unraisablehook = earlier_hook
         for signum, before in previous.items():
             signal.signal(signum, before)
 
