@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,10 @@ def require_object_lock(s3: Any, where: S3Location) -> None:
     enabled = (answer.get("ObjectLockConfiguration") or {}).get("ObjectLockEnabled")
     if enabled != "Enabled":
         raise ReportError(f"{where}: Object Lock is not enabled on the bucket")
+
+
+#: What :func:`object_name` gives for a dated manifest (group 1: its finished time).
+DATED_NAME = re.compile(r"(\d{4}-\d\d-\d\dT\d{6}Z)-[0-9a-f]{16}\.zip")
 
 
 def object_name(manifest: bytes) -> str:

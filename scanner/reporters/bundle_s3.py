@@ -10,7 +10,6 @@ and the bundle is built as the local path builds it, into a temporary file in
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,9 +21,6 @@ from scanner.evidence import archive, s3store
 from scanner.evidence.manifest import MANIFEST, MANIFEST_KIND, sha256
 from scanner.evidence.series import PreviousBundle, read_previous, series_target
 from scanner.reporters.bundle import BundleInputs, build_files
-
-#: What :func:`s3store.object_name` gives for a dated manifest.
-_DATED = re.compile(r"(\d{4}-\d\d-\d\dT\d{6}Z)-[0-9a-f]{16}\.zip")
 
 
 @dataclass(frozen=True)
@@ -39,9 +35,9 @@ class Uploaded:
 def _candidates(stored: list[s3store.Stored]) -> Iterator[tuple[s3store.Stored, bool]]:
     """Objects in the order they are read, each with whether its name is dated: the
     undated first (their time is only in the manifest), then the dated, newest first."""
-    dated = [o for o in stored if _DATED.fullmatch(o.name)]
+    dated = [o for o in stored if s3store.DATED_NAME.fullmatch(o.name)]
     for obj in stored:
-        if not _DATED.fullmatch(obj.name):
+        if not s3store.DATED_NAME.fullmatch(obj.name):
             yield obj, False
     for obj in reversed(dated):
         yield obj, True
@@ -80,7 +76,7 @@ def find_previous_s3(
         if prev.key != key:
             continue
         found.append(prev)
-        name_time = _DATED.fullmatch(obj.name)
+        name_time = s3store.DATED_NAME.fullmatch(obj.name)
         if dated and name_time and name_time.group(1) == prev.finished.replace(":", ""):
             break
     best = max(found, key=lambda b: (b.finished, b.path.name)) if found else None
