@@ -20,12 +20,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ScannerError
 from scanner.imageref import DOCKER_HUB_API, ImageRef
+
+if TYPE_CHECKING:  # requests costs 0.1 s to import; only a client talking to a registry needs it
+    import requests
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -127,6 +128,8 @@ class RegistryClient:
     """Thread-safe client; caches bearer tokens per scope and manifests per digest."""
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
+        import requests
+
         self.options = options or RegistryOptions()
         self.session = requests.Session()
         self.session.trust_env = False  # REQUESTS_CA_BUNDLE must not override verify
@@ -249,6 +252,8 @@ class RegistryClient:
     def _send(
         self, method: str, url: str, host: str, repository: str, headers: dict[str, str]
     ) -> requests.Response:
+        import requests
+
         auth = self._auth_header(host, repository)
         if auth:
             headers = {**headers, "Authorization": auth}
@@ -284,6 +289,8 @@ class RegistryClient:
         return None
 
     def _authenticate(self, resp: requests.Response, host: str, repository: str) -> None:
+        import requests
+
         challenge = resp.headers.get("WWW-Authenticate", "")
         scheme, _, rest = challenge.partition(" ")
         if scheme.lower() == "basic":
@@ -341,6 +348,8 @@ def _limited(resp: requests.Response, limit: int, what: str) -> bytes:
 
 def _short(exc: Exception | None) -> str:
     """A one-phrase cause instead of urllib3's nested repr."""
+    import requests
+
     text = str(exc) if exc else "unknown error"
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
