@@ -342,6 +342,24 @@ def use_fingerprint_key(key_file: Path | None, scanned: object = None) -> None:
     set_fingerprint_key(key)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off from the start of a scan command until ``finish_scan``
+    freezes the scan's objects: re-enabled any earlier, its first pass walks every object
+    the scan made (0.2 s of a 3.4 s pre-commit hook run)."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:  # as the caller had it (``finish_scan`` turns it on for the writers)
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
+
+
 def output_options(func: F) -> F:
     """Add the output options to a scan command; it receives them as ``outputs``."""
 
@@ -352,7 +370,7 @@ def output_options(func: F) -> F:
 
         # signals are handled from before the stale reports go: once they are gone (what a
         # caller can watch for), an interrupt always ends in 130/143 and no report
-        with interruptible():
+        with interruptible(), _collector_paused():
             try:  # an earlier run's report must not survive a run that fails or is stopped
                 remove_stale((outputs.output, outputs.sarif, outputs.json_out))
             except (OutputError, OSError) as exc:
@@ -424,6 +442,7 @@ def finish_scan(
     # collection (the SARIF writer's allocations triggered full passes over all of them,
     # 19 s of a 60 s corpus scan). Reference counting still frees what the writers drop.
     gc.freeze()
+    gc.enable()  # the writers' own cycles are collected; the frozen scan is not walked
     write_outputs(result, outputs.fmt, outputs.output, outputs.sarif, outputs.json_out)
     if bundle is not None:
         bundle(result, config)
