@@ -143,11 +143,25 @@ class Program:
     """A compiled CEL expression."""
 
     source: str
-    compiled: Any
+    #: The compiled program; None until the first evaluation when compiling was deferred.
+    compiled: Any = field(compare=False)
     #: Set when the expression is over the static cost limit: every evaluation is an error.
     over_budget: str | None = None
     shape: Shape = field(default_factory=lambda: Shape(0, False), compare=False)
     budget: Budget = field(default_factory=Budget, compare=False, repr=False)
+    #: The text the compiler sees (variables expanded) when it differs from ``source``.
+    expanded: str | None = field(default=None, compare=False, repr=False)
+
+    def _program(self) -> Any:
+        """The compiled program, compiling a deferred one now (a rule file whose every
+        expression compiled before: most of a warm scan's rules judge nothing new)."""
+        if self.compiled is None:
+            try:
+                compiled = _env().compile(self.expanded or self.source)
+            except RuntimeError as exc:  # compiled before; fail closed if it no longer does
+                raise CelEvalError(f"expression does not compile: {_compile_text(exc)}") from exc
+            object.__setattr__(self, "compiled", compiled)
+        return self.compiled
 
     def evaluate(self, activation: Any) -> Any:
         """Run against an activation; raises :class:`CelEvalError` for CEL error values,
@@ -166,7 +180,7 @@ class Program:
             raise CelEvalError(refusal)
         try:
             with self.budget.timed():
-                value = self.compiled.eval(native)
+                value = self._program().eval(native)
         except RuntimeError as exc:
             if "Iteration budget exceeded" not in str(exc):
                 raise
@@ -185,14 +199,23 @@ class Program:
         return plain
 
 
-def compile_expression(source: str) -> Program:
-    """Parse and type-check once; reuse the program for every resource."""
+def compile_expression(source: str, *, deferred: bool = False) -> Program:
+    """Parse and type-check once; reuse the program for every resource.
+
+    ``deferred``: the caller knows ``source`` compiled before (same text, same code and
+    compiler); the compile waits for the first evaluation.
+    """
+    if deferred:
+        return Program(source, None, cost_problem(source), Shape.of(source))
     try:
         compiled = _env().compile(source)
         return Program(source, compiled, cost_problem(source), Shape.of(source))
     except RuntimeError as exc:
-        text = str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "")
-        raise CelCompileError(text.strip()) from exc
+        raise CelCompileError(_compile_text(exc)) from exc
+
+
+def _compile_text(exc: RuntimeError) -> str:
+    return str(exc).replace("INVALID_ARGUMENT: ", "").replace(" [INVALID_ARGUMENT]", "").strip()
 
 
 #: A string literal of CEL (raw or not, single or triple quoted): never rewritten.
