@@ -140,9 +140,7 @@ def test_a_rule_that_compiled_before_compiles_at_its_first_evaluation_and_judges
     assert all(r.assertion.compiled is not None for r in warm)  # compiled once, on first use
 
 
-def test_a_rule_that_does_not_compile_is_never_recorded(
-    tmp_path: Path, store: cache.Cache
-) -> None:
+def test_a_rule_that_does_not_compile_is_never_recorded(tmp_path: Path, store: cache.Cache) -> None:
     bad = GOOD.replace("object.spec.tls != null", "object.spec.tls != null &&")
     pack = _pack(tmp_path, bad)
     for _ in range(2):  # refused from a fresh compile each time: nothing was kept
