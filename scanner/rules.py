@@ -242,14 +242,8 @@ def _checked_key(text: str) -> bytes:
 @cache_once
 def _check_context() -> tuple[bytes, str, str]:
     """What a schema check rests on besides the text: the schema, the code, the validator."""
-    from importlib import metadata
-
-    try:
-        validator = metadata.version("jsonschema")
-    except metadata.PackageNotFoundError:
-        validator = "unknown"
     schema = shipped.schema_path("rule.schema.json").read_bytes()
-    return schema, cache.code_digest(), validator
+    return schema, cache.code_digest(), _package_version("jsonschema")
 
 
 def _compiled_key(text: str) -> bytes:
@@ -258,12 +252,17 @@ def _compiled_key(text: str) -> bytes:
     return cache.digest("rule-compiled", [text, *_check_context(), _compiler_version()])
 
 
-@cache_once
 def _compiler_version() -> str:
+    return _package_version("cel-expr-python")
+
+
+@cache_once
+def _package_version(name: str) -> str:
+    """An installed distribution's version ("unknown" when it has no metadata)."""
     from importlib import metadata
 
     try:
-        return metadata.version("cel-expr-python")
+        return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
 
