@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -190,9 +190,15 @@ class Engine:
         judgement = self.judge(inventory)
         return list(judgement.findings), list(judgement.skipped)
 
-    def judge(self, inventory: Inventory) -> Judgement:
+    def judge(
+        self, inventory: Inventory, shown: Callable[[Resource], bool] | None = None
+    ) -> Judgement:
         """Run the analyzers, then judge: findings are yielded share by share, so a caller
-        that keeps only what it needs (a scan keeps no passes) never holds them all."""
+        that keeps only what it needs (a scan keeps no passes) never holds them all.
+
+        ``shown`` admits the resources whose findings the scan can report (a pre-commit
+        hook's staged files): the analyzers still read every resource as context, but no
+        other resource is judged, since its findings would be dropped unseen."""
         unread = unread_context(inventory, self.analyzers)
         failures = self._apply_analyzers(inventory)
         verdicts = Verdicts.for_run(
@@ -207,7 +213,8 @@ class Engine:
         judged: list[int] = []
         for index, resource in enumerate(inventory.resources):
             if self.rules.for_kind(resource.ref.api_version, resource.ref.kind):
-                judged.append(index)
+                if shown is None or shown(resource):
+                    judged.append(index)
             elif self._is_unknown(resource):
                 skipped.append(Skipped(resource.origin, _skip_reason(resource)))
         shares = parallel.shares_of(judged, parallel.worker_count(len(judged)))

@@ -142,7 +142,7 @@ def run_scan(
             default_analyzers(now) if analyzers is None else analyzers,
             observed=source.observes_state,
         )
-        judgement = engine.judge(inventory)
+        judgement = engine.judge(inventory, source.may_show)
         findings = list(judgement.findings)
         findings.extend(coverage_errors(inventory.coverage, ruleset.rules, source.origin()))
         findings = source.select(source.locate(findings))

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli as group
+from scanner.engine import Engine
+from scanner.model import Resource
 from scanner.sources.render.helmmap import HelmFieldMap
 from scanner.sources.render.origins import KustomizeFieldMap
 
@@ -92,3 +94,33 @@ def test_findings_that_cannot_land_in_the_paths_are_not_placed(
     assert placed == []
     assert _findings(repo, PATCH)
     assert placed  # the patch's own findings are placed as before
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_only_resources_whose_findings_can_show_are_judged(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest of the repository is context for the analyzers, but judging it made
+    findings nobody sees: a config file's hook run judges that file's objects and the
+    ConfigMap the kustomization generates from it; the overlay patch's judges the base
+    Deployment it patches, and no chart's objects."""
+    judged: list[str] = []
+    real = Engine._judge
+
+    def spy(self: Engine, resource: Resource, *args: object, **kwargs: object) -> object:
+        judged.append(resource.origin.path)
+        return real(self, resource, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "_judge", spy)
+    _findings(repo, "apps/odoo/odoo.conf")
+    assert "apps/odoo/odoo.conf" in judged
+    assert set(judged) <= {"apps/odoo/odoo.conf", "apps/odoo/kustomization.yaml"}
+    judged.clear()
+    _findings(repo, ".")
+    whole = set(judged)
+    assert len(whole) > 10  # a whole scan still judges everything
+    judged.clear()
+    _findings(repo, PATCH)
+    assert BASE in judged
+    assert not any(p.startswith("charts/") for p in judged)
+    assert len(set(judged)) < len(whole) / 2

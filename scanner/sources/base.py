@@ -59,6 +59,14 @@ class Source(abc.ABC):
         """
         return findings
 
+    def may_show(self, resource: Resource) -> bool:
+        """Whether a finding on ``resource`` can be in this scan's report (default: yes).
+
+        A scan that shows only some files' findings still reads the rest as context; the
+        engine judges only the resources this admits, so it is never narrower than
+        :meth:`select` and the narrowing after it."""
+        return True
+
     def origin(self) -> Origin:
         """Where findings about the source as a whole point (e.g. a kind it could not read)."""
         return Origin()

@@ -378,6 +378,17 @@ class RepoSource(Source):
             located[index] = replace(findings[index], evidence=evidence_tuple)
         return True
 
+    def may_show(self, resource: Resource) -> bool:
+        """With :attr:`kept` set, whether a finding on ``resource`` can land in a kept file:
+        its own file, or (rendered, or a config file) any file its field map points at."""
+        if self.kept is None:
+            return True
+        origin = resource.origin
+        fields = self._fields.get((resource.ref, origin.rendered_from))
+        if fields is None:
+            return bool(origin.path) and _within(origin.path, self.kept)
+        return self._shown(origin.path, fields)
+
     def _shown(self, path: str, fields: FieldMap) -> bool:
         """Whether a finding at ``path`` placed by ``fields`` can land in a kept file."""
         if self.kept is None:
