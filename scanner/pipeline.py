@@ -148,7 +148,8 @@ def run_scan(
         findings = source.select(source.locate(findings))
         findings = apply_waivers(findings, waivers)
         lines = file_lines(getattr(source, "root", None))  # inline `ledgergate: waiver` refs
-        findings.extend(reference_findings(inventory.resources, waivers, lines))
+        shown = (r for r in inventory.resources if source.may_show(r))
+        findings.extend(reference_findings(shown, waivers, lines))
         coverage = [*inventory.coverage, *scope_notes]
         coverage.extend(environment_coverage(inventory, config.params))
         coverage.extend(

@@ -186,3 +186,33 @@ spec:
     items = list(RepoSource(root).collect())
     assert parsed[application] == 1
     assert any(getattr(i, "ref", None) and i.ref.kind == "Application" for i in items)
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file is read to the size fstat gave and past it only while under the limit: one
+    that fstat saw small but that holds more than the limit is ``too-large``, not read
+    whole (and one that fstat saw over the limit is refused unread, as before)."""
+    import os
+
+    from scanner.sources import repo as repo_module
+    from scanner.sources.base import InputProblem
+
+    root = _write(tmp_path, {"small.yaml": "a: 1\n", "grown.yaml": "b: " + "x" * 5000 + "\n"})
+    real_fstat = os.fstat
+
+    def shrunk(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        fields = list(info)
+        fields[6] = min(info.st_size, 10)  # st_size as if taken before the file grew
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(repo_module.os, "fstat", shrunk)
+    source = RepoSource(root, max_file_size=1000)
+    grown = source._read_file("grown.yaml")
+    assert isinstance(grown, InputProblem) and grown.code == "too-large", grown
+    assert source._read_file("small.yaml") == "a: 1\n"
+    monkeypatch.setattr(repo_module.os, "fstat", real_fstat)
+    refused = source._read_file("grown.yaml")
+    assert isinstance(refused, InputProblem) and "5,004 bytes" in refused.message

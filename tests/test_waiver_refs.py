@@ -71,3 +71,38 @@ def test_inline_reference(
         line = target.read_text().splitlines()[location["startLine"] - 1]
         assert f"ledgergate: waiver {ref}" in line
     assert ref in hits[0]["message"]
+
+
+def test_a_path_limited_scan_reads_references_of_its_paths_only(
+    tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook run names the staged files: their references are findings as in a whole
+    scan, and no other file is read again for comments nobody would see."""
+    from scanner import waiverrefs
+
+    from .cirunner import git
+
+    monkeypatch.setenv("LEDGERGATE_TODAY", "2026-12-01")
+    repo = tmp_path / "estate"
+    shutil.copytree(FIXTURE_REPOS / "odoo-finance-compliant", repo)
+    target = repo / DEPLOYMENT
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("metadata:\n  name: odoo\n", COMMENT.format(ref="W-99")))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    read: list[str] = []
+    real = waiverrefs.references
+
+    def spy(resource: object, lines: object) -> object:
+        read.append(resource.origin.path)  # type: ignore[attr-defined]
+        return real(resource, lines)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(waiverrefs, "references", spy)
+    out = tmp_path / "report.json"
+    done = run_cli("scan", "repo", str(target), "--json", str(out))
+    findings = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    assert [f["ruleId"] for f in findings if f["ruleId"] in REF_RULES] == [
+        "waiver/unknown-reference"
+    ]
+    assert done.exit_code == 1
+    assert read and set(read) == {DEPLOYMENT}

@@ -385,6 +385,14 @@ class GeneratedFieldMap(FieldMap):
                 best = (len(wanted), index, item)
         return (best[1], best[2]) if best else None
 
+    def files(self) -> frozenset[str]:
+        """The kustomization and the files its generator entry reads (what :meth:`where`
+        can point at)."""
+        found = self.entry()
+        sources = found[1].get("files") or () if found is not None else ()
+        named = (_join(self.folder, str(spec).rpartition("=")[2]) for spec in sources)
+        return frozenset({self.kustomization, *named})
+
     def where(self, path: str) -> Location | None:
         """The generator's source file for ``data.KEY``, else its literal or entry line."""
         found = self.entry()
