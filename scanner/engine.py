@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner import celrt, kinds, parallel
-from scanner.analyzers.base import Analyzer
+from scanner.analyzers.base import Analyzer, AnalyzerResult
 from scanner.celcost import Extent
 from scanner.environment import Environment
 from scanner.inventory import (
@@ -200,7 +200,7 @@ class Engine:
         hook's staged files): the analyzers still read every resource as context, but no
         other resource is judged, since its findings would be dropped unseen."""
         unread = unread_context(inventory, self.analyzers)
-        failures = self._apply_analyzers(inventory)
+        failures = self._apply_analyzers(inventory, shown)
         verdicts = Verdicts.for_run(
             self.rules,
             self.params,
@@ -268,26 +268,30 @@ class Engine:
         ref = resource.ref
         return kinds.lookup(ref.api_version, ref.kind) is None and ref.group != SYNTHETIC_GROUP
 
-    def _apply_analyzers(self, inventory: Inventory) -> tuple[AnalyzerFailure, ...]:
+    def _apply_analyzers(
+        self, inventory: Inventory, shown: Callable[[Resource], bool] | None = None
+    ) -> tuple[AnalyzerFailure, ...]:
         """Attach every needed analyzer's facts; the analyzers that raised, in order."""
         from scanner.analyzers.secrets import secret_hits
 
         with containers_memo():
-            failures = self._run_analyzers(inventory)
+            failures = self._run_analyzers(inventory, shown)
         # Outputs are redacted per resource: objects synthesised after the secrets analyzer
         # ran (or when it failed) are searched too.
         unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
         inventory.secrets.update(secret_hits(inventory, unsearched))
         return tuple(failures)
 
-    def _run_analyzers(self, inventory: Inventory) -> list[AnalyzerFailure]:
+    def _run_analyzers(
+        self, inventory: Inventory, shown: Callable[[Resource], bool] | None = None
+    ) -> list[AnalyzerFailure]:
         failures: list[AnalyzerFailure] = []
         needed = self.rules.facts_read()
         for analyzer in self.analyzers:
             if not analyzer.needed_by(needed):
                 continue  # no selected rule reads its facts: the work would be thrown away
             try:
-                result = analyzer.analyze(inventory, self.params)
+                result = self._analyze(analyzer, inventory, shown)
             except Exception as exc:  # noqa: BLE001 - fail closed: dependent rules become error
                 failures.append(
                     AnalyzerFailure(
@@ -301,6 +305,25 @@ class Engine:
             for extra in result.resources:
                 inventory.add(extra)
         return failures
+
+    def _analyze(
+        self, analyzer: Analyzer, inventory: Inventory, shown: Callable[[Resource], bool] | None
+    ) -> AnalyzerResult:
+        """The analyzer's result; a per-object one's only for the resources ``shown`` admits
+        (no other is judged), unless it makes resources, which then need the whole."""
+        if shown is None or not analyzer.per_object:
+            return analyzer.analyze(inventory, self.params)
+        indexes = [i for i, r in enumerate(inventory.resources) if shown(r)]
+        part = Inventory()
+        for index in indexes:
+            part.add(inventory.resources[index])
+        found = analyzer.analyze(part, self.params)
+        if found.resources:
+            return analyzer.analyze(inventory, self.params)
+        return AnalyzerResult(
+            facts={indexes[i]: facts for i, facts in found.facts.items()},
+            secrets={indexes[i]: hits for i, hits in found.secrets.items()},
+        )
 
     def _variables(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -124,3 +125,27 @@ def test_only_resources_whose_findings_can_show_are_judged(
     assert BASE in judged
     assert not any(p.startswith("charts/") for p in judged)
     assert len(set(judged)) < len(whole) / 2
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_per_object_facts_are_derived_for_judged_objects_only(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Redis client analyzer reads each object alone: a hook run derives its facts for
+    the objects it judges (their rules still see them), not for the whole repository."""
+    from scanner.analyzers.redis_clients import RedisClientAnalyzer
+
+    seen: list[set[str]] = []
+    real = RedisClientAnalyzer.analyze
+
+    def spy(self: RedisClientAnalyzer, inventory: Any, params: Any) -> Any:
+        seen.append({r.origin.path for r in inventory.resources})
+        return real(self, inventory, params)
+
+    monkeypatch.setattr(RedisClientAnalyzer, "analyze", spy)
+    assert RedisClientAnalyzer.per_object
+    _findings(repo, "apps/odoo/deployment.yaml")
+    assert seen == [{"apps/odoo/deployment.yaml"}]
+    seen.clear()
+    _findings(repo, ".")
+    assert len(seen) == 1 and len(seen[0]) > 10

@@ -51,8 +51,9 @@ def default_analyzers(
         RedisArgsAnalyzer(),
         RedisMountAnalyzer(),
         RedisOperatorAnalyzer(),
-        RedisClientAnalyzer(),
         PerObjectCached(SecretLiteralsAnalyzer()),  # per object: warm scans reuse it
+        RedisClientAnalyzer(),  # after secrets: its facts, judged objects' alone, stay out of
+        # the secrets cache's keys
         BackupAnalyzer(),
         BackupRunsAnalyzer(now),
         RetentionAnalyzer(),

@@ -36,6 +36,9 @@ class Analyzer(abc.ABC):
     name: str = "analyzer"
     #: Runs even when no selected rule reads its facts (what it finds serves every output).
     always_runs: bool = False
+    #: Each resource's facts rest on that resource alone and only rules judging it read
+    #: them: a scan that judges some resources (a pre-commit hook's) derives them for those.
+    per_object: bool = False
 
     def needed_by(self, facts: frozenset[str]) -> bool:
         """Whether a scan whose rules read ``facts`` needs this analyzer; one that provides

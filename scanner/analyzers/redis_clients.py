@@ -217,6 +217,7 @@ class RedisClientAnalyzer(Analyzer):
     provides = ("redisClient",)
     #: Nothing beyond the judged object itself.
     reads = ()
+    per_object = True
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """One fact per workload and ConfigMap."""
