@@ -336,3 +336,47 @@ def test_kubectl_runs_with_a_bare_environment_and_the_go_collector_bounded_by_a_
         "GOGC",
         "GOMEMLIMIT",
     }
+
+
+def test_a_refused_roots_message_is_scrubbed_again_only_when_a_file_it_read_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kustomize's refusal is cached; scrubbing its message read and searched the root's
+    files on every warm run. It is kept too, until any file the scrubbing read changes,
+    one outside the root's folder (an env file it names) included."""
+    from scanner import cache
+    from scanner.config import load_config
+    from scanner.sources.render import kustomize as kustomize_module
+
+    planted = "Zq8plantedSecretValue41x"
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"secretGenerator:\n  - name: db\n    literals: [{planted}]\n    envs: [../shared.env]\n"
+    )
+    (repo / "shared.env").write_text("TOKEN=first\n")
+    searched: list[int] = []
+    real = kustomize_module.secrets_of_files
+
+    def counted(paths: object, read_text: object) -> set[str]:
+        searched.append(1)
+        return real(paths, read_text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kustomize_module, "secrets_of_files", counted)
+
+    def refusals() -> list[str]:
+        result = scan_repo(repo, load_config(None))
+        return [f.message for f in result.findings if f.rule_id == "input/kustomize"]
+
+    cache.configure(tmp_path / "cache")
+    try:
+        first = refusals()
+        assert len(first) == 1 and planted not in first[0]
+        assert refusals() == first
+        assert len(searched) == 1  # the second run read the scrubbed message back
+        (repo / "shared.env").write_text("TOKEN=second\n")
+        assert refusals() == first
+        assert len(searched) == 2  # a file it had read changed: scrubbed again
+    finally:
+        cache.configure(None)

@@ -334,7 +334,7 @@ class Kustomize:
         try:
             return self._cached_run(folder, folders, self._input_bytes(graph, folders), stored)
         except RenderRunError as exc:
-            return self._problem(node, self._scrubbed(graph, folders, str(exc)))
+            return self._problem(node, self._scrubbed(graph, folder, folders, str(exc)))
 
     def _input_bytes(self, graph: Mapping[str, Node], folders: set[str]) -> int:
         """Bytes of the files a build of ``folders`` reads (its memory grows with them)."""
@@ -345,13 +345,69 @@ class Kustomize:
                 total += (self.root / path).stat().st_size
         return total
 
-    def _scrubbed(self, graph: Mapping[str, Node], folders: set[str], message: str) -> str:
-        """Kustomize's message without the secret values of the files it was rendering."""
+    def _scrubbed(
+        self, graph: Mapping[str, Node], folder: str, folders: set[str], message: str
+    ) -> str:
+        """Kustomize's message without the secret values of the files it was rendering.
+
+        A refused root's message (cached too) was scrubbed again on every warm run, each
+        time reading and searching its files. The result is kept under the root's render
+        key, the message, this code and the digest of every file the scrubbing read (some
+        may lie outside the root's folders): two entries, the paths read and the message,
+        so that reading either needs the content it was derived from."""
+        store = cache.active()
+        render = self._render_key(folder, folders) if store is not None else None
+        if store is None or render is None:
+            return self._scrub(graph, folders, message, self.read_text)
+        reads_key = cache.digest("kustomize-scrub-reads", [cache.code_digest(), render, message])
+        paths = store.get(reads_key)
+        if isinstance(paths, list) and all(isinstance(p, str) for p in paths):
+            known = self._scrub_key(reads_key, paths)
+            hit = store.get(known) if known is not None else None
+            if isinstance(hit, str):
+                return hit
+        read: set[str] = set()
+
+        def recording(path: str) -> str | None:
+            read.add(path)
+            return self.read_text(path)
+
+        scrubbed = self._scrub(graph, folders, message, recording)
+        listed = sorted(read | {graph[f].file for f in folders})
+        key = self._scrub_key(reads_key, listed)
+        if key is not None:
+            store.put(reads_key, listed)
+            store.put(key, scrubbed)
+        return scrubbed
+
+    def _scrub_key(self, reads_key: bytes, paths: list[str]) -> bytes | None:
+        """The scrubbed message's key: the paths' current digests (None when a path leaves
+        the repository: it is never hashed)."""
+        parts: list[bytes | str] = [reads_key]
+        for path in paths:
+            if not _inside(self.root, posixpath.normpath(path)):
+                return None
+            parts += [path, self.hasher.file(path)]
+        return cache.digest("kustomize-scrubbed", parts)
+
+    @staticmethod
+    def _scrub(
+        graph: Mapping[str, Node], folders: set[str], message: str, read_text: ReadText
+    ) -> str:
         paths = [p for f in sorted(folders) for p in (graph[f].file, *graph[f].files)]
-        secrets = secrets_of_files(paths, self.read_text)
+        secrets = secrets_of_files(paths, read_text)
         for f in folders:
-            secrets |= generator_secrets(graph[f].data, f, self.read_text)
+            secrets |= generator_secrets(graph[f].data, f, read_text)
         return scrub_message(message, secrets)
+
+    def _render_key(self, folder: str, folders: set[str]) -> bytes | None:
+        """The key of a root's render: its folders' files, kubectl and the options (None:
+        no kubectl, or a folder cannot be keyed)."""
+        program = program_identity(self.kubectl)
+        if program is None:
+            return None
+        options = f"allow_remote={self.options.allow_remote}"
+        return kustomize_key(self.hasher, folders, folder, program, options)
 
     def _problem(self, node: Node, message: str) -> InputProblem:
         where = node.folder if node.folder != "." else "(repository root)"
@@ -369,13 +425,7 @@ class Kustomize:
         time; a warm scan of a tree with a broken root ran it again on every commit). A
         timeout, an output cap or a crash is not kept: it may not recur."""
         store = cache.active()
-        program = program_identity(self.kubectl)
-        options = f"allow_remote={self.options.allow_remote}"
-        key = (
-            kustomize_key(self.hasher, folders, folder, program, options)
-            if store is not None and program is not None
-            else None
-        )
+        key = self._render_key(folder, folders) if store is not None else None
         objects = built.objects_key(key) if store is not None and key is not None else None
         if store is not None and key is not None:
             if stored and objects is not None:
