@@ -380,3 +380,42 @@ def test_a_refused_roots_message_is_scrubbed_again_only_when_a_file_it_read_chan
         assert len(searched) == 2  # a file it had read changed: scrubbed again
     finally:
         cache.configure(None)
+
+
+def test_entries_resolved_through_the_folder_memo_stay_where_realpath_puts_them(
+    tmp_path: Path,
+) -> None:
+    """The graph resolves each entry's folder once; a symlinked folder or file, inside or
+    pointing out of the repository, is judged exactly as a fresh realpath judges it."""
+    from scanner.sources.render.kustomize import _inside
+
+    root = tmp_path / "repo"
+    outside = tmp_path / "outside"
+    (root / "apps" / "base").mkdir(parents=True)
+    outside.mkdir()
+    (root / "apps" / "base" / "deploy.yaml").write_text("kind: ConfigMap\n")
+    (outside / "leak.yaml").write_text("kind: Secret\n")
+    (root / "apps" / "out").symlink_to(outside)  # a folder leading out
+    (root / "apps" / "in").symlink_to(root / "apps" / "base")  # a folder staying in
+    (root / "apps" / "base" / "leak.yaml").symlink_to(outside / "leak.yaml")  # a file out
+    (root / "apps" / "base" / "same.yaml").symlink_to("deploy.yaml")  # a file in
+    rels = [
+        "apps/base/deploy.yaml",
+        "apps/base/leak.yaml",
+        "apps/base/same.yaml",
+        "apps/out/leak.yaml",
+        "apps/out",
+        "apps/in/deploy.yaml",
+        "apps/in/leak.yaml",
+        "apps/in",
+        "apps/missing/x.yaml",
+        ".",
+        "../outside/leak.yaml",
+    ]
+    memo: dict[str, str] = {}
+    for _ in range(2):  # the second pass answers folders from the memo
+        judged = {rel: _inside(root, rel, memo) for rel in rels}
+        assert judged == {rel: _inside(root, rel) for rel in rels}
+    assert not judged["apps/base/leak.yaml"] and not judged["apps/out/leak.yaml"]
+    assert not judged["apps/in/leak.yaml"] and not judged["apps/out"]
+    assert judged["apps/in/deploy.yaml"] and judged["apps/base/same.yaml"]

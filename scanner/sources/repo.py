@@ -240,6 +240,8 @@ class RepoSource(Source):
         self._root_text = os.fspath(self.root)
         self.render = render if render is not None else RenderOptions()
         self._fields: dict[tuple[ResourceRef, str], FieldMap] = {}
+        #: (id of a field map in ``_fields``, path) -> whether :meth:`may_show` admits it
+        self._shown_memo: dict[tuple[int, str], bool] = {}
         self.only = set(only) if only is not None else None
         self.excludes = (*DEFAULT_EXCLUDES, *excludes)
         self.max_file_size = max_file_size
@@ -388,7 +390,11 @@ class RepoSource(Source):
         fields = self._fields.get((resource.ref, origin.rendered_from))
         if fields is None:
             return bool(origin.path) and _within(origin.path, self.kept)
-        return self._shown(origin.path, fields)
+        key = (id(fields), origin.path)  # asked once per pass (judging, analyzers, refs)
+        shown = self._shown_memo.get(key)
+        if shown is None:
+            shown = self._shown_memo[key] = self._shown(origin.path, fields)
+        return shown
 
     def _shown(self, path: str, fields: FieldMap) -> bool:
         """Whether a finding at ``path`` placed by ``fields`` can land in a kept file."""
@@ -427,6 +433,7 @@ class RepoSource(Source):
         charts = _chart_roots(paths)
         self._memo = {}
         self._read_memo = {}
+        self._shown_memo = {}  # its keys name this collection's field maps
         with shared_parses(self._memo):
             rendered = render_repo(self.root, paths, self.render, self._safe_text)
         self._covered = rendered.covered
