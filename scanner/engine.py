@@ -277,8 +277,13 @@ class Engine:
         with containers_memo():
             failures = self._run_analyzers(inventory, shown)
         # Outputs are redacted per resource: objects synthesised after the secrets analyzer
-        # ran (or when it failed) are searched too.
-        unsearched = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
+        # ran (or when it failed) are searched too; with ``shown``, those that are judged
+        # (a bundle searches the rest: analyzers.secrets.complete_secrets).
+        unsearched = [
+            i
+            for i, resource in enumerate(inventory.resources)
+            if i not in inventory.secrets and (shown is None or shown(resource))
+        ]
         inventory.secrets.update(secret_hits(inventory, unsearched))
         return tuple(failures)
 

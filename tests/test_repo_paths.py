@@ -149,3 +149,39 @@ def test_per_object_facts_are_derived_for_judged_objects_only(
     seen.clear()
     _findings(repo, ".")
     assert len(seen) == 1 and len(seen[0]) > 10
+
+
+@pytest.mark.needs_tool("kubectl")
+def test_secrets_are_searched_in_judged_objects_and_a_bundle_searches_the_rest(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook run's report names only the objects it judges, so only those are searched
+    for secret values; an evidence bundle holds every object (its snapshot scrubs each
+    body with every secret), so it searches the rest first: a value planted in a file the
+    hook did not name stays out of the bundle, and the bundle is written."""
+    import zipfile
+
+    from scanner.analyzers.secrets import SecretLiteralsAnalyzer
+
+    planted = "r8Vq#2mLx!9TzK4w"  # a ConfigMap's SMTP password: only the detector knows it
+    assert planted in (repo / "apps/odoo/mail-config.yaml").read_text(encoding="utf-8")
+    searched: list[set[str]] = []
+    real = SecretLiteralsAnalyzer.analyze
+
+    def spy(self: SecretLiteralsAnalyzer, inventory: Any, params: Any) -> Any:
+        searched.append({r.origin.path for r in inventory.resources})
+        return real(self, inventory, params)
+
+    monkeypatch.setattr(SecretLiteralsAnalyzer, "analyze", spy)
+    _findings(repo, "apps/odoo/deployment.yaml")
+    assert searched == [{"apps/odoo/deployment.yaml"}]
+
+    bundle = tmp_path / "bundle.zip"
+    argv = ["scan", "repo", str(repo / "apps/odoo/deployment.yaml"), "--no-cache"]
+    done = CliRunner().invoke(group, [*argv, "--evidence", str(bundle)])
+    assert done.exit_code in (0, 1), done.output
+    with zipfile.ZipFile(bundle) as archive:
+        inventory = archive.read("inventory.json").decode("utf-8")
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert "mail-config.yaml" in inventory  # the unnamed file's ConfigMap is in the snapshot
+    assert planted.encode() not in everything

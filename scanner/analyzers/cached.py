@@ -70,6 +70,7 @@ class PerObjectCached(Analyzer):
         self.reads = inner.reads
         self.synthesises = inner.synthesises
         self.always_runs = inner.always_runs
+        self.per_object = inner.per_object
         #: Resources answered from the cache / analyzed in the last run.
         self.hits = 0
         self.misses = 0

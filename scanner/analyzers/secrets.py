@@ -28,6 +28,15 @@ def secret_hits(inventory: Inventory, indexes: Sequence[int]) -> dict[int, list[
     return hits
 
 
+def complete_secrets(inventory: Inventory) -> None:
+    """Search the resources a path-limited scan left unsearched: an evidence bundle's
+    snapshot scrubs every body with every secret, and refuses the bundle on a leak of
+    any; the other outputs name only judged resources, which were searched."""
+    missing = [i for i in range(len(inventory.resources)) if i not in inventory.secrets]
+    if missing:
+        inventory.secrets.update(secret_hits(inventory, missing))
+
+
 def field_name(body: Any, path: str) -> str:
     """What a reviewer calls the field at ``path``: list items by their ``name``
     (``container export env DB_PASSWORD``), else the path itself (``data.password``), so a
@@ -62,6 +71,9 @@ class SecretLiteralsAnalyzer(Analyzer):
     name = "secrets"
     provides = ("secretLiterals",)
     always_runs = True  # redaction of every output rests on what it finds
+    #: A path-limited scan searches the judged resources (its report names no other);
+    #: an evidence bundle searches the rest first (:func:`complete_secrets`).
+    per_object = True
 
     def analyze(self, inventory: Inventory, params: Mapping[str, Any]) -> AnalyzerResult:
         """Scan every resource body with the shared detector."""

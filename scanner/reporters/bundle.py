@@ -181,6 +181,10 @@ def build_files(
     differs between two runs. With a ``folder``, the large files are held in a temporary
     folder inside it until :meth:`Members.close` (see :mod:`scanner.evidence.members`).
     """
+    from scanner.analyzers.secrets import complete_secrets
+
+    if inputs.inventory is not None:  # a path-limited scan searched its judged objects only
+        complete_secrets(inputs.inventory)
     result = inputs.result
     doc = report_doc(result)
     files = Members(folder)
