@@ -127,6 +127,19 @@ def test_only_resources_whose_findings_can_show_are_judged(
     assert len(set(judged)) < len(whole) / 2
 
 
+def _analyzed_paths(monkeypatch: pytest.MonkeyPatch, analyzer: type[Any]) -> list[set[str]]:
+    """The files of the objects each call of ``analyzer.analyze`` is given, call by call."""
+    seen: list[set[str]] = []
+    real = analyzer.analyze
+
+    def spy(self: Any, inventory: Any, params: Any) -> Any:
+        seen.append({r.origin.path for r in inventory.resources})
+        return real(self, inventory, params)
+
+    monkeypatch.setattr(analyzer, "analyze", spy)
+    return seen
+
+
 @pytest.mark.needs_tool("kubectl")
 def test_per_object_facts_are_derived_for_judged_objects_only(
     repo: Path, monkeypatch: pytest.MonkeyPatch
@@ -135,14 +148,7 @@ def test_per_object_facts_are_derived_for_judged_objects_only(
     the objects it judges (their rules still see them), not for the whole repository."""
     from scanner.analyzers.redis_clients import RedisClientAnalyzer
 
-    seen: list[set[str]] = []
-    real = RedisClientAnalyzer.analyze
-
-    def spy(self: RedisClientAnalyzer, inventory: Any, params: Any) -> Any:
-        seen.append({r.origin.path for r in inventory.resources})
-        return real(self, inventory, params)
-
-    monkeypatch.setattr(RedisClientAnalyzer, "analyze", spy)
+    seen = _analyzed_paths(monkeypatch, RedisClientAnalyzer)
     assert RedisClientAnalyzer.per_object
     _findings(repo, "apps/odoo/deployment.yaml")
     assert seen == [{"apps/odoo/deployment.yaml"}]
@@ -165,14 +171,7 @@ def test_secrets_are_searched_in_judged_objects_and_a_bundle_searches_the_rest(
 
     planted = "r8Vq#2mLx!9TzK4w"  # a ConfigMap's SMTP password: only the detector knows it
     assert planted in (repo / "apps/odoo/mail-config.yaml").read_text(encoding="utf-8")
-    searched: list[set[str]] = []
-    real = SecretLiteralsAnalyzer.analyze
-
-    def spy(self: SecretLiteralsAnalyzer, inventory: Any, params: Any) -> Any:
-        searched.append({r.origin.path for r in inventory.resources})
-        return real(self, inventory, params)
-
-    monkeypatch.setattr(SecretLiteralsAnalyzer, "analyze", spy)
+    searched = _analyzed_paths(monkeypatch, SecretLiteralsAnalyzer)
     _findings(repo, "apps/odoo/deployment.yaml")
     assert searched == [{"apps/odoo/deployment.yaml"}]
 
