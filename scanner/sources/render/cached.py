@@ -57,10 +57,9 @@ class TreeHasher:
                 info = os.fstat(fd)
                 if not stat.S_ISREG(info.st_mode):
                     return hashlib.sha256(b"not a regular file\0" + h.digest()).digest()
-                want = info.st_size + 1
+                want = min(info.st_size + 1, 1 << 22)  # a large file: 4 MiB at a time
                 while chunk := os.read(fd, want):
                     h.update(chunk)
-                    want = 1 << 20
             finally:
                 os.close(fd)
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
