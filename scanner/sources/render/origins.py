@@ -389,7 +389,7 @@ class GeneratedFieldMap(FieldMap):
         """The kustomization and the files its generator entry reads (what :meth:`where`
         can point at)."""
         found = self.entry()
-        sources = found[1].get("files") or () if found is not None else ()
+        sources = (found[1].get("files") or ()) if found is not None else ()
         named = (_join(self.folder, str(spec).rpartition("=")[2]) for spec in sources)
         return frozenset({self.kustomization, *named})
 
