@@ -419,3 +419,51 @@ def test_entries_resolved_through_the_folder_memo_stay_where_realpath_puts_them(
     assert not judged["apps/base/leak.yaml"] and not judged["apps/out/leak.yaml"]
     assert not judged["apps/in/leak.yaml"] and not judged["apps/out"]
     assert judged["apps/in/deploy.yaml"] and judged["apps/base/same.yaml"]
+
+
+def test_a_file_larger_than_one_read_hashes_to_its_whole_content(tmp_path: Path) -> None:
+    """Render keys read a large file 4 MiB at a time: its digest is still that of every
+    byte, and one changed byte past the first read changes it."""
+    import hashlib
+
+    from scanner.sources.render.cached import TreeHasher
+
+    data = bytes(range(256)) * (9 * 4096)  # 9 MiB: three reads
+    (tmp_path / "big.yaml").write_bytes(data)
+    assert TreeHasher(tmp_path).file("big.yaml") == hashlib.sha256(data).digest()
+    (tmp_path / "big.yaml").write_bytes(data[:-1] + b"x")
+    assert TreeHasher(tmp_path).file("big.yaml") != hashlib.sha256(data).digest()
+
+
+def test_a_scrub_that_read_a_file_outside_the_repository_is_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused root whose generator names an env file above the repository: that file
+    is never hashed, so its scrubbed message is not kept and each run scrubs again."""
+    from scanner import cache
+    from scanner.config import load_config
+    from scanner.sources.render import kustomize as kustomize_module
+
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "secretGenerator:\n  - name: db\n    envs: [../../outside.env]\n"
+    )
+    (tmp_path / "outside.env").write_text("TOKEN=outside\n")
+    searched: list[int] = []
+    real = kustomize_module.secrets_of_files
+
+    def counted(paths: object, read_text: object) -> set[str]:
+        searched.append(1)
+        return real(paths, read_text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kustomize_module, "secrets_of_files", counted)
+    cache.configure(tmp_path / "cache")
+    try:
+        for _ in range(2):
+            result = scan_repo(repo, load_config(None))
+            assert [f for f in result.findings if f.rule_id == "input/kustomize"]
+        assert len(searched) == 2
+    finally:
+        cache.configure(None)
